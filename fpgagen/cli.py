@@ -1,0 +1,223 @@
+"""Command-line entry points: parse, run the flow, print, set the exit code."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import FpgagenError
+from .flow import FlowConfig, load_images, step_import, step_quantize
+from .labels import default_labels, load_labels
+from .nets import ALIASES, NET_NAMES, NetOptions, build_net
+
+__all__ = ["main"]
+
+log = logging.getLogger("fpgagen")
+
+#: Exit status for bad usage or bad input files.
+EXIT_USAGE = 2
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    return v
+
+
+def _add_net_args(p, weights=True):
+    p.add_argument("--net", default="squeezenet",
+                   help=f"network: {', '.join(NET_NAMES)}; 'squeezenet' is squeezenet1_1 "
+                        "(default: %(default)s)")
+    if weights:
+        p.add_argument("--weights", type=Path, metavar="FILE",
+                       help=".npz (keys conv1.weight, fire2.squeeze1x1.weight, ...) or .onnx "
+                            "weights; without it, deterministic generated weights")
+    p.add_argument("--input-size", type=_positive_int, metavar="N",
+                   help="input height and width (default: the network's, 227 or 256)")
+    p.add_argument("--num-classes", type=_positive_int, metavar="N",
+                   help="classifier outputs (default: the network's, 1000 or 1024)")
+    p.add_argument("--width", type=_positive_float, default=1.0, metavar="W",
+                   help="multiplier on every channel count (default: %(default)s)")
+
+
+def _add_quant_args(p):
+    p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
+                   help="weight bits, 4..8 (default: %(default)s)")
+    p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
+                   help="images (or folders of images) to calibrate activation ranges on; "
+                        "default: seeded generated images")
+
+
+def _net_options(args):
+    return NetOptions(input_size=args.input_size, num_classes=args.num_classes,
+                      width=args.width)
+
+
+def _expand_images(paths):
+    out = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+            if not found:
+                raise FpgagenError(f"no image files in folder {str(p)!r}")
+            out.extend(found)
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+def _flow_config(args):
+    return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
+                      net_options=_net_options(args),
+                      weight_bits=getattr(args, "weight_bits", 8),
+                      calibration=_expand_images(getattr(args, "calibration", ())))
+
+
+# --- info --------------------------------------------------------------------------------
+def cmd_info(args):
+    if args.list:
+        for name in NET_NAMES:
+            print(name)
+        for alias, target in ALIASES.items():
+            print(f"{alias} -> {target}")
+        return 0
+    graph = build_net(args.net, _net_options(args))
+    shapes, macs = graph.shapes(), graph.macs_per_node()
+    weights = graph.weight_shapes()
+    rows = []
+    for n in graph.nodes:
+        w = weights.get(n.name)
+        params = int(np.prod(w[0]) + np.prod(w[1])) if w else 0
+        rows.append({"name": n.name, "op": n.op.kind, "inputs": list(n.inputs),
+                     "shape": list(shapes[n.name]), "params": params, "macs": macs[n.name]})
+    total = {"net": graph.name, "input_shape": list(graph.input_shape),
+             "params": graph.param_count(), "macs": graph.macs(), "layers": rows}
+    if args.json:
+        print(json.dumps(total, indent=1))
+        return 0
+    print(f"{graph.name}: input {'x'.join(map(str, graph.input_shape))}")
+    print(f"{'layer':30s} {'op':15s} {'output':>15s} {'params':>10s} {'MACs':>13s}")
+    for r in rows:
+        print(f"{r['name']:30s} {r['op']:15s} {'x'.join(map(str, r['shape'])):>15s} "
+              f"{r['params']:>10,d} {r['macs']:>13,d}")
+    print(f"total: {total['params']:,d} parameters, {total['macs']:,d} MACs per image")
+    return 0
+
+
+# --- classify ----------------------------------------------------------------------------
+def _top5(values):
+    values = np.asarray(values).ravel()
+    order = np.argsort(-values, kind="stable")  # ties: lower class index first
+    return [int(i) for i in order[:5]]
+
+
+def cmd_classify(args):
+    from .frontend.images import bgr_to_float_chw
+    from .golden.float_model import run_float
+    from .golden.int_model import run_int, scores
+
+    cfg = _flow_config(args)
+    graph = step_import(cfg)
+    num_classes = graph.shapes()[graph.outputs[0]][0]
+    labels = load_labels(args.labels) if args.labels else default_labels(num_classes)
+    if len(labels) < num_classes:
+        raise FpgagenError(f"labels file {str(args.labels)!r} has {len(labels)} names, the "
+                           f"network has {num_classes} classes")
+    if graph.input_shape[1] != graph.input_shape[2]:
+        raise FpgagenError(f"classify needs a square input, not {graph.input_shape}")
+    images = load_images(args.images, graph.input_shape[1])
+    if not args.float:
+        graph = step_quantize(graph, cfg)
+    results = []
+    for path, img in zip(args.images, images):
+        if args.float:
+            logits = run_float(graph, bgr_to_float_chw(img, graph.mean))[graph.outputs[0]]
+            values = np.asarray(logits, dtype=np.float64).ravel()
+        else:
+            values = scores(graph, run_int(graph, img)[graph.outputs[0]])
+        top = _top5(values)
+        results.append({"image": str(path),
+                        "top5": [[i, labels[i], float(values[i])] for i in top]})
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    mode = "float32" if args.float else f"int8 golden model (weights {cfg.weight_bits} bits)"
+    print(f"{graph.name}, {mode}")
+    for r in results:
+        print(r["image"])
+        for rank, (i, name, score) in enumerate(r["top5"], 1):
+            print(f"  {rank}. {score:9.4f}  [{i:4d}] {name}")
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fpgagen",
+        description="Compile SqueezeNet-family CNNs into FPGA accelerators with all weights "
+                    "in on-chip block RAM.")
+    parser.add_argument("--version", action="version", version=f"fpgagen {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("info", help="layers, parameter and MAC counts of a network",
+                       description="Print the layers of a network with output shapes, "
+                                   "parameter counts and multiply-accumulates per image.")
+    _add_net_args(p, weights=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--list", action="store_true", help="list the built-in networks")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("classify", help="top-5 classes of images (int8 golden model)",
+                       description="Classify images with the integer golden model (the "
+                                   "numbers the hardware computes) or, with --float, the "
+                                   "float32 reference.")
+    _add_net_args(p)
+    _add_quant_args(p)
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--labels", type=Path, metavar="FILE",
+                   help="class names, one per line (synset_words.txt format); default: the "
+                        "bundled ImageNet-1k names for 1000 classes, else 'class N'")
+    p.add_argument("--float", action="store_true", help="use the float32 model")
+    p.add_argument("--json", action="store_true",
+                   help='print [{"image": PATH, "top5": [[index, name, score], ...]}, ...]')
+    p.set_defaults(func=cmd_classify)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``fpgagen`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="fpgagen: %(message)s")
+    try:
+        return args.func(args)
+    except FpgagenError as e:
+        print(f"fpgagen: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
