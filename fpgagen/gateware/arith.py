@@ -1,0 +1,29 @@
+"""Arithmetic helpers shared by the datapath blocks (the numerics of docs/numerics.md)."""
+
+from amaranth.hdl import Const, Mux, Value, signed
+
+__all__ = ["rshift_round", "saturate"]
+
+
+def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
+    """``floor(value / 2**shift + 1/2)`` for ``shift > 0``, ``value << -shift`` otherwise.
+
+    ``value`` is signed; ``shift`` a signed value in -63..63. The result is ``width`` bits
+    wide, enough for every caller (no overflow before saturation)."""
+    v = value.as_signed()
+    right = shift.as_signed()[:6].as_unsigned()
+    left = (-shift.as_signed())[:6].as_unsigned()
+    half = (Const(1, signed(width)) << (right - 1)[:6])[:width].as_signed()
+    shifted_right = ((v + half).as_signed() >> right)
+    shifted_left = (v << left)[:width].as_signed()
+    return Mux(shift.as_signed() > 0, shifted_right, Mux(shift.as_signed() == 0, v,
+                                                          shifted_left))[:width].as_signed()
+
+
+def saturate(value: Value, bits: Value, is_signed: Value) -> Value:
+    """Clamp a signed ``value`` to the code range of a ``bits``-wide (8 or 16) code, signed
+    or unsigned; returns a signed 18-bit value."""
+    v = value.as_signed()
+    hi = Mux(is_signed, Mux(bits == 16, 32767, 127), Mux(bits == 16, 65535, 255))
+    lo = Mux(is_signed, Mux(bits == 16, -32768, -128), 0)
+    return Mux(v > hi, hi, Mux(v < lo, lo, v))[:18].as_signed()

@@ -1,0 +1,258 @@
+"""The accelerator top level: sequencer, address generator, memories, PE array,
+post-processing, vector unit, input and output streams."""
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
+from .addrgen import AddressGenerator
+from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
+from .postproc import PostProcessor
+from .rom import rom_instance
+from .vector_unit import VectorUnit
+
+__all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
+
+#: Cycles the sequencer waits after an instruction's last iteration, so that its last
+#: result is written before the next instruction reads (addrgen 2 + memory 1 + PE 3 +
+#: post-processing 1 + write 1, rounded up).
+DRAIN_CYCLES = 9
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """What the top level needs from the compiled program (no weights: those are files)."""
+
+    pe_rows: int  #: lanes of an activation word
+    pe_cols: int  #: output channels per cycle
+    program: tuple[int, ...]  #: packed instructions
+    act_depth: int  #: activation memory words
+    input_base: int  #: word address of the streamed input tensor
+    input_words: int  #: words streamed in before the program starts
+    weight_depth: int  #: words per weight bank
+    bias_depth: int  #: words per bias bank
+    score_groups: int  #: groups of pe_rows scores the GAP instruction produces
+    mem_dir: str  #: folder of the weight and bias hex files (``weights_c.hex``, ``bias_c.hex``)
+
+
+class Accelerator(wiring.Component):
+    """The whole accelerator. After a ``start`` pulse it accepts ``input_words`` words on
+    ``i_stream``, runs the program, streams the class scores on ``o_stream`` (16-bit codes,
+    channel order) and raises ``done``. ``cycles`` counts the cycles of the program run
+    (from the first instruction fetch to the end of the last instruction). While idle,
+    ``dbg_addr`` reads the activation memory on ``dbg_data`` (one cycle later).
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        if config.pe_rows != config.pe_cols:
+            raise ValueError(f"the array must be square for now, not "
+                             f"{config.pe_rows}x{config.pe_cols}")
+        self._cfg = config
+        word = unsigned(ACT_BITS * config.pe_rows)
+        super().__init__({
+            "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(32),
+            "i_stream": In(stream.Signature(word)),
+            "o_stream": Out(stream.Signature(unsigned(16))),
+            "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word),
+        })
+
+    @property
+    def config(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        L, C = cfg.pe_rows, cfg.pe_cols
+
+        # --- memories -------------------------------------------------------------------
+        m.submodules.act_mem = act_mem = memory.Memory(
+            shape=unsigned(ACT_BITS * L), depth=max(cfg.act_depth, 2), init=[])
+        act_rd = act_mem.read_port()
+        act_wr = act_mem.write_port()
+        m.submodules.rom = rom = memory.Memory(
+            shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program), init=list(cfg.program))
+        rom_rd = rom.read_port()
+        m.submodules.scores = scores = memory.Memory(
+            shape=unsigned(16 * L), depth=max(cfg.score_groups, 2), init=[])
+        score_rd = scores.read_port()
+        score_wr = scores.write_port()
+
+        m.submodules.addrgen = ag = AddressGenerator()
+        m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C)
+        m.submodules.vec = vec = VectorUnit(lanes=L)
+        posts = []
+        for c in range(C):
+            post = PostProcessor()
+            m.submodules[f"post_{c}"] = post
+            posts.append(post)
+
+        instr = Signal(Instruction)
+        m.d.comb += ag.instr.eq(instr)
+
+        w_abits = max(1, (cfg.weight_depth - 1).bit_length())
+        b_abits = max(1, (cfg.bias_depth - 1).bit_length())
+        weights = []
+        biases = []
+        for c in range(C):
+            w = Signal(WEIGHT_BITS * L, name=f"wdata_{c}")
+            b = Signal(40, name=f"bdata_{c}")
+            m.submodules[f"wbank_{c}"] = rom_instance(
+                ag.o_weight_addr[:w_abits], w, cfg.weight_depth, f"{cfg.mem_dir}/weights_{c}.hex")
+            m.submodules[f"bbank_{c}"] = rom_instance(
+                ag.o_bias_addr[:b_abits], b, cfg.bias_depth, f"{cfg.mem_dir}/bias_{c}.hex")
+            weights.append(w)
+            biases.append(b)
+
+        # --- read stage (memory latency 1) --------------------------------------------------
+        r_valid, r_first, r_last, r_tap, r_second = (Signal(name=n) for n in
+                                                     ("r_valid", "r_first", "r_last",
+                                                      "r_tap", "r_second"))
+        r_out_addr = Signal(ADDR_BITS)
+        m.d.sync += [r_valid.eq(ag.o_valid), r_first.eq(ag.o_first), r_last.eq(ag.o_last),
+                     r_tap.eq(ag.o_tap_valid), r_second.eq(ag.o_second),
+                     r_out_addr.eq(ag.o_out_addr)]
+        running = Signal()
+        m.d.comb += act_rd.addr.eq(Mux(running, ag.o_act_addr, self.dbg_addr))
+        m.d.comb += self.dbg_data.eq(act_rd.data)
+        lanes = [act_rd.data[ACT_BITS * l:ACT_BITS * (l + 1)].as_signed() for l in range(L)]
+        is_conv = instr.op == Opcode.CONV
+        m.d.comb += [pe.valid.eq(r_valid & is_conv), pe.first.eq(r_first), pe.last.eq(r_last)]
+        for l in range(L):
+            m.d.comb += pe.act[l].eq(Mux(r_tap, lanes[l], 0))
+            m.d.comb += vec.act[l].eq(lanes[l])
+        for c in range(C):
+            for r in range(L):
+                m.d.comb += pe.weights[c][r].eq(weights[c][WEIGHT_BITS * r:WEIGHT_BITS * (r + 1)])
+        m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & ~is_conv),
+                     vec.first.eq(r_first), vec.last.eq(r_last), vec.tap_valid.eq(r_tap),
+                     vec.second.eq(r_second), vec.shift.eq(instr.shift),
+                     vec.shift_a.eq(instr.shift_a), vec.shift_b.eq(instr.shift_b),
+                     vec.multiplier.eq(instr.multiplier), vec.out_bits.eq(instr.out_bits),
+                     vec.out_signed.eq(instr.out_signed)]
+
+        # Bias and output address follow the PE pipeline (3 stages) to the post-processors.
+        out_addr_pipe = [r_out_addr]
+        bias_pipe = [Cat(*biases)]
+        for k in range(3):
+            a = Signal(ADDR_BITS, name=f"oaddr_{k}")
+            b = Signal(40 * C, name=f"bias_{k}")
+            m.d.sync += [a.eq(out_addr_pipe[-1]), b.eq(bias_pipe[-1])]
+            out_addr_pipe.append(a)
+            bias_pipe.append(b)
+        for c, post in enumerate(posts):
+            m.d.comb += [post.acc.eq(pe.acc[c]),
+                         post.bias.eq(bias_pipe[-1][40 * c:40 * c + 32]),
+                         post.shift.eq(bias_pipe[-1][40 * c + 32:40 * c + 40]),
+                         post.relu.eq(instr.relu), post.out_bits.eq(instr.out_bits),
+                         post.out_signed.eq(instr.out_signed)]
+        conv_done = Signal()
+        conv_addr = Signal(ADDR_BITS)
+        m.d.sync += [conv_done.eq(pe.done), conv_addr.eq(out_addr_pipe[-1])]
+        # The vector unit finishes 2 cycles after its last input (addresses: 2 stages).
+        vec_addr = [r_out_addr]
+        for k in range(2):
+            a = Signal(ADDR_BITS, name=f"vaddr_{k}")
+            m.d.sync += a.eq(vec_addr[-1])
+            vec_addr.append(a)
+        vec_og_count = Signal(16)
+
+        # --- write back ----------------------------------------------------------------------
+        post_word = Cat(*[p.out[:ACT_BITS] for p in posts])
+        vec_word = Cat(*[vec.out[l][:ACT_BITS] for l in range(L)])
+        loading = Signal()
+        load_count = Signal(ADDR_BITS)
+        m.d.comb += self.i_stream.ready.eq(loading)
+        with m.If(loading):
+            m.d.comb += [act_wr.addr.eq(cfg.input_base + load_count),
+                         act_wr.data.eq(self.i_stream.payload),
+                         act_wr.en.eq(self.i_stream.valid)]
+        with m.Elif(conv_done):
+            m.d.comb += [act_wr.addr.eq(conv_addr), act_wr.data.eq(post_word), act_wr.en.eq(1)]
+        with m.Elif(vec.done & (instr.op != Opcode.GAP)):
+            m.d.comb += [act_wr.addr.eq(vec_addr[-1]), act_wr.data.eq(vec_word),
+                         act_wr.en.eq(1)]
+        m.d.comb += [score_wr.addr.eq(vec_og_count),
+                     score_wr.data.eq(Cat(*[vec.out[l][:16] for l in range(L)])),
+                     score_wr.en.eq(vec.done & (instr.op == Opcode.GAP))]
+        with m.If(vec.done & (instr.op == Opcode.GAP)):
+            m.d.sync += vec_og_count.eq(vec_og_count + 1)
+
+        # --- sequencer -----------------------------------------------------------------------
+        pc = Signal(range(max(len(cfg.program), 2)))
+        drain = Signal(range(DRAIN_CYCLES + 1))
+        out_channels = Signal(16)
+        stream_idx = Signal(16)
+        m.d.comb += rom_rd.addr.eq(pc)
+        lane_bits = (L - 1).bit_length()
+        lane = stream_idx[:lane_bits] if lane_bits else Const(0)
+        phase = Signal(2)
+        payload = Signal(16)
+        out_valid = Signal()
+        m.d.comb += [self.o_stream.payload.eq(payload), self.o_stream.valid.eq(out_valid)]
+        count = Signal()
+        with m.If(count):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [load_count.eq(0), self.done.eq(0), self.cycles.eq(0),
+                                 pc.eq(0), vec_og_count.eq(0)]
+                    m.next = "LOAD" if cfg.input_words else "FETCH"
+            with m.State("LOAD"):
+                m.d.comb += [loading.eq(1), self.busy.eq(1)]
+                with m.If(self.i_stream.valid):
+                    m.d.sync += load_count.eq(load_count + 1)
+                    with m.If(load_count == cfg.input_words - 1):
+                        m.next = "FETCH"
+            with m.State("FETCH"):  # ROM address is pc; data next cycle
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
+                m.next = "DECODE"
+            with m.State("DECODE"):
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
+                m.d.sync += instr.eq(rom_rd.data)
+                m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1), ag.start.eq(1)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
+                with m.If(~ag.busy):
+                    m.d.sync += drain.eq(DRAIN_CYCLES)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 0):
+                    with m.If(instr.last):
+                        m.d.sync += [stream_idx.eq(0), out_channels.eq(instr.out_channels),
+                                     phase.eq(0)]
+                        m.next = "STREAM" if cfg.score_groups else "DONE"
+                    with m.Else():
+                        m.d.sync += pc.eq(pc + 1)
+                        m.next = "FETCH"
+            with m.State("STREAM"):
+                # One score per beat, from word idx // L, lane idx % L: address, then hold
+                # the registered payload until it is accepted.
+                m.d.comb += self.busy.eq(1)
+                m.d.comb += score_rd.addr.eq(stream_idx >> lane_bits)
+                with m.Switch(phase):
+                    with m.Case(0):
+                        with m.If(stream_idx == out_channels):
+                            m.next = "DONE"
+                        with m.Else():
+                            m.d.sync += phase.eq(1)
+                    with m.Case(1):
+                        m.d.sync += [payload.eq(score_rd.data.word_select(lane, 16)),
+                                     out_valid.eq(1), phase.eq(2)]
+                    with m.Default():
+                        with m.If(self.o_stream.ready):
+                            m.d.sync += [out_valid.eq(0), stream_idx.eq(stream_idx + 1),
+                                         phase.eq(0)]
+            with m.State("DONE"):
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+        return m
