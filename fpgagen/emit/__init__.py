@@ -1,0 +1,1 @@
+"""Output files: Verilog, memory images (and later vendor projects and reports)."""

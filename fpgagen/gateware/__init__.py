@@ -1,0 +1,1 @@
+"""Amaranth hardware blocks of the accelerator (each a ``wiring.Component``)."""

@@ -1,0 +1,1 @@
+"""Verilator builds and the cocotb testbench of the accelerator."""
