@@ -1,0 +1,1 @@
+"""The back end: instruction set, lowering to a program, input packing."""
