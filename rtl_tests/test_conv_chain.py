@@ -11,7 +11,8 @@ import pytest
 from fpgagen.gateware.top import AcceleratorConfig
 from fpgagen.golden.primitives import conv2d_int, maxpool, requantize
 from fpgagen.ir import QType
-from fpgagen.schedule.isa import Opcode, pack_instruction
+from fpgagen.hw.cost import instruction_cycles
+from fpgagen.schedule.isa import Opcode, pack_instruction, unpack_instruction
 from fpgagen.sim.verilator import build_simulation
 
 # (kind, out_channels, kernel, stride, pad, relu)
@@ -106,12 +107,8 @@ def test_layer_chain_bit_exact(build_dir, lanes):
     result = sim.run(_lanes_of(x, lanes), regions=regions)
     for (kind, *_), want, got in zip(CHAIN, expected, result.regions):
         np.testing.assert_array_equal(got, _lanes_of(want, lanes), err_msg=kind)
-    iterations = 0
-    for f in words:
-        from fpgagen.schedule.isa import unpack_instruction
-        u = unpack_instruction(f)
-        iterations += u["out_groups"] * u["out_h"] * u["out_w"] * u["kh"] * u["kw"] * \
-            u["in_groups"]
-    print(f"{lanes}x{lanes}: {result.cycles} cycles for {iterations} loop iterations "
-          f"({len(words)} instructions)")
-    assert iterations <= result.cycles <= iterations + 20 * len(words)
+    predicted = [instruction_cycles(unpack_instruction(f)) for f in words]
+    print(f"{lanes}x{lanes}: simulated cycles per instruction {result.instruction_cycles.tolist()}, "
+          f"predicted {predicted}")
+    np.testing.assert_array_equal(result.instruction_cycles, predicted)
+    assert result.cycles == sum(predicted)

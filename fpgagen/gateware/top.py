@@ -7,6 +7,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.timing import DRAIN_CYCLES
 from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from .addrgen import AddressGenerator
 from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
@@ -16,10 +17,6 @@ from .vector_unit import VectorUnit
 
 __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
 
-#: Cycles the sequencer waits after an instruction's last iteration, so that its last
-#: result is written before the next instruction reads (addrgen 2 + memory 1 + PE 3 +
-#: post-processing 1 + write 1, rounded up).
-DRAIN_CYCLES = 9
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,10 @@ class Accelerator(wiring.Component):
     """The whole accelerator. After a ``start`` pulse it accepts ``input_words`` words on
     ``i_stream``, runs the program, streams the class scores on ``o_stream`` (16-bit codes,
     channel order) and raises ``done``. ``cycles`` counts the cycles of the program run
-    (from the first instruction fetch to the end of the last instruction). While idle,
-    ``dbg_addr`` reads the activation memory on ``dbg_data`` (one cycle later).
+    (from the first instruction fetch to the end of the last instruction); at the end of
+    instruction ``k`` the running count is logged, so the per-instruction cycles can be read
+    back. While idle, ``dbg_addr`` reads the activation memory on ``dbg_data`` and entry
+    ``dbg_addr`` of the cycle log on ``dbg_perf`` (one cycle later).
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -56,7 +55,7 @@ class Accelerator(wiring.Component):
             "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(32),
             "i_stream": In(stream.Signature(word)),
             "o_stream": Out(stream.Signature(unsigned(16))),
-            "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word),
+            "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word), "dbg_perf": Out(32),
         })
 
     @property
@@ -80,6 +79,11 @@ class Accelerator(wiring.Component):
             shape=unsigned(16 * L), depth=max(cfg.score_groups, 2), init=[])
         score_rd = scores.read_port()
         score_wr = scores.write_port()
+        m.submodules.perf = perf = memory.Memory(
+            shape=unsigned(32), depth=max(len(cfg.program), 2), init=[])
+        perf_rd = perf.read_port()
+        perf_wr = perf.write_port()
+        m.d.comb += [perf_rd.addr.eq(self.dbg_addr), self.dbg_perf.eq(perf_rd.data)]
 
         m.submodules.addrgen = ag = AddressGenerator()
         m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C)
@@ -227,6 +231,9 @@ class Accelerator(wiring.Component):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
+                    # Cycle log: the count including this cycle.
+                    m.d.comb += [perf_wr.addr.eq(pc), perf_wr.data.eq(self.cycles + 1),
+                                 perf_wr.en.eq(1)]
                     with m.If(instr.last):
                         m.d.sync += [stream_idx.eq(0), out_channels.eq(instr.out_channels),
                                      phase.eq(0)]

@@ -1,6 +1,7 @@
 """cocotb testbench of the whole accelerator: a driver streams the input words in, the
 design runs by itself until ``done``, a monitor collects the score stream, and the
-activation memory regions asked for are read back through the debug port. Inputs and
+activation memory regions asked for and the per-instruction cycle log are read back through
+the debug port. Inputs and
 results travel as ``.npz`` files named by ``FPGAGEN_TB_IN`` / ``FPGAGEN_TB_OUT``; the
 checker (pytest or ``fpgagen simulate``) compares them with the golden model."""
 
@@ -34,13 +35,13 @@ async def _collect_scores(dut):
     return scores
 
 
-async def _read_memory(dut, start, count):
+async def _read_memory(dut, start, count, port="dbg_data"):
     out = []
     for a in range(start, start + count):
         dut.dbg_addr.value = a
         await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
-        out.append(dut.dbg_data.value.to_unsigned())
+        out.append(getattr(dut, port).value.to_unsigned())
     return out
 
 
@@ -73,6 +74,7 @@ async def run_accelerator(dut):
     cycles = dut.cycles.value.to_unsigned()
     mem = [np.array([f"{w:x}" for w in await _read_memory(dut, int(s), int(n))])
            for s, n in regions]
+    cycle_log = await _read_memory(dut, 0, int(data["instructions"]), port="dbg_perf")
     np.savez(os.environ["FPGAGEN_TB_OUT"], scores=np.array(scores, dtype=np.int64),
-             cycles=cycles, wall_seconds=wall,
+             cycles=cycles, wall_seconds=wall, cycle_log=np.array(cycle_log, dtype=np.int64),
              **{f"region_{i}": r for i, r in enumerate(mem)})

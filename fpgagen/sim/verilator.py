@@ -47,6 +47,7 @@ class SimResult:
     cycles: int  #: the design's cycle counter (program run)
     wall_seconds: float  #: host time from start to done
     regions: list  #: activation-memory words read back, each ``(n, lanes)`` int64 codes
+    instruction_cycles: np.ndarray  #: cycles of each executed instruction, program order
 
 
 class SimBuild:
@@ -67,7 +68,7 @@ class SimBuild:
             tb_in, tb_out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
             regions_arr = np.array(list(regions), dtype=np.int64).reshape(-1, 2)
             np.savez(tb_in, input_hex=np.array([f"{w:x}" for w in words]),
-                     regions=regions_arr)
+                     regions=regions_arr, instructions=len(self.config.program))
             runner = get_runner("verilator")
             runner.test(test_module="fpgagen.sim.tb_accelerator", hdl_toplevel=TOPLEVEL,
                         hdl_toplevel_lang="verilog",
@@ -85,8 +86,10 @@ class SimBuild:
                                   for w in ws], dtype=np.int64).reshape(-1, lanes)
                 codes[codes >= 256] -= 512
                 out_regions.append(codes)
+            log = data["cycle_log"]
             return SimResult(scores=data["scores"], cycles=int(data["cycles"]),
-                             wall_seconds=float(data["wall_seconds"]), regions=out_regions)
+                             wall_seconds=float(data["wall_seconds"]), regions=out_regions,
+                             instruction_cycles=np.diff(log, prepend=0))
 
 
 def build_simulation(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks,

@@ -1,0 +1,236 @@
+"""A compiled program: layer instructions, weight and bias bank contents, and where every
+tensor lives in the activation memory (``docs/hardware.md``)."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FpgagenError
+from ..hw.cost import mac_utilization
+from ..hw.params import HwParams
+from .isa import Opcode, pack_instruction
+
+__all__ = ["TensorPlacement", "LayerInfo", "Im2col", "Program"]
+
+
+@dataclass(frozen=True)
+class TensorPlacement:
+    """Where a tensor's codes live in the activation memory.
+
+    Channel ``ch`` of pixel ``(y, x)`` is lane ``positions[ch] % L`` of word
+    ``base + (y * w + x) * pixel_groups + group_offset + positions[ch] // L``.
+
+    Attributes
+    ----------
+    name : str
+        The tensor.
+    base : int
+        First word of the buffer holding the tensor (a concat's inputs share their
+        concat's buffer and base).
+    h, w : int
+        Height and width in pixels.
+    pixel_groups : int
+        Words per pixel of the buffer (``P``).
+    group_offset : int
+        First group of the buffer that belongs to this tensor (concat inputs after the
+        first).
+    channels : int
+        Number of channels ``C``.
+    groups : int
+        Groups (words per pixel) this tensor spans, from ``group_offset``.
+    positions : tuple of int
+        Lane position of every channel counted from the tensor's first group: ``ch`` for a
+        plain tensor, with gaps for a concat of inputs whose channels are not multiples of
+        ``L``. Positions not listed hold code 0.
+    """
+
+    name: str
+    base: int
+    h: int
+    w: int
+    pixel_groups: int
+    group_offset: int
+    channels: int
+    groups: int
+    positions: tuple[int, ...]
+
+    @property
+    def words(self) -> int:
+        """Words of the whole buffer, ``h * w * pixel_groups``."""
+        return self.h * self.w * self.pixel_groups
+
+    @property
+    def end(self) -> int:
+        """One past the buffer's last word."""
+        return self.base + self.words
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What one instruction does, for listings, the cycle model and tests.
+
+    Attributes
+    ----------
+    name : str
+        The graph node lowered into the instruction.
+    opcode : Opcode
+    macs : int
+        Multiply-accumulates of the node (real channels only; 0 for pooling and add).
+    cycles_predicted : int
+        :func:`fpgagen.hw.cost.instruction_cycles` of the instruction.
+    output : str
+        The tensor the instruction writes (for GAP: the streamed scores).
+    completes : tuple of str
+        Tensors whose every word is written once this instruction is done: ``output`` and
+        a concat whose last input it writes.
+    """
+
+    name: str
+    opcode: Opcode
+    macs: int
+    cycles_predicted: int
+    output: str
+    completes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Im2col:
+    """The first convolution folded into the input packing: the input tensor holds, per
+    output pixel of that convolution, its ``kh * kw * channels`` window codes ordered
+    ``(ky, kx, c)`` (zero padding included)."""
+
+    conv: str  #: the convolution node lowered as 1x1
+    channels: int  #: channels of the image
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+
+
+@dataclass
+class Program:
+    """A compiled network for one :class:`HwParams`.
+
+    Attributes
+    ----------
+    hw : HwParams
+    instructions : list of dict
+        Field dicts of the instructions (see :func:`fpgagen.schedule.isa.pack_instruction`),
+        in execution order; the last one has ``last`` set.
+    layers : list of LayerInfo
+        One per instruction.
+    weight_banks : np.ndarray
+        int8 ``(pe_cols, depth, pe_rows)``: word ``a`` of bank ``c``, lane ``r``.
+    bias_banks : np.ndarray
+        int64 ``(pe_cols, depth)``: bias of the output channel at that bank entry.
+    shift_banks : np.ndarray
+        int64 ``(pe_cols, depth)``: its rounding shift.
+    act_depth : int
+        Words of activation memory the program uses.
+    input : TensorPlacement
+        The streamed input tensor (im2col-packed when ``im2col`` is set).
+    tensors : dict
+        ``{tensor name: TensorPlacement}`` of every tensor held in the activation memory
+        (the input, every conv, max pool, add and concat output).
+    output_channels : int
+        Scores streamed out by the final GAP (0 when the program has none).
+    im2col : Im2col or None
+        How the input is packed for the first convolution, if it is.
+    outputs : list of str
+        The graph's output tensors.
+    name : str
+        The network's name.
+    """
+
+    hw: HwParams
+    instructions: list[dict]
+    layers: list[LayerInfo]
+    weight_banks: np.ndarray
+    bias_banks: np.ndarray
+    shift_banks: np.ndarray
+    act_depth: int
+    input: TensorPlacement
+    tensors: dict[str, TensorPlacement]
+    output_channels: int
+    im2col: Im2col | None = None
+    outputs: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def words(self) -> list[int]:
+        """The packed instructions (the schedule ROM's contents)."""
+        return [pack_instruction(f) for f in self.instructions]
+
+    @property
+    def input_words(self) -> int:
+        """Words the host streams in (the input tensor's buffer)."""
+        return self.input.words
+
+    @property
+    def weight_depth(self) -> int:
+        """Words per weight bank."""
+        return int(self.weight_banks.shape[1])
+
+    @property
+    def bias_depth(self) -> int:
+        """Entries per bias bank."""
+        return int(self.bias_banks.shape[1])
+
+    @property
+    def cycles_predicted(self) -> int:
+        """Predicted cycles of the whole program."""
+        return sum(l.cycles_predicted for l in self.layers)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the whole program."""
+        return sum(l.macs for l in self.layers)
+
+    def placement(self, tensor: str) -> TensorPlacement:
+        """Where ``tensor`` lives; raises :class:`FpgagenError` for a tensor that is not in
+        the activation memory."""
+        try:
+            return self.tensors[tensor]
+        except KeyError:
+            raise FpgagenError(f"tensor {tensor!r} is not held in the activation memory of "
+                               f"program {self.name!r}; known: {sorted(self.tensors)}") from None
+
+    def listing(self) -> str:
+        """Readable program text: a header, then one line per instruction with its main
+        fields, then the totals."""
+        hw = self.hw
+        lines = [f"# {self.name or 'program'} on {hw.pe_rows}x{hw.pe_cols} PEs: "
+                 f"{len(self.instructions)} instructions, act memory {self.act_depth} words, "
+                 f"weight banks {self.weight_depth} words, bias banks {self.bias_depth}, "
+                 f"input {self.input_words} words at {self.input.base}"
+                 + (f" (im2col of {self.im2col.conv})" if self.im2col else "")]
+        for i, (f, info) in enumerate(zip(self.instructions, self.layers)):
+            op = Opcode(f["op"])
+            k = f"k{f['kh']}x{f['kw']}"
+            if op in (Opcode.CONV, Opcode.MAXPOOL):
+                k += f" s{f['stride_h']}x{f['stride_w']} p{f['pad_h']}x{f['pad_w']}"
+            text = (f"{i:3d} {op.name:<7} {info.name:<28} "
+                    f"in @{f['in_base']:<6d} {f['in_h']}x{f['in_w']}x{f['in_groups']}g"
+                    f"/P{f['in_pixel_groups']} {k:<16} -> ")
+            if op == Opcode.GAP:
+                text += (f"stream {f['out_channels']} scores ({f['out_groups']}g) "
+                         f"mult {f['multiplier']} >>{f['shift']}")
+            else:
+                text += (f"@{f['out_base']:<6d} {f['out_h']}x{f['out_w']}x{f['out_groups']}g"
+                         f"/P{f['out_pixel_groups']}+{f['out_group_offset']}")
+            if op == Opcode.CONV:
+                text += f" w@{f['weight_base']} b@{f['bias_base']}"
+                text += " relu" if f.get("relu") else ""
+            if op == Opcode.ADD:
+                text += (f" in2 @{f['in2_base']} (a<<{f['shift_a']}) + (b<<{f['shift_b']}) "
+                         f">>{f['shift']}")
+            text += (f" {'s' if f.get('out_signed') else 'u'}{f['out_bits']}"
+                     f" {info.cycles_predicted} cyc")
+            if info.macs:
+                util = mac_utilization(info.macs, info.cycles_predicted, hw)
+                text += f" {100 * util:.0f}%"
+            if f.get("last"):
+                text += " last"
+            lines.append(text)
+        cycles, macs = self.cycles_predicted, self.macs
+        lines.append(f"# total {macs} MACs, {cycles} cycles predicted, MAC utilization "
+                     f"{100 * mac_utilization(macs, cycles, hw):.1f}%")
+        return "\n".join(lines)
