@@ -27,16 +27,16 @@ def hex_text(words, width: int) -> str:
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def write_bank_images(folder, weight_banks, bias_banks, shift_banks) -> list[Path]:
-    """Write ``weights_c.hex`` (lanes x 8 bits) and ``bias_c.hex`` (shift[39:32],
-    bias[31:0]) for every column ``c``; returns the paths."""
+def write_bank_images(folder, weight_banks, bias_banks, shift_banks, weight_bits=8) -> list[Path]:
+    """Write ``weights_c.hex`` (lanes x ``weight_bits`` bits) and ``bias_c.hex``
+    (shift[39:32], bias[31:0]) for every column ``c``; returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     cols, _, rows = weight_banks.shape
     for c in range(cols):
         wp = folder / f"weights_{c}.hex"
-        wp.write_text(hex_text(pack_lanes(weight_banks[c], 8), 8 * rows))
+        wp.write_text(hex_text(pack_lanes(weight_banks[c], weight_bits), weight_bits * rows))
         words = [((int(s) & 0xFF) << 32) | (int(b) & 0xFFFFFFFF)
                  for b, s in zip(bias_banks[c], shift_banks[c])]
         bp = folder / f"bias_{c}.hex"

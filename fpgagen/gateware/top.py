@@ -12,6 +12,7 @@ from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from .addrgen import AddressGenerator
 from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
 from .postproc import PostProcessor
+from .ram import ram_instance
 from .rom import rom_instance
 from .vector_unit import VectorUnit
 
@@ -33,6 +34,16 @@ class AcceleratorConfig:
     bias_depth: int  #: words per bias bank
     score_groups: int  #: groups of pe_rows scores the GAP instruction produces
     mem_dir: str  #: folder of the weight and bias hex files (``weights_c.hex``, ``bias_c.hex``)
+    weight_bits: int = 8  #: stored weight width (4..8), sign-extended to 8 bits on read
+
+
+@dataclass
+class _Port:
+    """Signals of one memory port."""
+
+    addr: Signal
+    data: Signal
+    en: Signal | None = None
 
 
 class Accelerator(wiring.Component):
@@ -46,6 +57,9 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, config: AcceleratorConfig):
+        if not 4 <= config.weight_bits <= WEIGHT_BITS:
+            raise ValueError(f"weight_bits must be in 4..{WEIGHT_BITS}, not "
+                             f"{config.weight_bits!r}")
         if config.pe_rows != config.pe_cols:
             raise ValueError(f"the array must be square for now, not "
                              f"{config.pe_rows}x{config.pe_cols}")
@@ -68,10 +82,16 @@ class Accelerator(wiring.Component):
         L, C = cfg.pe_rows, cfg.pe_cols
 
         # --- memories -------------------------------------------------------------------
-        m.submodules.act_mem = act_mem = memory.Memory(
-            shape=unsigned(ACT_BITS * L), depth=max(cfg.act_depth, 2), init=[])
-        act_rd = act_mem.read_port()
-        act_wr = act_mem.write_port()
+        # The activation memory: a templated RAM (no initial contents to emit).
+        act_depth = max(cfg.act_depth, 2)
+        act_abits = (act_depth - 1).bit_length()
+        act_rd = _Port(addr=Signal(ADDR_BITS, name="act_raddr"),
+                       data=Signal(ACT_BITS * L, name="act_rdata"))
+        act_wr = _Port(addr=Signal(ADDR_BITS, name="act_waddr"),
+                       data=Signal(ACT_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
+        m.submodules.act_mem = ram_instance(
+            depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
+            raddr=act_rd.addr[:act_abits], rdata=act_rd.data)
         m.submodules.rom = rom = memory.Memory(
             shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program), init=list(cfg.program))
         rom_rd = rom.read_port()
@@ -102,7 +122,7 @@ class Accelerator(wiring.Component):
         weights = []
         biases = []
         for c in range(C):
-            w = Signal(WEIGHT_BITS * L, name=f"wdata_{c}")
+            w = Signal(cfg.weight_bits * L, name=f"wdata_{c}")
             b = Signal(40, name=f"bdata_{c}")
             m.submodules[f"wbank_{c}"] = rom_instance(
                 ag.o_weight_addr[:w_abits], w, cfg.weight_depth, f"{cfg.mem_dir}/weights_{c}.hex")
@@ -130,7 +150,8 @@ class Accelerator(wiring.Component):
             m.d.comb += vec.act[l].eq(lanes[l])
         for c in range(C):
             for r in range(L):
-                m.d.comb += pe.weights[c][r].eq(weights[c][WEIGHT_BITS * r:WEIGHT_BITS * (r + 1)])
+                wb = cfg.weight_bits
+                m.d.comb += pe.weights[c][r].eq(weights[c][wb * r:wb * (r + 1)].as_signed())
         m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & ~is_conv),
                      vec.first.eq(r_first), vec.last.eq(r_last), vec.tap_valid.eq(r_tap),
                      vec.second.eq(r_second), vec.shift.eq(instr.shift),

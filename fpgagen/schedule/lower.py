@@ -178,7 +178,8 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True)
                    bias_banks=bias_banks, shift_banks=shift_banks, act_depth=act_depth,
                    input=places[graph.input_name], tensors=places,
                    output_channels=output_channels, im2col=im2col,
-                   outputs=list(graph.outputs), name=graph.name)
+                   outputs=list(graph.outputs), name=graph.name,
+                   weight_bits=int(graph.quant.weight_bits))
 
 
 # --- checks --------------------------------------------------------------------------------

@@ -139,6 +139,9 @@ class Program:
         The graph's output tensors.
     name : str
         The network's name.
+    weight_bits : int
+        Width of the stored weight codes (4..8): a weight bank word is ``pe_rows *
+        weight_bits`` bits.
     """
 
     hw: HwParams
@@ -154,6 +157,7 @@ class Program:
     im2col: Im2col | None = None
     outputs: list[str] = field(default_factory=list)
     name: str = ""
+    weight_bits: int = 8
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents)."""

@@ -2,8 +2,8 @@
 
 import os
 import shutil
+import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +12,16 @@ import numpy as np
 
 from ..emit.memory_images import pack_lanes, write_bank_images
 from ..gateware.pe_array import ACT_BITS
+from ..gateware.ram import ram_verilog
 from ..gateware.rom import rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
 
-__all__ = ["ensure_verilator_on_path", "SimBuild", "build_simulation", "SimResult"]
+__all__ = ["ensure_verilator_on_path", "verilate", "SimBuild", "build_simulation", "SimResult"]
 
 TOPLEVEL = "fpgagen_top"
 
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the precompiled header
-# is passed to g++ as a bare file name and the build fails; cocotb runs make itself, so the
-# missing flag goes to make through MAKEFLAGS.
+# is passed to g++ as a bare file name and the build fails; the flag is given to make.
 _PCH_FIX_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 
@@ -92,30 +92,86 @@ class SimBuild:
                              instruction_cycles=np.diff(log, prepend=0))
 
 
+def verilate(sources, toplevel: str, build_dir, *, public_ports=None,
+             opt: str = "-O2") -> Path:
+    """Compile Verilog ``sources`` with Verilator into a cocotb-ready simulator
+    ``build_dir/toplevel`` (what ``cocotb_tools.runner``'s Verilator build does, with two
+    changes for speed).
+
+    Parameters
+    ----------
+    sources : list of path
+    toplevel : str
+        Top module name.
+    build_dir : path
+    public_ports : list of str or None
+        Top-level signals (glob patterns allowed) cocotb may read and write. ``None`` makes
+        every signal public (``--public-flat-rw``, as cocotb does by default); naming the
+        ports instead lets Verilator optimize the internals: whole-network simulation runs
+        about 12 times faster.
+    opt : str
+        C++ optimization flag for the model (``OPT_FAST``; Verilator's default is ``-Os``).
+
+    Returns
+    -------
+    Path
+        The build folder.
+
+    Raises
+    ------
+    RuntimeError
+        When Verilator or the C++ build fails (the message holds the end of its output).
+    """
+    import cocotb_tools.config as cocotb_config
+
+    ensure_verilator_on_path()
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    libs = cocotb_config.libs_dir
+    cmd = [shutil.which("verilator"), "-cc", "--exe", "-Mdir", str(build_dir),
+           "--top-module", toplevel, "--vpi", "--prefix", "Vtop", "-o", toplevel,
+           "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast"]
+    if public_ports is None:
+        cmd.append("--public-flat-rw")
+    else:
+        vlt = build_dir / "public.vlt"
+        vlt.write_text("`verilator_config\n" + "".join(
+            f'public_flat_rw -module "{toplevel}" -var "{p}"\n' for p in public_ports))
+        cmd.append(str(vlt))
+    cmd.append(str(cocotb_config.share_dir / "lib" / "verilator" / "verilator.cpp"))
+    cmd += [str(Path(s).resolve()) for s in sources]
+    jobs = str(max(1, min(4, os.cpu_count() or 1)))
+    make = ["make", "-j", jobs, "-C", str(build_dir), "-f", "Vtop.mk", "VM_TRACE=0",
+            f"OPT_FAST={opt}", _PCH_FIX_MAKEFLAGS]
+    for step in (cmd, make):
+        proc = subprocess.run(step, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+            raise RuntimeError(f"{Path(step[0]).name} failed in {build_dir}:\n{tail}")
+    return build_dir
+
+
+#: Top-level ports of the accelerator the testbench drives and reads.
+_ACCELERATOR_PORTS = ("clk", "rst", "start", "done", "busy", "cycles", "i_stream__*",
+                      "o_stream__*", "dbg_*")
+
+
 def build_simulation(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks,
                      build_dir) -> SimBuild:
     """Write Verilog and memory images for ``config`` into ``build_dir`` and compile them
     with Verilator. ``config.mem_dir`` should be ``build_dir`` (absolute)."""
     from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
 
     ensure_verilator_on_path()
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    write_bank_images(config.mem_dir, weight_banks, bias_banks, shift_banks)
+    write_bank_images(config.mem_dir, weight_banks, bias_banks, shift_banks,
+                      weight_bits=config.weight_bits)
     top = Accelerator(config)
     (build_dir / "fpgagen_top.v").write_text(verilog.convert(top, name=TOPLEVEL))
     (build_dir / "fpgagen_rom.v").write_text(rom_verilog())
-    runner = get_runner("verilator")
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = f"{old or ''} {_PCH_FIX_MAKEFLAGS}".strip()
-    try:
-        runner.build(sources=[build_dir / "fpgagen_top.v", build_dir / "fpgagen_rom.v"],
-                     hdl_toplevel=TOPLEVEL, build_dir=build_dir, always=True,
-                     build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"])
-    finally:
-        if old is None:
-            del os.environ["MAKEFLAGS"]
-        else:
-            os.environ["MAKEFLAGS"] = old
+    (build_dir / "fpgagen_ram.v").write_text(ram_verilog())
+    verilate([build_dir / f"fpgagen_{m}.v" for m in ("top", "rom", "ram")], TOPLEVEL,
+             build_dir, public_ports=_ACCELERATOR_PORTS)
     return SimBuild(config, build_dir)

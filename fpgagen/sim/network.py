@@ -1,0 +1,82 @@
+"""A compiled program on the simulated hardware: build the design for a :class:`Program`,
+stream an image in, and read the scores and tensors back in the golden model's terms."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FpgagenError
+from ..gateware.top import AcceleratorConfig
+from ..ir import Graph
+from ..schedule.pack import pack_input, unpack_tensor
+from ..schedule.isa import Opcode
+from ..schedule.program import Program
+from .verilator import SimBuild, build_simulation
+
+__all__ = ["accelerator_config", "build_program", "NetworkRun", "run_image"]
+
+
+def accelerator_config(program: Program, mem_dir) -> AcceleratorConfig:
+    """The top level's configuration for ``program``, with the bank images in ``mem_dir``."""
+    hw = program.hw
+    return AcceleratorConfig(
+        pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
+        act_depth=program.act_depth, input_base=program.input.base,
+        input_words=program.input_words, weight_depth=program.weight_depth,
+        bias_depth=program.bias_depth,
+        score_groups=-(-program.output_channels // hw.pe_rows),
+        mem_dir=str(mem_dir), weight_bits=program.weight_bits)
+
+
+def build_program(program: Program, build_dir) -> SimBuild:
+    """Write the Verilog and memory images of ``program`` into ``build_dir`` and compile
+    them with Verilator (tens of seconds)."""
+    build_dir = Path(build_dir).resolve()
+    cfg = accelerator_config(program, build_dir)
+    return build_simulation(cfg, program.weight_banks, program.bias_banks,
+                            program.shift_banks, build_dir)
+
+
+@dataclass
+class NetworkRun:
+    """One image through the simulated accelerator."""
+
+    scores: np.ndarray  #: streamed class scores as the golden model's codes (int64)
+    cycles: int  #: cycles of the program run (the design's counter)
+    instruction_cycles: np.ndarray  #: cycles of each instruction
+    wall_seconds: float  #: host time from ``start`` to ``done`` (simulation speed)
+    tensors: dict = field(default_factory=dict)  #: codes ``(C, H, W)`` read back
+
+
+def _signed_scores(program: Program, raw: np.ndarray) -> np.ndarray:
+    gap = [f for f in program.instructions if f["op"] == Opcode.GAP]
+    raw = np.asarray(raw, dtype=np.int64)
+    if gap and gap[-1]["out_signed"]:
+        raw = np.where(raw >= 1 << 15, raw - (1 << 16), raw)
+    return raw
+
+
+def run_image(sim: SimBuild, program: Program, graph: Graph, bgr_u8: np.ndarray,
+              read_back=()) -> NetworkRun:
+    """Stream ``bgr_u8`` into the simulated design, run from ``start`` to ``done`` and
+    collect the scores, the cycle counts and the tensors named in ``read_back`` (which must
+    still be intact in the activation memory at the end: lower with ``reuse_memory=False``
+    to read intermediate tensors)."""
+    words = pack_input(program, graph, bgr_u8)
+    places = [program.placement(t) for t in read_back]
+    lo = min((p.base for p in places), default=0)
+    hi = max((p.end for p in places), default=0)
+    result = sim.run(words, regions=[(lo, hi - lo)] if places else ())
+    tensors = {}
+    if places:
+        mem = np.zeros((hi, program.hw.pe_rows), dtype=np.int64)
+        mem[lo:hi] = result.regions[0]
+        tensors = {t: unpack_tensor(program, mem, t) for t in read_back}
+    scores = _signed_scores(program, result.scores)
+    if len(scores) != program.output_channels:
+        raise FpgagenError(f"the design streamed {len(scores)} scores, the program has "
+                           f"{program.output_channels}")
+    return NetworkRun(scores=scores, cycles=result.cycles,
+                      instruction_cycles=result.instruction_cycles, wall_seconds=result.wall_seconds,
+                      tensors=tensors)
