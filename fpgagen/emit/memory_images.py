@@ -1,45 +1,140 @@
-"""Memory images as ``$readmemh`` hex files, one word per line."""
+"""Memory images: ``$readmemh`` hex files (one word per line) and Quartus Memory
+Initialization Files (``.mif``), packed with NumPy (a whole SqueezeNet's weights in a
+fraction of a second)."""
 
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["pack_lanes", "hex_text", "write_bank_images"]
+from .. import __version__
+from ..gateware.rom import InitFormat
+
+__all__ = ["pack_lanes", "hex_text", "lanes_hex", "fields_hex", "mif_text",
+           "write_bank_images", "bank_image_names"]
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+#: Width of a bias bank word: shift ``[39:32]``, bias ``[31:0]``.
+_BIAS_BITS, _SHIFT_BITS = 32, 8
+
+
+def _field_bits(fields) -> np.ndarray:
+    """Bit matrix ``(n, width)`` (uint8, bit ``i`` of each word in column ``i``) of words
+    made of ``fields``: a sequence of ``(codes (n,), bits)``, the first at bit 0. Codes are
+    two's complement and truncated to their field."""
+    cols = []
+    for codes, bits in fields:
+        codes = np.asarray(codes, dtype=np.int64)
+        cols.append(((codes[:, None] >> np.arange(bits, dtype=np.int64)) & 1).astype(np.uint8))
+    return np.concatenate(cols, axis=1)
+
+
+def _lane_fields(lanes: np.ndarray, lane_bits: int):
+    lanes = np.asarray(lanes, dtype=np.int64)
+    if lanes.ndim != 2:
+        raise ValueError(f"lanes must be a 2-D array (words, lanes), not shape {lanes.shape}")
+    return [(lanes[:, i], lane_bits) for i in range(lanes.shape[1])]
+
+
+def _hex_digits(bits: np.ndarray, width: int) -> np.ndarray:
+    """ASCII hex digits ``(n, ceil(width / 4))``, most significant first."""
+    n = bits.shape[0]
+    ndig = (width + 3) // 4
+    padded = np.zeros((n, ndig * 4), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    nibbles = padded.reshape(n, ndig, 4) @ np.array([1, 2, 4, 8], dtype=np.uint8)
+    return _HEX_DIGITS[nibbles[:, ::-1]]
+
+
+def _lines(*columns: np.ndarray) -> str:
+    """Rows of ASCII byte columns ``(n, k)`` joined side by side, each row ending in a
+    newline."""
+    n = columns[0].shape[0]
+    out = np.concatenate([*columns, np.full((n, 1), ord("\n"), dtype=np.uint8)], axis=1)
+    return out.tobytes().decode("ascii")
 
 
 def pack_lanes(lanes: np.ndarray, lane_bits: int) -> list[int]:
     """Pack rows of lane codes ``(n, lanes)`` (two's complement) into integers, lane ``i``
     at bits ``[lane_bits * i + lane_bits - 1 : lane_bits * i]``."""
     lanes = np.asarray(lanes, dtype=np.int64)
-    mask = (1 << lane_bits) - 1
-    out = []
-    for row in lanes:
-        word = 0
-        for i, v in enumerate(row.tolist()):
-            word |= (v & mask) << (lane_bits * i)
-        out.append(word)
-    return out
+    if lanes.size == 0:
+        return [0] * lanes.shape[0]
+    bits = _field_bits(_lane_fields(lanes, lane_bits))
+    nbytes = (bits.shape[1] + 7) // 8
+    padded = np.zeros((bits.shape[0], nbytes * 8), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    raw = np.packbits(padded, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in raw]
 
 
 def hex_text(words, width: int) -> str:
-    """``$readmemh`` text: one zero-padded hex word per line."""
+    """``$readmemh`` text of integer ``words``: one zero-padded hex word per line."""
     digits = (width + 3) // 4
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def write_bank_images(folder, weight_banks, bias_banks, shift_banks, weight_bits=8) -> list[Path]:
-    """Write ``weights_c.hex`` (lanes x ``weight_bits`` bits) and ``bias_c.hex``
-    (shift[39:32], bias[31:0]) for every column ``c``; returns the paths."""
+def fields_hex(fields, width: int | None = None) -> str:
+    """``$readmemh`` text of words made of ``fields`` (``(codes (n,), bits)``, first at bit
+    0), zero-padded to ``width`` bits (default: the sum of the field widths)."""
+    bits = _field_bits(fields)
+    return _lines(_hex_digits(bits, width or bits.shape[1]))
+
+
+def lanes_hex(lanes: np.ndarray, lane_bits: int) -> str:
+    """``$readmemh`` text of rows of lane codes ``(n, lanes)``, lane ``i`` at bits
+    ``[lane_bits * (i + 1) - 1 : lane_bits * i]``; the same text as
+    ``hex_text(pack_lanes(lanes, lane_bits), lanes * lane_bits)``."""
+    return fields_hex(_lane_fields(lanes, lane_bits))
+
+
+def mif_text(fields, width: int | None = None, *, comment: str = "") -> str:
+    """Quartus Memory Initialization File of words made of ``fields`` (as
+    :func:`fields_hex`): ``WIDTH``, ``DEPTH``, hex radixes, then one ``address : data;``
+    line per word."""
+    bits = _field_bits(fields)
+    width = width or bits.shape[1]
+    depth = bits.shape[0]
+    abits = max(1, (depth - 1).bit_length())
+    addr = np.arange(depth, dtype=np.int64)
+    addr_digits = _hex_digits(_field_bits([(addr, abits)]), abits)
+    sep = np.frombuffer(b" : ", dtype=np.uint8)
+    head = "".join(f"-- {line}\n" for line in
+                   [f"generated by fpgagen {__version__}, do not edit", *comment.splitlines()])
+    body = _lines(np.full((depth, 4), ord(" "), dtype=np.uint8), addr_digits,
+                  np.broadcast_to(sep, (depth, 3)), _hex_digits(bits, width),
+                  np.full((depth, 1), ord(";"), dtype=np.uint8))
+    return (f"{head}WIDTH={width};\nDEPTH={depth};\nADDRESS_RADIX=HEX;\nDATA_RADIX=HEX;\n"
+            f"CONTENT BEGIN\n{body}END;\n")
+
+
+def bank_image_names(cols: int, init_format: InitFormat = InitFormat.HEX) -> list[str]:
+    """File names :func:`write_bank_images` writes, in its order."""
+    ext = init_format.suffix
+    return [name for c in range(cols) for name in (f"weights_{c}{ext}", f"bias_{c}{ext}")]
+
+
+def write_bank_images(folder, weight_banks, bias_banks, shift_banks, weight_bits=8, *,
+                      init_format: InitFormat = InitFormat.HEX) -> list[Path]:
+    """Write ``weights_c`` (lanes x ``weight_bits`` bits) and ``bias_c`` (shift[39:32],
+    bias[31:0]) images for every column ``c``, as ``.hex`` or ``.mif`` files; returns the
+    paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    weight_banks = np.asarray(weight_banks)
     cols, _, rows = weight_banks.shape
+    names = iter(bank_image_names(cols, init_format))
+    paths = []
     for c in range(cols):
-        wp = folder / f"weights_{c}.hex"
-        wp.write_text(hex_text(pack_lanes(weight_banks[c], weight_bits), weight_bits * rows))
-        words = [((int(s) & 0xFF) << 32) | (int(b) & 0xFFFFFFFF)
-                 for b, s in zip(bias_banks[c], shift_banks[c])]
-        bp = folder / f"bias_{c}.hex"
-        bp.write_text(hex_text(words, 40))
-        paths += [wp, bp]
+        weights = _lane_fields(weight_banks[c], weight_bits)
+        bias = [(bias_banks[c], _BIAS_BITS), (shift_banks[c], _SHIFT_BITS)]
+        for fields, what in ((weights, f"weight bank {c}: {rows} lanes x {weight_bits} bits"),
+                             (bias, f"bias bank {c}: shift [39:32], bias [31:0]")):
+            path = folder / next(names)
+            if init_format is InitFormat.MIF:
+                text = mif_text(fields, comment=what)
+            else:
+                text = fields_hex(fields)
+            path.write_text(text, newline="\n")
+            paths.append(path)
     return paths
