@@ -9,89 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .cli_common import EXIT_USAGE
+from .cli_common import add_net_args as _add_net_args
+from .cli_common import add_quant_args as _add_quant_args
+from .cli_common import flow_config as _flow_config
+from .cli_common import net_options as _net_options
+from .cli_common import top5 as _top5
+from .cli_simulate import add_parser as add_simulate_parser
 from .errors import FpgagenError
-from .flow import FlowConfig, load_images, step_import, step_quantize
+from .flow import load_images, step_import, step_quantize
 from .labels import default_labels, load_labels
-from .nets import ALIASES, NET_NAMES, NetOptions, build_net
+from .nets import ALIASES, NET_NAMES, build_net
 
 __all__ = ["main"]
 
 log = logging.getLogger("fpgagen")
-
-#: Exit status for bad usage or bad input files.
-EXIT_USAGE = 2
-
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return v
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
-    return v
-
-
-def _add_net_args(p, weights=True):
-    p.add_argument("--net", default="squeezenet",
-                   help=f"network: {', '.join(NET_NAMES)}; 'squeezenet' is squeezenet1_1 "
-                        "(default: %(default)s)")
-    if weights:
-        p.add_argument("--weights", type=Path, metavar="FILE",
-                       help=".npz (keys conv1.weight, fire2.squeeze1x1.weight, ...) or .onnx "
-                            "weights; without it, deterministic generated weights")
-    p.add_argument("--input-size", type=_positive_int, metavar="N",
-                   help="input height and width (default: the network's, 227 or 256)")
-    p.add_argument("--num-classes", type=_positive_int, metavar="N",
-                   help="classifier outputs (default: the network's, 1000 or 1024)")
-    p.add_argument("--width", type=_positive_float, default=1.0, metavar="W",
-                   help="multiplier on every channel count (default: %(default)s)")
-
-
-def _add_quant_args(p):
-    p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
-                   help="weight bits, 4..8 (default: %(default)s)")
-    p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
-                   help="images (or folders of images) to calibrate activation ranges on; "
-                        "default: seeded generated images")
-
-
-def _net_options(args):
-    return NetOptions(input_size=args.input_size, num_classes=args.num_classes,
-                      width=args.width)
-
-
-def _expand_images(paths):
-    out = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
-            if not found:
-                raise FpgagenError(f"no image files in folder {str(p)!r}")
-            out.extend(found)
-        else:
-            out.append(p)
-    return tuple(out)
-
-
-def _flow_config(args):
-    return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
-                      net_options=_net_options(args),
-                      weight_bits=getattr(args, "weight_bits", 8),
-                      calibration=_expand_images(getattr(args, "calibration", ())))
 
 
 # --- info --------------------------------------------------------------------------------
@@ -126,12 +58,6 @@ def cmd_info(args):
 
 
 # --- classify ----------------------------------------------------------------------------
-def _top5(values):
-    values = np.asarray(values).ravel()
-    order = np.argsort(-values, kind="stable")  # ties: lower class index first
-    return [int(i) for i in order[:5]]
-
-
 def cmd_classify(args):
     from .frontend.images import bgr_to_float_chw
     from .golden.float_model import run_float
@@ -203,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='print [{"image": PATH, "top5": [[index, name, score], ...]}, ...]')
     p.set_defaults(func=cmd_classify)
+
+    add_simulate_parser(sub)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Build the accelerator for Verilator and run the cocotb testbench on it."""
 
+import logging
 import os
 import shutil
 import subprocess
@@ -70,13 +71,16 @@ class SimBuild:
             np.savez(tb_in, input_hex=np.array([f"{w:x}" for w in words]),
                      regions=regions_arr, instructions=len(self.config.program))
             runner = get_runner("verilator")
+            runner.log.setLevel(logging.WARNING)  # its command lines are not for the user
             runner.test(test_module="fpgagen.sim.tb_accelerator", hdl_toplevel=TOPLEVEL,
                         hdl_toplevel_lang="verilog",
                         build_dir=self.build_dir, test_dir=self.build_dir,
+                        log_file=self.build_dir / "simulation.log",
                         extra_env={"FPGAGEN_TB_IN": str(tb_in), "FPGAGEN_TB_OUT": str(tb_out),
                                    "PYTHONPATH": os.pathsep.join(sys.path)})
             if not tb_out.exists():
-                raise RuntimeError(f"the testbench wrote no results; see {self.build_dir}")
+                raise RuntimeError(f"the testbench wrote no results; see "
+                                   f"{self.build_dir / 'simulation.log'}")
             data = np.load(tb_out, allow_pickle=False)
             lanes = self.config.pe_rows
             out_regions = []

@@ -1,0 +1,119 @@
+"""Pieces shared by the command-line entry points: common options, the flow configuration
+they describe, and small output helpers."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FpgagenError
+from .flow import FlowConfig
+from .hw.params import HwParams
+from .nets import NET_NAMES, NetOptions
+
+__all__ = ["EXIT_USAGE", "positive_int", "positive_float", "add_net_args", "add_quant_args",
+           "net_options", "expand_images", "flow_config", "top5", "pe_array"]
+
+#: Exit status for bad usage or bad input files.
+EXIT_USAGE = 2
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return v
+
+
+def positive_float(text):
+    """An argparse type: a number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    return v
+
+
+def add_net_args(p, weights=True):
+    """``--net``, ``--weights`` (unless ``weights`` is false), ``--input-size``,
+    ``--num-classes``, ``--width``."""
+    p.add_argument("--net", default="squeezenet",
+                   help=f"network: {', '.join(NET_NAMES)}; 'squeezenet' is squeezenet1_1 "
+                        "(default: %(default)s)")
+    if weights:
+        p.add_argument("--weights", type=Path, metavar="FILE",
+                       help=".npz (keys conv1.weight, fire2.squeeze1x1.weight, ...) or .onnx "
+                            "weights; without it, deterministic generated weights")
+    p.add_argument("--input-size", type=positive_int, metavar="N",
+                   help="input height and width (default: the network's, 227 or 256)")
+    p.add_argument("--num-classes", type=positive_int, metavar="N",
+                   help="classifier outputs (default: the network's, 1000 or 1024)")
+    p.add_argument("--width", type=positive_float, default=1.0, metavar="W",
+                   help="multiplier on every channel count (default: %(default)s)")
+
+
+def add_quant_args(p):
+    """``--weight-bits`` and ``--calibration``."""
+    p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
+                   help="weight bits, 4..8 (default: %(default)s)")
+    p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
+                   help="images (or folders of images) to calibrate activation ranges on; "
+                        "default: seeded generated images")
+
+
+def net_options(args):
+    """The :class:`NetOptions` the parsed arguments describe."""
+    return NetOptions(input_size=args.input_size, num_classes=args.num_classes,
+                      width=args.width)
+
+
+def expand_images(paths):
+    """Image files from files and folders (a folder gives its images, sorted)."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+            if not found:
+                raise FpgagenError(f"no image files in folder {str(p)!r}")
+            out.extend(found)
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+def flow_config(args):
+    """The :class:`FlowConfig` the parsed arguments describe."""
+    return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
+                      net_options=net_options(args),
+                      weight_bits=getattr(args, "weight_bits", 8),
+                      calibration=expand_images(getattr(args, "calibration", ())))
+
+
+def top5(values):
+    """Indices of the five largest values (ties: lower index first)."""
+    values = np.asarray(values).ravel()
+    order = np.argsort(-values, kind="stable")  # ties: lower class index first
+    return [int(i) for i in order[:5]]
+
+
+def pe_array(text):
+    """``--pe RxC`` (or ``N`` for N x N) as :class:`HwParams`; an argparse type."""
+    parts = text.lower().split("x")
+    try:
+        rows, cols = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (None, None)
+        if rows is None:
+            raise ValueError
+        return HwParams(pe_rows=rows, pe_cols=cols)
+    except ValueError as e:
+        detail = f": {e}" if str(e) else ""
+        raise argparse.ArgumentTypeError(f"expected a PE array RxC such as 16x16, not "
+                                         f"{text!r}{detail}") from None

@@ -1,0 +1,104 @@
+"""``fpgagen simulate``: one image through the generated hardware in Verilator, checked bit
+for bit against the golden model."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from .cli_common import add_net_args, add_quant_args, flow_config, pe_array, top5
+from .errors import FpgagenError
+from .flow import step_import, step_quantize
+from .frontend import load_image_bgr
+from .golden.int_model import scores
+from .hw.params import HwParams
+from .labels import default_labels, load_labels
+
+__all__ = ["add_parser", "run", "EXIT_MISMATCH"]
+
+#: Exit status when the hardware's scores differ from the golden model's.
+EXIT_MISMATCH = 1
+
+
+def add_parser(sub):
+    """Register the ``simulate`` subcommand on an argparse subparsers object."""
+    p = sub.add_parser(
+        "simulate", help="run one image on the generated hardware in Verilator",
+        description="Compile the network, build the accelerator with Verilator, stream one "
+                    "image in and the class scores out (the design runs by itself from "
+                    "start to done), check the scores bit for bit against the golden model, "
+                    "and print the top-5 classes, cycles, MAC utilization and simulation "
+                    "speed. Exit status 0 when bit-exact, 1 when not, 2 for bad input.")
+    add_net_args(p)
+    add_quant_args(p)
+    p.add_argument("--image", type=Path, required=True, metavar="IMAGE",
+                   help="image file (pre-processed as for classify)")
+    p.add_argument("--pe", type=pe_array, default=HwParams(), metavar="RxC",
+                   help="PE array rows x columns (square for now; default: 16x16)")
+    p.add_argument("--build-dir", type=Path, metavar="DIR",
+                   help="where the Verilator build goes (default: "
+                        "build/simulate/<net>-<RxC>)")
+    p.add_argument("--labels", type=Path, metavar="FILE",
+                   help="class names, one per line (default: the bundled ImageNet names)")
+    p.add_argument("--json", action="store_true",
+                   help='print one object: image, top5 (as classify --json), bit_exact, '
+                        'cycles, macs, mac_utilization, predicted_cycles, ...')
+    p.set_defaults(func=run)
+    return p
+
+
+def _progress():
+    t0 = time.perf_counter()
+
+    def say(message):
+        print(f"[{time.perf_counter() - t0:6.1f} s] {message}", file=sys.stderr, flush=True)
+    return say
+
+
+def run(args) -> int:
+    """Run ``fpgagen simulate``; returns the exit status."""
+    from .sim.simulate import simulate_image
+
+    cfg = flow_config(args)
+    if not args.image.is_file():
+        raise FpgagenError(f"image not found: {str(args.image)!r}")
+    say = _progress()
+    say(f"importing {cfg.net} ({'weights ' + str(cfg.weights) if cfg.weights else 'generated weights'})")
+    graph = step_import(cfg)
+    num_classes = graph.shapes()[graph.outputs[0]][0]
+    labels = load_labels(args.labels) if args.labels else default_labels(num_classes)
+    if len(labels) < num_classes:
+        raise FpgagenError(f"labels file {str(args.labels)!r} has {len(labels)} names, the "
+                           f"network has {num_classes} classes")
+    if graph.input_shape[1] != graph.input_shape[2]:
+        raise FpgagenError(f"simulate needs a square input, not {graph.input_shape}")
+    image = load_image_bgr(args.image, graph.input_shape[1])
+    say("quantizing")
+    graph = step_quantize(graph, cfg)
+    build_dir = args.build_dir or Path("build") / "simulate" / f"{graph.name}-{args.pe}"
+    report = simulate_image(graph, args.pe, image, build_dir, progress=say)
+    values = scores(graph, report.scores)
+    top = [[i, labels[i], float(values[i])] for i in top5(values)]
+    result = {"image": str(args.image), "net": graph.name, "pe": str(args.pe),
+              "top5": top, "bit_exact": report.bit_exact, "mismatches": report.mismatches,
+              "cycles": report.cycles, "predicted_cycles": report.predicted_cycles,
+              "macs": report.macs, "mac_utilization": report.mac_utilization,
+              "build_seconds": round(report.build_seconds, 3),
+              "simulation_seconds": round(report.run_seconds, 3),
+              "simulated_cycles_per_second": round(report.cycles_per_second)}
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"{graph.name} on a {args.pe} PE array, {args.image}")
+        for rank, (i, name, score) in enumerate(top, 1):
+            print(f"  {rank}. {score:9.4f}  [{i:4d}] {name}")
+        verdict = ("bit-exact: all {} scores equal the golden model".format(len(report.golden))
+                   if report.bit_exact else
+                   f"MISMATCH: {report.mismatches} of {len(report.golden)} scores differ "
+                   "from the golden model")
+        print(verdict)
+        print(f"cycles {report.cycles:,d} (predicted {report.predicted_cycles:,d}), "
+              f"{report.macs:,d} MACs, MAC utilization {100 * report.mac_utilization:.1f}%")
+        print(f"simulation {report.run_seconds:.1f} s ({report.cycles_per_second:,.0f} "
+              f"cycles/s), build {report.build_seconds:.1f} s")
+    return 0 if report.bit_exact else EXIT_MISMATCH

@@ -1,0 +1,73 @@
+"""Whole networks on the generated hardware: each image streams in after one ``start``,
+the design runs every layer by itself, the class scores stream out, and they must equal the
+golden model's bit for bit. Simulated cycles must equal the compiler's cycle model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpgagen.frontend import generate_weights, load_npz_weights
+from fpgagen.golden.int_model import scores
+from fpgagen.hw import HwParams
+from fpgagen.labels import default_labels
+from fpgagen.nets import NetOptions, build_net
+from fpgagen.passes import quantize
+from fpgagen.sim.simulate import NetworkSimulator, simulate_image
+
+from .conftest import BUILD_ROOT
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+WEIGHTS = SHARED / "models" / "squeezenet_v1_1.npz"
+REFERENCE = SHARED / "images" / "reference.npz"
+
+#: ``id: (net, input size, width, PE array side)``: reduced networks, generated weights.
+REDUCED = {
+    "squeezenet1_1-64-8x8": ("squeezenet1_1", 64, 1.0, 8),
+    "squeezenet1_0-simple-bypass-64-16x16": ("squeezenet1_0-simple-bypass", 64, 1.0, 16),
+    "zynqnet-64-8x8": ("zynqnet", 64, 1.0, 8),
+}
+
+
+def _check(report, name):
+    np.testing.assert_array_equal(report.scores, report.golden, err_msg=name)
+    assert report.bit_exact and np.unique(report.scores).size > 10, name
+    np.testing.assert_array_equal(report.instruction_cycles,
+                                  [l.cycles_predicted for l in report.program.layers])
+    print(f"{name}: {report.cycles:,d} cycles, {report.macs:,d} MACs, MAC utilization "
+          f"{100 * report.mac_utilization:.1f}%, {report.cycles_per_second:,.0f} simulated "
+          f"cycles/s, build {report.build_seconds:.1f} s")
+
+
+@pytest.mark.parametrize("case", REDUCED)
+def test_reduced_network_bit_exact(case):
+    net, size, width, side = REDUCED[case]
+    graph = quantize(generate_weights(build_net(net, NetOptions(input_size=size,
+                                                                width=width))))
+    image = np.random.default_rng(3).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    report = simulate_image(graph, HwParams(pe_rows=side, pe_cols=side), image,
+                            BUILD_ROOT / f"net_{case}")
+    _check(report, case)
+
+
+def test_squeezenet1_1_227_real_weights_real_photos():
+    """Full SqueezeNet v1.1 at 227x227 with the released weights (calibrated on the
+    photos) on the default 16x16 array, two real photos from ``input_bgr_u8``."""
+    if not WEIGHTS.exists() or not REFERENCE.exists():
+        pytest.skip(f"needs {WEIGHTS} and {REFERENCE} (../shared absent)")
+    with np.load(REFERENCE) as ref:
+        photos, names = ref["input_bgr_u8"], ref["names"]
+        float_logits = ref["v1_1_logits"]
+    graph = quantize(load_npz_weights(build_net("squeezenet1_1"), WEIGHTS),
+                     calibration_images=photos)
+    labels = default_labels(1000)
+    sim = NetworkSimulator(graph, HwParams(), BUILD_ROOT / "net_squeezenet1_1-227-16x16")
+    for i in (0, 7):  # the tench and Caffe's cat
+        report = sim.run(photos[i])
+        _check(report, str(names[i]))
+        values = scores(graph, report.scores)
+        top5 = np.argsort(-values, kind="stable")[:5]
+        print(f"{names[i]} top-5 on the hardware: " + "; ".join(
+            f"[{k}] {labels[k]} {values[k]:.3f}" for k in top5))
+        assert int(np.argmax(float_logits[i])) in top5, names[i]
+        assert report.mac_utilization >= 0.80
