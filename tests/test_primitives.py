@@ -115,3 +115,20 @@ def test_accumulator_bits_bound_every_extreme_sum(terms, act, wbits, bias):
         assert lo <= e - bias and e + bias <= hi
     # and it is tight to within one bit
     assert max(abs(e) for e in extremes) + bias >= 1 << (bits - 3)
+
+
+@given(st.integers(-(1 << 32) + 1, (1 << 32) - 1), st.integers(-200, 200),
+       st.builds(QType, st.integers(2, 16), st.integers(-4, 12), st.booleans()), st.booleans())
+def test_shift_clamp_changes_no_result(acc, shift, qtype, relu):
+    """The quantizer stores conv shifts clamped to [-32, 40] (docs/numerics.md); for any
+    accumulator below 2**32 the exact result (rationals, no int64) is the same."""
+    from fpgagen.passes.quantize import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT
+
+    def exact(s):
+        v = _slow_round_half_up(acc, s)
+        v = max(v, 0) if relu else v
+        return min(max(v, qtype.min), qtype.max)
+
+    clamped = min(max(shift, -SHIFT_CLAMP_LEFT), SHIFT_CLAMP_RIGHT)
+    assert exact(clamped) == exact(shift)
+    assert int(requantize(acc, clamped, qtype, relu)) == exact(clamped)

@@ -12,8 +12,15 @@ from ..ir import (Add, AddQuant, AvgPoolQuant, Concat, Conv2d, ConvQuant, Global
                   GraphQuant, MaxPool, QType, Relu)
 from .calibrate import calibration_ranges, generated_calibration_images
 
-__all__ = ["QuantConfig", "Quantize", "quantize", "INPUT_TYPE", "ACC_BITS",
-           "AVGPOOL_MULT_BITS", "choose_frac"]
+__all__ = ["QuantConfig", "Quantize", "quantize", "INPUT_TYPE", "ACC_BITS", "SHIFT_CLAMP_RIGHT",
+           "SHIFT_CLAMP_LEFT", "AVGPOOL_MULT_BITS", "choose_frac"]
+
+#: Largest right shift of a conv's requantization: ``|acc + bias| < 2**32`` rounds to 0 for
+#: any shift of 33 or more, so larger shifts are stored as this one.
+SHIFT_CLAMP_RIGHT = 40
+#: Largest left shift (negative shift): any non-zero accumulator shifted left by 32 already
+#: saturates every output type (16 bits at most), so larger ones are stored as this one.
+SHIFT_CLAMP_LEFT = 32
 
 #: Network input codes: ``pixel - round(mean)``, exact in 9-bit two's complement.
 INPUT_TYPE = QType(9, 0, True)
@@ -164,8 +171,12 @@ class Quantize:
         if acc > ACC_BITS:
             raise FpgagenError(f"layer {node.name!r}: worst-case accumulator needs {acc} bits "
                                f"(> {ACC_BITS}); its bias or reduction length is too large")
+        # Shifts beyond these bounds give the same codes (0, or saturation) for any
+        # accumulator below 2**32, and keep both the golden model's int64 shifts and the
+        # hardware's 6-bit shifter well defined.
+        shift = np.clip(acc_frac - t_out.frac, -SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT)
         return ConvQuant(weight=w_int.astype(np.int8), weight_bits=wb, weight_frac=w_frac,
-                         bias=b_int, shift=acc_frac - t_out.frac, acc_bits=acc)
+                         bias=b_int, shift=shift, acc_bits=acc)
 
 
 def _avgpool_quant(count: int, t_in: QType, t_out: QType) -> AvgPoolQuant:
