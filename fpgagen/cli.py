@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __version__
 from .cli_common import EXIT_USAGE
+from .cli_common import class_labels, require_square_input
 from .cli_common import add_net_args as _add_net_args
 from .cli_common import add_quant_args as _add_quant_args
 from .cli_common import flow_config as _flow_config
@@ -18,7 +19,6 @@ from .cli_common import top5 as _top5
 from .cli_simulate import add_parser as add_simulate_parser
 from .errors import FpgagenError
 from .flow import load_images, step_import, step_quantize
-from .labels import default_labels, load_labels
 from .nets import ALIASES, NET_NAMES, build_net
 
 __all__ = ["main"]
@@ -65,14 +65,9 @@ def cmd_classify(args):
 
     cfg = _flow_config(args)
     graph = step_import(cfg)
-    num_classes = graph.shapes()[graph.outputs[0]][0]
-    labels = load_labels(args.labels) if args.labels else default_labels(num_classes)
-    if len(labels) < num_classes:
-        raise FpgagenError(f"labels file {str(args.labels)!r} has {len(labels)} names, the "
-                           f"network has {num_classes} classes")
-    if graph.input_shape[1] != graph.input_shape[2]:
-        raise FpgagenError(f"classify needs a square input, not {graph.input_shape}")
-    images = load_images(args.images, graph.input_shape[1])
+    labels = class_labels(args, graph)
+    side = require_square_input(graph, "classify")
+    images = load_images(args.images, side)
     if not args.float:
         graph = step_quantize(graph, cfg)
     results = []

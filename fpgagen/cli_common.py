@@ -12,7 +12,8 @@ from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
 __all__ = ["EXIT_USAGE", "positive_int", "positive_float", "add_net_args", "add_quant_args",
-           "net_options", "expand_images", "flow_config", "top5", "pe_array"]
+           "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
+           "require_square_input"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
@@ -117,3 +118,22 @@ def pe_array(text):
         detail = f": {e}" if str(e) else ""
         raise argparse.ArgumentTypeError(f"expected a PE array RxC such as 16x16, not "
                                          f"{text!r}{detail}") from None
+
+
+def class_labels(args, graph) -> list[str]:
+    """Class names for ``graph``'s outputs: ``--labels FILE`` or the bundled defaults."""
+    from .labels import default_labels, load_labels
+
+    num_classes = graph.shapes()[graph.outputs[0]][0]
+    labels = load_labels(args.labels) if args.labels else default_labels(num_classes)
+    if len(labels) < num_classes:
+        raise FpgagenError(f"labels file {str(args.labels)!r} has {len(labels)} names, the "
+                           f"network has {num_classes} classes")
+    return labels
+
+
+def require_square_input(graph, command: str) -> int:
+    """The input side of ``graph``; one clear error when its input is not square."""
+    if graph.input_shape[1] != graph.input_shape[2]:
+        raise FpgagenError(f"{command} needs a square input, not {graph.input_shape}")
+    return graph.input_shape[1]

@@ -6,13 +6,13 @@ import sys
 import time
 from pathlib import Path
 
-from .cli_common import add_net_args, add_quant_args, flow_config, pe_array, top5
+from .cli_common import (add_net_args, add_quant_args, class_labels, flow_config, pe_array,
+                         require_square_input, top5)
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
 from .golden.int_model import scores
 from .hw.params import HwParams
-from .labels import default_labels, load_labels
 
 __all__ = ["add_parser", "run", "EXIT_MISMATCH"]
 
@@ -65,14 +65,9 @@ def run(args) -> int:
     say = _progress()
     say(f"importing {cfg.net} ({'weights ' + str(cfg.weights) if cfg.weights else 'generated weights'})")
     graph = step_import(cfg)
-    num_classes = graph.shapes()[graph.outputs[0]][0]
-    labels = load_labels(args.labels) if args.labels else default_labels(num_classes)
-    if len(labels) < num_classes:
-        raise FpgagenError(f"labels file {str(args.labels)!r} has {len(labels)} names, the "
-                           f"network has {num_classes} classes")
-    if graph.input_shape[1] != graph.input_shape[2]:
-        raise FpgagenError(f"simulate needs a square input, not {graph.input_shape}")
-    image = load_image_bgr(args.image, graph.input_shape[1])
+    labels = class_labels(args, graph)
+    side = require_square_input(graph, "simulate")
+    image = load_image_bgr(args.image, side)
     say("quantizing")
     graph = step_quantize(graph, cfg)
     build_dir = args.build_dir or Path("build") / "simulate" / f"{graph.name}-{args.pe}"
