@@ -1,0 +1,215 @@
+"""Block RAM mapping against counts worked out by hand from the data sheet geometries, the
+logic rule for small memories, the design's memory list, multipliers per MAC, the per-layer
+apportioning, and the 10M50 verdict for SqueezeNet v1.1."""
+
+import math
+
+import pytest
+
+from fpgagen.frontend import generate_weights
+from fpgagen.hw import HwParams
+from fpgagen.hw.board import MemoryBlock, resolve_board
+from fpgagen.hw.bram_fit import blocks_for, fit_memories
+from fpgagen.hw.fit import (default_pe, layer_rows, mac_multipliers, make_verdict,
+                            multipliers_per_mac)
+from fpgagen.hw.memories import LogicalMemory, design_memories
+from fpgagen.nets import NetOptions, build_net
+from fpgagen.passes import quantize
+from fpgagen.schedule import INSTRUCTION_BITS, lower
+
+# Data sheet geometries, written out here (not read from the board files).
+M9K = MemoryBlock("M9K", 9216, ((8192, 1), (4096, 2), (2048, 4), (1024, 8), (1024, 9),
+                                (512, 16), (512, 18), (256, 32), (256, 36)), 182, "block")
+RAMB18 = MemoryBlock("RAMB18E1", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9),
+                                         (1024, 18), (512, 36)), 280, "block")
+ECP5_EBR = MemoryBlock("EBR", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9),
+                                      (1024, 18), (512, 36)), 208, "block")
+ICE40_EBR = MemoryBlock("EBR", 4096, ((2048, 2), (1024, 4), (512, 8), (256, 16)), 30, "block")
+
+
+def rom(depth, width, style="block"):
+    return LogicalMemory("m", depth, width, "rom", style=style)
+
+
+def ram(depth, width, style="block"):
+    return LogicalMemory("m", depth, width, "ram", style=style)
+
+
+# (memory, block type, blocks worked out by hand)
+HAND = {
+    # SqueezeNet v1.1 weight bank on 16x16 PEs: 4828 words x 128 bits.
+    # M9K: 8Kx1 1x128=128, 4Kx2 2x64=128, 2Kx4 3x32=96, 1Kx8 5x16=80, 1Kx9 5x15=75,
+    #      512x16 10x8=80, 512x18 10x8=80, 256x32 19x4=76, 256x36 19x4=76 -> 75
+    "v11-bank-m9k": (rom(4828, 128), M9K, 75),
+    # RAMB18: 16Kx1 1x128, 8Kx2 1x64, 4Kx4 2x32=64, 2Kx9 3x15=45, 1Kx18 5x8=40,
+    #         512x36 10x4=40 -> 40
+    "v11-bank-ramb18": (rom(4828, 128), RAMB18, 40),
+    # bias bank 247 x 40: M9K 256x32 1x2=2 (256x36 also 2; 512x18 3, 1Kx9 5) -> 2
+    "bias-m9k": (rom(247, 40), M9K, 2),
+    # activation memory 76614 x 144: M9K 1Kx9 75x16=1200, 512x18 150x8=1200,
+    #   256x36 300x4=1200, 8Kx1 10x144=1440 -> 1200
+    "act-m9k": (ram(76614, 144), M9K, 1200),
+    # RAMB18: 1Kx18 75x8=600, 512x36 150x4=600, 2Kx9 38x16=608 -> 600
+    "act-ramb18": (ram(76614, 144), RAMB18, 600),
+    # 1024 x 8 ROM: one RAMB18 in 2Kx9 (the Yosys result of ../shared/docs/toolchain.md)
+    "1kx8-ramb18": (rom(1024, 8), RAMB18, 1),
+    # depth and width both split: 300 x 40 on M9K: 256x36 2x2=4, 512x16 1x3=3,
+    #   512x18 1x3=3, 1Kx9 1x5=5 -> 3
+    "300x40-m9k": (rom(300, 40), M9K, 3),
+    # 512 x 72 on ECP5 EBR: 512x36 1x2=2
+    "512x72-ecp5": (ram(512, 72), ECP5_EBR, 2),
+    # iCE40: 1024 x 16: 256x16 4x1=4, 512x8 2x2=4, 1Kx4 1x4=4, 2Kx2 1x8=8 -> 4
+    "1kx16-ice40": (rom(1024, 16), ICE40_EBR, 4),
+    # 100 x 3 on iCE40: 1Kx4 1x1 -> 1
+    "100x3-ice40": (rom(100, 3), ICE40_EBR, 1),
+    # 20000 x 1 on M9K: 8Kx1 3x1=3 -> 3
+    "20000x1-m9k": (rom(20000, 1), M9K, 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HAND))
+def test_blocks_for_hand_counts(case):
+    mem, block, expected = HAND[case]
+    n, (depth, width) = blocks_for(mem, block)
+    assert n == expected
+    assert (depth, width) in block.configs
+    # the chosen configuration really takes that many blocks
+    assert math.ceil(mem.depth / depth) * math.ceil(mem.width / width) == n
+
+
+def test_fewest_blocks_ties_go_to_fewer_rows():
+    # 256 x 36: M9K 256x36 takes 1, as does nothing else; 4096 x 2: 4Kx2 (1 row) wins over
+    # 2Kx4 (2 rows, 1 block wide = 2) and 8Kx1 (1 row x 2 = 2).
+    assert blocks_for(rom(256, 36), M9K) == (1, (256, 36))
+    assert blocks_for(rom(4096, 2), M9K) == (1, (4096, 2))
+
+
+def test_small_memories_go_to_logic_by_the_rule():
+    max10, zynq, ice40 = (resolve_board(n) for n in ("max10", "zynq7020", "ice40-up5k"))
+    schedule = LogicalMemory("schedule", 30, INSTRUCTION_BITS, "rom")
+    log_ram = LogicalMemory("cycle_log", 30, 32, "ram")
+    scores = LogicalMemory("scores", 63, 256, "ram")
+    for board in (max10, zynq, ice40):
+        assert fit_memories([schedule], board).placements[0].in_logic  # ROM <= 64 deep
+        assert fit_memories([log_ram], board).placements[0].in_logic  # 960 bits
+    # 63 x 256 RAM: LUT RAM on Xilinx; MAX 10 has none and 16 Kbit is too much for FFs:
+    # M9K 256x32, 1 row x 8 = 8
+    assert fit_memories([scores], zynq).placements[0].in_logic
+    p = fit_memories([scores], max10).placements[0]
+    assert (p.block, p.blocks) == ("M9K", 8)
+    # a templated bank ROM asks for block RAM however small it is
+    p = fit_memories([LogicalMemory("bias_0", 34, 40, "rom", style="block")], max10)
+    assert p.placements[0].blocks == 2
+    # deeper than 64: a block
+    assert not fit_memories([rom(65, 8, style="auto")], zynq).placements[0].in_logic
+
+
+def test_spram_holds_none_of_the_design_memories():
+    ice40 = resolve_board("ice40-up5k")
+    fit = fit_memories([ram(16384, 16), rom(16384, 16)], ice40)
+    assert fit.totals == {"EBR": 128, "SPRAM": 0}  # 256x16: 64 rows x 1, twice
+    assert not fit.fits
+
+
+def test_totals_and_fits():
+    max10 = resolve_board("max10")
+    fit = fit_memories([rom(4828, 128)] * 2 + [ram(1000, 36)], max10)
+    assert fit.totals == {"M9K": 75 + 75 + 4}  # 1000 x 36: 256x36 4x1 = 4
+    assert fit.fits
+    fit = fit_memories([rom(4828, 128)] * 3, max10)
+    assert fit.totals == {"M9K": 225} and not fit.fits
+
+
+# --- the design's memories ------------------------------------------------------------------
+
+def _program(width=0.25, size=64, pe=8, weight_bits=8, classes=None, net="squeezenet1_1"):
+    from fpgagen.passes import QuantConfig
+
+    g = generate_weights(build_net(net, NetOptions(input_size=size, width=width,
+                                                   num_classes=classes)))
+    q = quantize(g, QuantConfig(weight_bits=weight_bits))
+    return q, lower(q, HwParams(pe_rows=pe, pe_cols=pe))
+
+
+def test_design_memories_follow_the_top_level():
+    graph, program = _program(pe=8)
+    mems = {m.name: m for m in design_memories(program)}
+    assert len(mems) == 2 * 8 + 4
+    for c in range(8):
+        assert (mems[f"weights_{c}"].depth, mems[f"weights_{c}"].width) == \
+            (program.weight_depth, 8 * getattr(program, "weight_bits", 8))
+        assert (mems[f"bias_{c}"].depth, mems[f"bias_{c}"].width) == (program.bias_depth, 40)
+        assert mems[f"weights_{c}"].kind == "rom" and mems[f"weights_{c}"].style == "block"
+    assert (mems["act"].depth, mems["act"].width, mems["act"].kind) == \
+        (program.act_depth, 9 * 8, "ram")
+    assert (mems["schedule"].depth, mems["schedule"].width) == (len(program.instructions),
+                                                                 INSTRUCTION_BITS)
+    assert (mems["scores"].depth, mems["scores"].width) == (-(-1000 // 8), 16 * 8)
+    assert (mems["cycle_log"].depth, mems["cycle_log"].width) == (len(program.instructions), 32)
+
+
+def test_weight_bits_narrow_the_banks():
+    _, p8 = _program(weight_bits=8)
+    _, p4 = _program(weight_bits=4)
+    if not hasattr(p4, "weight_bits"):
+        pytest.skip("Program does not expose weight_bits yet")
+    w8 = {m.name: m for m in design_memories(p8)}["weights_0"]
+    w4 = {m.name: m for m in design_memories(p4)}["weights_0"]
+    assert (w8.width, w4.width) == (64, 32)
+
+
+def test_layer_rows_apportion_the_bank_blocks():
+    graph, program = _program(pe=8)
+    board = resolve_board("max10")
+    fit = fit_memories(design_memories(program), board)
+    rows = layer_rows(program, graph, fit)
+    assert len(rows) == len(program.layers)
+    assert sum(r["weight_words"] for r in rows) == program.weight_depth
+    assert sum(r["bram"] for r in rows) == fit.blocks_of("weights_") + fit.blocks_of("bias_")
+    assert sum(r["macs"] for r in rows) == program.macs
+    assert sum(r["cycles"] for r in rows) == program.cycles_predicted
+    conv10 = next(r for r in rows if r["name"] == "conv10")
+    assert conv10["weights"] == 128 * 1000  # 512 * 0.25 inputs, 1000 classes
+    assert conv10["bram"] == max(r["bram"] for r in rows)  # the classifier dominates
+
+
+# --- multipliers ---------------------------------------------------------------------------
+
+def test_multipliers_per_mac():
+    boards = {n: resolve_board(n) for n in ("max10", "zynq7020", "ecp5-85", "ice40-up5k")}
+    # 9-bit activation x 8-bit weight: two per 18x18 (9x9 mode), one DSP48E1, one MAC16
+    assert multipliers_per_mac(boards["max10"]) == 0.5
+    assert multipliers_per_mac(boards["ecp5-85"]) == 0.5
+    assert multipliers_per_mac(boards["zynq7020"]) == 1
+    assert multipliers_per_mac(boards["ice40-up5k"]) == 1
+    hw16 = HwParams(pe_rows=16, pe_cols=16)
+    assert mac_multipliers(hw16, boards["max10"]) == 128
+    assert mac_multipliers(hw16, boards["zynq7020"]) == 256
+    # default PE array: the largest square one the multipliers hold (at most 16x16)
+    assert [default_pe(resolve_board(n)) for n in ("max10", "zynq7020", "zynq7045", "ecp5-85",
+                                                   "ice40-up5k")] == [16, 8, 16, 16, 2]
+
+
+# --- SqueezeNet v1.1 on the 10M50 ----------------------------------------------------------
+
+def test_squeezenet_v11_on_the_10m50():
+    """Why "~6.6x short": the weights alone. 1,235,496 parameters stored as 16 banks of
+    4828 x 128 bits = 9,887,744 bits (9.9 Mbit), against 182 M9K x 8 Kbit = 1,490,944 bits
+    at 8-bit widths: 6.63x. Block by block, 75 M9K per bank, 1200 in all: 6.59x the 182.
+    The activation memory (76,614 words x 144 bits, 11 Mbit with 9-bit lanes) takes
+    another 1200 M9K, so the whole design needs 2440: 13.4x."""
+    graph, program = _program(width=1.0, size=227, pe=16)
+    board = resolve_board("max10")
+    fit = fit_memories(design_memories(program), board)
+    assert program.weight_banks.size * 8 == 9_887_744
+    assert round(program.weight_banks.size * 8 / (182 * 8192), 2) == 6.63
+    assert fit.blocks_of("weights_") == 16 * 75 == 1200
+    assert round(1200 / 182, 1) == 6.6
+    assert fit.blocks_of("act") == 1200
+    assert fit.blocks_of("bias_") == 32
+    assert fit.placement("scores").blocks == 8
+    assert fit.totals["M9K"] == 2440
+    verdict = make_verdict(board, fit, {"lut": 1, "ff": 1, "dsp": 128})
+    assert not verdict.fits
+    assert [r.key for r in verdict.overflows] == ["bram"]
+    assert round(verdict["bram"].ratio, 1) == 13.4
