@@ -16,6 +16,7 @@ from .cli_common import add_quant_args as _add_quant_args
 from .cli_common import flow_config as _flow_config
 from .cli_common import net_options as _net_options
 from .cli_common import top5 as _top5
+from .cli_build import add_parser as add_build_parser
 from .cli_simulate import add_parser as add_simulate_parser
 from .errors import FpgagenError
 from .flow import load_images, step_import, step_quantize
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='print [{"image": PATH, "top5": [[index, name, score], ...]}, ...]')
     p.set_defaults(func=cmd_classify)
 
+    add_build_parser(sub)
     add_simulate_parser(sub)
     return parser
 

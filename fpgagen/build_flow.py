@@ -1,0 +1,377 @@
+"""``fpgagen build`` as named steps over one typed configuration: compile the network for a
+board, fit its memories and logic, propose options that fit when it does not, and write the
+RTL, the schedule, the vendor project and the reports."""
+
+import importlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import FpgagenError
+from .flow import FlowConfig, step_import, step_quantize
+from .hw.board import Board, list_boards, load_board
+from .hw.bram_fit import MemoryFit, fit_memories
+from .hw.fit import (DesignPoint, Proposal, Verdict, default_pe, layer_rows, mac_multipliers,
+                     make_verdict, performance, propose)
+from .hw.memories import LogicalMemory, design_memories
+from .hw.params import HwParams
+from .ir import Graph
+from .nets import NetOptions, canonical_name
+
+__all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
+           "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
+           "step_reports", "run_build", "estimate_logic", "report_data", "REPORT_FILES"]
+
+log = logging.getLogger(__name__)
+
+#: The report files every build writes, in the output folder.
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    """Everything that decides a build."""
+
+    flow: FlowConfig = field(default_factory=FlowConfig)  #: network, weights, quantization
+    board: Board  #: the target board (:func:`fpgagen.hw.board.resolve_board`)
+    out_dir: Path | None = None  #: output folder; ``None``: ``build/<net>-<board>``
+    pe: int | None = None  #: side of the square PE array; ``None``: the board's default
+    clock_mhz: float | None = None  #: accelerator clock; ``None``: the board's
+    force: bool = False  #: overwrite a non-empty output folder
+    proposals: bool = True  #: look for options that fit when the design does not
+
+    @property
+    def clock(self) -> float:
+        return float(self.clock_mhz if self.clock_mhz is not None else self.board.clock_mhz)
+
+    @property
+    def out(self) -> Path:
+        if self.out_dir is not None:
+            return Path(self.out_dir)
+        return Path("build") / f"{canonical_name(self.flow.net)}-{self.board.key}"
+
+
+@dataclass
+class Analysis:
+    """A compiled program on a board: memories, their placement, logic, verdict, layers and
+    performance."""
+
+    program: object
+    graph: Graph
+    board: Board
+    hw: HwParams
+    clock_mhz: float
+    memories: list[LogicalMemory]
+    memfit: MemoryFit
+    logic: dict
+    verdict: Verdict
+    layers: list[dict]
+    performance: dict
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict.fits
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    config: BuildConfig
+    analysis: Analysis
+    proposals: list[Proposal]
+    files: list[Path]  #: every file written, relative to the output folder
+    notes: list[str]  #: things the user should know (skipped outputs)
+    report: dict  #: the contents of ``report.json``
+
+    @property
+    def fits(self) -> bool:
+        return self.analysis.fits
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+def step_out_dir(cfg: BuildConfig, *, create: bool = True) -> Path:
+    """The output folder, created. A non-empty folder is refused unless ``cfg.force``; with
+    it, the files the previous build listed in its ``report.json`` are removed first (other
+    files are left alone and may be overwritten). ``create=False`` only checks."""
+    out = cfg.out
+    if out.exists() and not out.is_dir():
+        raise FpgagenError(f"output {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not cfg.force:
+            raise FpgagenError(f"output folder {str(out)!r} is not empty; pass --force to "
+                               f"overwrite it")
+        if create:
+            _remove_previous(out)
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _remove_previous(out: Path):
+    report = out / "report.json"
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or not str(data.get("generator", "")).startswith("fpgagen"):
+        return
+    root = out.resolve()
+    dirs = set()
+    for rel in data.get("files", []):
+        p = (out / rel).resolve()
+        if root in p.parents and p.is_file():
+            p.unlink()
+            dirs.update(d for d in p.parents if root in d.parents)
+    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+
+
+def step_hw(cfg: BuildConfig) -> HwParams:
+    """The PE array: ``cfg.pe`` or the largest square one the board's multipliers hold."""
+    n = cfg.pe if cfg.pe is not None else default_pe(cfg.board, cfg.flow.weight_bits)
+    try:
+        return HwParams(pe_rows=n, pe_cols=n)
+    except ValueError as e:
+        raise FpgagenError(str(e)) from None
+
+
+def step_lower(graph: Graph, hw: HwParams):
+    """The program of ``graph`` on ``hw``."""
+    from .schedule.lower import lower
+
+    return lower(graph, hw)
+
+
+def estimate_logic(hw: HwParams, board: Board, program) -> dict:
+    """LUTs, flip-flops and hard multipliers: :func:`fpgagen.hw.logic_model.estimate_logic`
+    when it is installed, else a placeholder (multipliers counted exactly per MAC, LUTs and
+    flip-flops a rough per-MAC figure); ``model`` says which."""
+    model = _optional("fpgagen.hw.logic_model", "estimate_logic")
+    if model is not None:
+        out = dict(model(hw, board, program))
+        return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
+                "model": "fpgagen.hw.logic_model"}
+    macs = hw.pe_rows * hw.pe_cols
+    wbits = int(getattr(program, "weight_bits", 8))
+    return {"lut": 1500 + 60 * macs, "ff": 1500 + 50 * macs,
+            "dsp": mac_multipliers(hw, board, wbits),
+            "model": "placeholder (fpgagen.hw.logic_model is not installed)"}
+
+
+def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analysis:
+    """Memories, their placement on the board's blocks, the logic estimate, the verdict,
+    the per-layer table and the performance of ``program``."""
+    memories = design_memories(program)
+    memfit = fit_memories(memories, board)
+    logic = estimate_logic(program.hw, board, program)
+    verdict = make_verdict(board, memfit, logic)
+    return Analysis(program=program, graph=graph, board=board, hw=program.hw,
+                    clock_mhz=clock_mhz, memories=memories, memfit=memfit, logic=logic,
+                    verdict=verdict, layers=layer_rows(program, graph, memfit),
+                    performance=performance(program, clock_mhz))
+
+
+def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
+    """The options of an analysed design, with the network's defaults resolved."""
+    g = analysis.graph
+    return DesignPoint(pe=analysis.hw.pe_rows,
+                       weight_bits=int(getattr(analysis.program, "weight_bits",
+                                               cfg.flow.weight_bits)),
+                       input_size=int(g.input_shape[1]), width=float(cfg.flow.net_options.width),
+                       num_classes=int(g.shapes()[g.outputs[0]][0]))
+
+
+def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
+    """``evaluate(point, board)`` for the proposals: the catalog network with generated
+    weights (memory, logic and cycles depend on the shapes only), quantized on one generated
+    image, lowered and analysed like the build itself. ``base``: the build's own analysis,
+    reused for its options."""
+    from .frontend import generate_weights
+    from .nets import build_net
+    from .passes import QuantConfig, generated_calibration_images, quantize
+    from .schedule.lower import lower
+
+    graphs, programs = {}, {}
+    if base is not None:
+        p = design_point(cfg, base)
+        gkey = (p.width, p.input_size, p.num_classes, p.weight_bits)
+        graphs[gkey] = base.graph
+        programs[gkey + (p.pe,)] = base.program
+
+    def evaluate(point: DesignPoint, board: Board):
+        gkey = (point.width, point.input_size, point.num_classes, point.weight_bits)
+        if gkey not in graphs:
+            try:
+                g = generate_weights(build_net(cfg.flow.net, NetOptions(
+                    input_size=point.input_size, num_classes=point.num_classes,
+                    width=point.width)))
+                graphs[gkey] = quantize(g, QuantConfig(weight_bits=point.weight_bits),
+                                        calibration_images=generated_calibration_images(g, 1))
+            except FpgagenError as e:
+                log.info("proposal %s: %s", point, e)
+                graphs[gkey] = None
+        graph = graphs[gkey]
+        if graph is None:
+            return None
+        pkey = gkey + (point.pe,)
+        if pkey not in programs:
+            try:
+                programs[pkey] = lower(graph, HwParams(pe_rows=point.pe, pe_cols=point.pe))
+            except FpgagenError as e:
+                log.info("proposal %s: %s", point, e)
+                programs[pkey] = None
+        program = programs[pkey]
+        if program is None:
+            return None
+        clock = cfg.clock_mhz if cfg.clock_mhz is not None else board.clock_mhz
+        a = step_analyze(program, graph, board, float(clock))
+        return a.verdict, a.performance
+
+    return evaluate
+
+
+def step_propose(cfg: BuildConfig, analysis: Analysis) -> list[Proposal]:
+    """Options that fit (:func:`fpgagen.hw.fit.propose`), on this board and on the larger
+    bundled ones; empty when the design fits."""
+    if analysis.fits or not cfg.proposals:
+        return []
+    boards = []
+    for p in list_boards():
+        try:
+            b = load_board(p)
+        except FpgagenError:
+            continue
+        if b.key != cfg.board.key:
+            boards.append(b)
+    narrow = hasattr(analysis.program, "weight_bits")
+    log.info("looking for options that fit")
+    memfit = analysis.memfit
+    base_blocks = {"weights": memfit.blocks_of("weights_"), "activation": memfit.blocks_of("act")}
+    return propose(design_point(cfg, analysis), cfg.board, _evaluator(cfg, analysis),
+                   boards=boards, narrow_weights=narrow, base_blocks=base_blocks)
+
+
+def _write(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write(data)
+    return path
+
+
+def step_schedule(program, rtl_dir: Path) -> list[Path]:
+    """The control schedule, as :func:`fpgagen.emit.design.write_rtl` writes it with the
+    RTL: ``schedule.bin`` (each instruction in ``ceil(INSTRUCTION_BITS / 8)`` little-endian
+    bytes, in execution order) and ``schedule.txt`` (the readable listing). Used when the
+    RTL is not written."""
+    from .schedule.isa import INSTRUCTION_BITS
+
+    nbytes = -(-INSTRUCTION_BITS // 8)
+    blob = b"".join(w.to_bytes(nbytes, "little") for w in program.words())
+    return [_write(rtl_dir / "schedule.bin", blob),
+            _write(rtl_dir / "schedule.txt", program.listing() + "\n")]
+
+
+def _optional(module: str, name: str):
+    """``module.name`` when ``module`` exists, else ``None`` (an import error inside an
+    existing module is raised)."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        return None
+    return getattr(mod, name, None)
+
+
+def step_rtl(program, out: Path, board: Board) -> list[Path] | None:
+    """Verilog and memory images in the vendor's format under ``out/rtl``
+    (:func:`fpgagen.emit.design.write_rtl`); ``None`` when that emitter is not installed."""
+    write_rtl = _optional("fpgagen.emit.design", "write_rtl")
+    if write_rtl is None:
+        return None
+    return [Path(p) for p in write_rtl(program, out / "rtl", board=board)]
+
+
+def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: float) \
+        -> list[Path] | None:
+    """The vendor project (:func:`fpgagen.emit.vendor.write_project`); ``None`` when that
+    emitter is not installed."""
+    write_project = _optional("fpgagen.emit.vendor", "write_project")
+    if write_project is None:
+        return None
+    design = importlib.import_module("fpgagen.emit.design")
+    top = getattr(design, "TOP_MODULE", "top")
+    return [Path(p) for p in write_project(board, out, top=top, rtl_files=rtl_files,
+                                           clock_mhz=clock_mhz)]
+
+
+def report_data(cfg: BuildConfig, analysis: Analysis, proposals: list[Proposal],
+                files: list[str], notes: list[str]) -> dict:
+    """The contents of ``report.json`` (and what the Markdown and HTML reports show)."""
+    from .emit.reports import build_report_data
+
+    return build_report_data(cfg, analysis, proposals, files, notes)
+
+
+def step_reports(data: dict, out: Path) -> list[Path]:
+    """``report.json``, ``report.md`` and ``report.html``."""
+    from .emit.reports import render_html, render_json, render_markdown
+
+    return [_write(out / "report.json", render_json(data)),
+            _write(out / "report.md", render_markdown(data)),
+            _write(out / "report.html", render_html(data))]
+
+
+def run_build(cfg: BuildConfig) -> BuildResult:
+    """Run every step. The design is analysed and the reports are always written; the RTL
+    and the vendor project only when it fits.
+
+    Raises
+    ------
+    FpgagenError
+        For bad input (network, weights, options, a non-empty output folder without
+        ``force``).
+    """
+    if not isinstance(cfg.board, Board):
+        raise FpgagenError(f"board must be a Board, not {cfg.board!r}")
+    hw = step_hw(cfg)
+    step_out_dir(cfg, create=False)
+    graph = step_quantize(step_import(cfg.flow), cfg.flow)
+    log.info("lowering %s to %s PEs", graph.name, hw)
+    program = step_lower(graph, hw)
+    analysis = step_analyze(program, graph, cfg.board, cfg.clock)
+    proposals = step_propose(cfg, analysis)
+    out = step_out_dir(cfg)
+    written: list[Path] = []
+    notes: list[str] = []
+    rtl = step_rtl(program, out, cfg.board) if analysis.fits else None
+    if rtl is None:
+        written += step_schedule(program, out / "rtl")
+    if analysis.fits:
+        if rtl is None:
+            notes.append("RTL not written: the Verilog emitter (fpgagen.emit.design) is not "
+                         "installed")
+        else:
+            written += rtl
+            project = step_project(cfg.board, out, rtl, cfg.clock)
+            if project is None:
+                notes.append("vendor project not written: fpgagen.emit.vendor is not "
+                             "installed")
+            else:
+                written += project
+    else:
+        notes.append("the design does not fit: only the reports and the schedule "
+                     "(rtl/schedule.bin, rtl/schedule.txt) were written")
+    rel = sorted({str(Path(p).resolve().relative_to(out.resolve())).replace("\\", "/")
+                  for p in written} | set(REPORT_FILES))
+    data = report_data(cfg, analysis, proposals, rel, notes)
+    step_reports(data, out)
+    return BuildResult(config=cfg, analysis=analysis, proposals=proposals,
+                       files=[Path(r) for r in rel], notes=notes, report=data)

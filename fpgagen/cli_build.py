@@ -1,0 +1,62 @@
+"""``fpgagen build``: compile a network for a board, report the fit, write the design.
+
+Exit status: 0 when the design fits and everything was written, 3 when it does not fit (the
+reports are written, with options that fit), 2 for bad usage or bad input files.
+"""
+
+import argparse
+from pathlib import Path
+
+from .build_flow import BuildConfig, run_build
+from .cli_common import add_net_args, add_quant_args, flow_config, pe_array, positive_float
+from .emit.reports import summary_text
+from .hw.board import list_boards, resolve_board
+
+__all__ = ["add_parser", "run", "EXIT_FITS", "EXIT_DOES_NOT_FIT"]
+
+#: Exit status when the design fits and every output was written.
+EXIT_FITS = 0
+#: Exit status when the design does not fit (reports written, no vendor project).
+EXIT_DOES_NOT_FIT = 3
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add the ``build`` subcommand to the ``fpgagen`` subparsers ``sub``."""
+    boards = ", ".join(p.stem for p in list_boards())
+    p = sub.add_parser(
+        "build", help="compile a network for a board: fit report, RTL, vendor project",
+        description="Compile a network into an accelerator for a board: map every memory "
+                    "onto the device's block RAM, estimate multipliers and logic, give the "
+                    "fit verdict and options that fit when it does not, and write the RTL, "
+                    "the schedule, the vendor project and report.md / report.html / "
+                    "report.json. Exit status: 0 fits, 3 does not fit (reports written), "
+                    "2 bad usage or input.")
+    add_net_args(p)
+    add_quant_args(p)
+    p.add_argument("--board", required=True, metavar="BOARD",
+                   help=f"board file (boards/*.yaml) or bundled board name: {boards}")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output folder (default: build/<net>-<board>)")
+    p.add_argument("--pe", type=pe_array, metavar="RxC",
+                   help="PE array, e.g. 8x8 or 16x16 (default: the largest square array up "
+                        "to 16x16 whose multipliers the board has)")
+    p.add_argument("--clock-mhz", type=positive_float, metavar="MHZ",
+                   help="accelerator clock (default: the board file's)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a non-empty output folder")
+    p.add_argument("--no-proposals", action="store_true",
+                   help="do not look for options that fit when the design does not")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Run ``fpgagen build``; returns the exit status."""
+    board = resolve_board(args.board)
+    pe = args.pe.pe_rows if args.pe is not None else None
+    cfg = BuildConfig(flow=flow_config(args), board=board, out_dir=args.out, pe=pe,
+                      clock_mhz=args.clock_mhz, force=args.force,
+                      proposals=not args.no_proposals)
+    result = run_build(cfg)
+    print(summary_text(result.report, str(cfg.out)))
+    return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

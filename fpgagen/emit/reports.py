@@ -1,0 +1,245 @@
+"""The build reports: ``report.json`` (data), ``report.md`` and ``report.html`` (rendered from
+``templates/report.*.j2``), and the short summary printed on the terminal.
+
+Pure functions: the report data is built once (:func:`build_report_data`) and every output
+is text rendered from it, with no timestamps, so equal inputs give byte-identical files.
+"""
+
+import json
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__
+
+__all__ = ["build_report_data", "render_json", "render_markdown", "render_html",
+           "summary_text", "verdict_text", "GENERATOR"]
+
+#: The ``generator`` field of ``report.json`` and the header of the other reports.
+GENERATOR = f"fpgagen {__version__}"
+
+_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+_RESOURCE_NAMES = {"bram": "block RAM", "dsp": "multipliers", "lut": "LUTs", "ff": "flip-flops"}
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=autoescape)
+    env.filters["thousands"] = lambda v: f"{int(v):,d}"
+    env.filters["fixed"] = lambda v, n=1: f"{float(v):.{n}f}"
+    return env
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def _resource(r) -> dict:
+    return {"used": int(r.used), "available": int(r.available), "unit": r.unit,
+            "percent": round(r.percent, 1), "fits": r.fits}
+
+
+def _memory_groups(memfit) -> list[dict]:
+    """Placements grouped by memory name stem (``weights_0`` .. ``weights_15``)."""
+    groups = {}
+    for p in memfit.placements:
+        m = p.memory
+        stem = m.name.rsplit("_", 1)[0] if m.name.rsplit("_", 1)[-1].isdigit() else m.name
+        key = (stem, m.depth, m.width, m.kind, p.block, p.config, p.blocks)
+        g = groups.setdefault(key, {"name": stem, "count": 0, "kind": m.kind,
+                                    "depth": m.depth, "width": m.width,
+                                    "bits": m.bits, "block": p.block or "logic",
+                                    "config": list(p.config) if p.config else None,
+                                    "blocks_each": p.blocks, "blocks": 0,
+                                    "luts": 0, "efficiency": round(p.efficiency, 3)})
+        g["count"] += 1
+        g["blocks"] += p.blocks
+        g["luts"] += p.luts
+    return list(groups.values())
+
+
+def _proposal(p) -> dict:
+    return {"what": p.what, "flags": list(p.flags), "board": p.board.key,
+            "device": p.board.device, "pe": f"{p.point.pe}x{p.point.pe}",
+            "weight_bits": p.point.weight_bits, "input_size": p.point.input_size,
+            "width": p.point.width, "num_classes": p.point.num_classes,
+            "resources": {r.key: _resource(r) for r in p.verdict.resources},
+            "performance": dict(p.performance)}
+
+
+def _bar_chart(title: str, unit: str, labels, values, fmt) -> dict:
+    """Geometry of a horizontal bar chart (drawn by the HTML template as inline SVG)."""
+    label_w, bar_w, row_h, top = 190, 420, 16, 28
+    vmax = max(values) if values and max(values) > 0 else 1
+    bars = []
+    for i, (label, v) in enumerate(zip(labels, values)):
+        y = top + i * row_h
+        w = round(bar_w * v / vmax, 1)
+        bars.append({"label": label, "text": fmt(v), "x": label_w, "y": y, "w": w,
+                     "h": row_h - 4, "ty": y + row_h - 6, "tx": round(label_w + w + 4, 1)})
+    return {"title": title, "unit": unit, "width": label_w + bar_w + 110,
+            "height": top + len(bars) * row_h + 8, "bars": bars}
+
+
+def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
+    """Everything the reports show, as JSON-ready data.
+
+    Parameters
+    ----------
+    cfg : fpgagen.build_flow.BuildConfig
+    analysis : fpgagen.build_flow.Analysis
+    proposals : list of fpgagen.hw.fit.Proposal
+    files : list of str
+        Every file of the build, relative to the output folder.
+    notes : list of str
+    """
+    board, program, hw, graph = analysis.board, analysis.program, analysis.hw, analysis.graph
+    verdict, memfit = analysis.verdict, analysis.memfit
+    wbits = int(getattr(program, "weight_bits", 8))
+    rows, cols = hw.pe_rows, hw.pe_cols
+    from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
+
+    weights = sum(l["weights"] for l in analysis.layers)
+    memory = {
+        "weight_bits": wbits,
+        "weights": int(weights),
+        "weight_bytes": program.weight_depth * rows * cols * wbits // 8,
+        "bias_bytes": program.bias_depth * cols * (BIAS_BITS + SHIFT_BITS) // 8,
+        "activation_bytes": int(program.act_depth) * rows * ACT_LANE_BITS // 8,
+        "activation_words": int(program.act_depth),
+        "blocks": {"weights": memfit.blocks_of("weights_"), "bias": memfit.blocks_of("bias_"),
+                   "activation": memfit.blocks_of("act"),
+                   "other": sum(p.blocks for p in memfit.placements
+                                if p.memory.name in ("schedule", "scores", "cycle_log"))},
+        "block_unit": board.block_ram.name,
+        "logic_luts": memfit.logic_luts,
+        "memories": _memory_groups(memfit),
+    }
+    resources = {r.key: _resource(r) for r in verdict.resources}
+    overflows = [{"resource": r.key, "unit": r.unit, "used": r.used, "available": r.available,
+                  "over": r.over, "ratio": round(r.ratio, 2)} for r in verdict.overflows]
+    flow = cfg.flow
+    weights_src = Path(flow.weights).name if flow.weights is not None else "generated"
+    data = {
+        "generator": GENERATOR,
+        "net": graph.name,
+        "board": board.key,
+        "board_name": board.name,
+        "device": board.device,
+        "vendor": board.vendor,
+        "family": board.family,
+        "fits": bool(verdict.fits),
+        "options": {"pe": f"{rows}x{cols}", "weight_bits": wbits,
+                    "input_size": int(graph.input_shape[1]),
+                    "num_classes": int(graph.shapes()[graph.outputs[0]][0]),
+                    "width": float(flow.net_options.width), "clock_mhz": analysis.clock_mhz,
+                    "weights": weights_src,
+                    "calibration": len(flow.calibration)},
+        "resources": resources,
+        "overflows": overflows,
+        "memory": memory,
+        "logic_model": analysis.logic.get("model", ""),
+        "performance": dict(analysis.performance),
+        "layers": analysis.layers,
+        "proposals": [_proposal(p) for p in proposals],
+        "notes": list(notes),
+        "files": list(files),
+    }
+    data["verdict"] = verdict_text(data)
+    return data
+
+
+# --- text ----------------------------------------------------------------------------------
+
+def _x(v: float) -> str:
+    return f"{v:.1f}x"
+
+
+def verdict_text(data: dict) -> list[str]:
+    """The fit verdict as plain sentences: one headline, then one line per overflowing
+    resource (with, for block RAM, what takes the blocks)."""
+    where = f"{data['board_name']} ({data['device']})"
+    if data["fits"]:
+        return [f"FITS on {where}."]
+    lines = [f"DOES NOT FIT on {where}."]
+    for o in data["overflows"]:
+        name = _RESOURCE_NAMES.get(o["resource"], o["resource"])
+        line = (f"{name}: needs {o['used']:,d} {o['unit']}, the device has "
+                f"{o['available']:,d}: {_x(o['ratio'])} its capacity, "
+                f"{o['over']:,d} {o['unit']} over.")
+        if o["resource"] == "bram":
+            b, avail = data["memory"]["blocks"], o["available"]
+            line += (f" Weight banks {b['weights']:,d} ({_x(b['weights'] / avail)} the "
+                     f"device on their own), bias banks {b['bias']:,d}, activation memory "
+                     f"{b['activation']:,d} ({_x(b['activation'] / avail)}), other "
+                     f"{b['other']:,d}.")
+        elif o["resource"] == "dsp":
+            line += f" The {data['options']['pe']} PE array has one MAC unit per PE."
+        lines.append(line)
+    return lines
+
+
+def _flags_text(p: dict) -> str:
+    return " ".join(p["flags"])
+
+
+def summary_text(data: dict, out_dir: str) -> str:
+    """The short summary printed on the terminal."""
+    o, perf = data["options"], data["performance"]
+    lines = [f"fpgagen build: {data['net']} on {data['board_name']} ({data['device']}), "
+             f"PE {o['pe']}, {o['weight_bits']}-bit weights, {o['clock_mhz']:g} MHz"]
+    lines.append(f"  {'resource':<20} {'used':>10} {'available':>10} {'%':>8}")
+    for key, r in data["resources"].items():
+        label = f"{key} ({r['unit']})"
+        flag = "" if r["fits"] else "  OVER"
+        lines.append(f"  {label:<20} {r['used']:>10,d} {r['available']:>10,d} "
+                     f"{r['percent']:>7.1f}%{flag}")
+    lines.append(f"  {perf['macs']:,d} MACs, {perf['cycles']:,d} cycles, MAC utilization "
+                 f"{100 * perf['mac_utilization']:.1f}%, {perf['fps']:g} frames/s at "
+                 f"{perf['clock_mhz']:g} MHz")
+    lines += data["verdict"]
+    if data["proposals"]:
+        lines.append("Options that fit (each checked by the same model):")
+        for i, p in enumerate(data["proposals"], 1):
+            r = p["resources"]["bram"]
+            lines.append(f"  {i}. {p['what']}: {_flags_text(p)}  -> {p['device']}: block RAM "
+                         f"{r['used']}/{r['available']} {r['unit']}, "
+                         f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
+                         f" multipliers, {p['performance']['fps']:g} frames/s")
+    elif not data["fits"]:
+        lines.append("No option tried fits this board (see report.md).")
+    for n in data["notes"]:
+        lines.append(f"note: {n}")
+    lines.append(f"reports: {out_dir}/report.md, report.html, report.json")
+    return "\n".join(lines)
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+def render_json(data: dict) -> str:
+    """``report.json``."""
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def render_markdown(data: dict) -> str:
+    """``report.md``."""
+    return _env(False).get_template("report.md.j2").render(d=data, generator=GENERATOR)
+
+
+def render_html(data: dict) -> str:
+    """``report.html`` with inline SVG charts (cycles, MAC utilization and block RAM by
+    layer), no scripts."""
+    layers = data["layers"]
+    labels = [l["name"] for l in layers]
+    unit = data["memory"]["block_unit"]
+    charts = [
+        _bar_chart("Cycles by layer", "cycles", labels, [l["cycles"] for l in layers],
+                   lambda v: f"{v:,d}"),
+        _bar_chart("MAC utilization by layer", "%", labels,
+                   [100 * l["mac_utilization"] for l in layers], lambda v: f"{v:.1f}%"),
+        _bar_chart(f"Weight and bias block RAM by layer ({unit})", unit, labels,
+                   [l["bram"] for l in layers], lambda v: f"{v:,d}"),
+    ]
+    return _env(True).get_template("report.html.j2").render(d=data, charts=charts,
+                                                             generator=GENERATOR)
