@@ -302,11 +302,11 @@ class _Search:
             self.cache[key] = self.evaluate(point, board)
         return self.cache[key]
 
-    def fitting(self, point: DesignPoint, board: Board):
-        """``(point, verdict, perf)`` of ``point`` or else of the same point on the largest
-        smaller PE array that fits; ``None`` when nothing fits. Smaller arrays are tried
-        while multipliers or logic overflow, or block RAM by less than 2x (a narrower array
-        pads fewer lanes, but never halves the memory)."""
+    def fitting(self, point: DesignPoint, board: Board, shrink: bool = True):
+        """``(point, verdict, perf)`` of ``point`` or else (``shrink``) of the same point on
+        the largest smaller PE array that fits; ``None`` when nothing fits. Smaller arrays
+        are tried while multipliers or logic overflow, or block RAM by less than 2x (a
+        narrower array pads fewer lanes, but never halves the memory)."""
         for pe in sorted((p for p in PE_SIZES if p <= point.pe), reverse=True):
             cand = replace(point, pe=pe)
             got = self.check(cand, board)
@@ -318,22 +318,30 @@ class _Search:
             logic = any(r.key in ("dsp", "lut", "ff") for r in verdict.overflows)
             memory = max((r.ratio for r in verdict.overflows
                           if r.key not in ("dsp", "lut", "ff")), default=0.0)
-            if not logic and memory >= 2.0:
+            if not shrink or (not logic and memory >= 2.0):
                 return None
         return None
 
     def mildest(self, points, board: Board):
-        """The first of ``points`` (ordered mildest first) that fits, by bisection: a
-        point is assumed to fit when a milder one does."""
+        """The first of ``points`` (ordered mildest first) that fits on its own PE array,
+        else the first that fits on a smaller one; by bisection (a point is assumed to fit
+        when a milder one does)."""
+        for shrink in (False, True):
+            got = self._bisect(points, board, shrink)
+            if got is not None:
+                return got
+        return None
+
+    def _bisect(self, points, board: Board, shrink: bool):
         if not points:
             return None
-        best = self.fitting(points[-1], board)
+        best = self.fitting(points[-1], board, shrink)
         if best is None:
             return None
         lo, hi = 0, len(points) - 1
         while lo < hi:
             mid = (lo + hi) // 2
-            got = self.fitting(points[mid], board)
+            got = self.fitting(points[mid], board, shrink)
             if got is not None:
                 hi, best = mid, got
             else:
@@ -341,18 +349,18 @@ class _Search:
         return best
 
 
-def _frontier(search: _Search, base: DesignPoint, board: Board, widths, sizes, extra):
-    """For each width (strongest first), the largest input size that fits: the frontier of
-    fitting (width, input size) pairs. A milder width needs an input no larger than a
-    stronger one, so each search starts where the previous one ended."""
-    out, start = [], 0
+def _combinations(search: _Search, base: DesignPoint, board: Board, widths, sizes, extra):
+    """For each width, the largest input size that fits, on the design's PE array and on a
+    smaller one: the fitting (width, input size) pairs to choose from. Widths are tried from
+    the smallest up and the search stops at the first width that fits at no size."""
+    out = []
     for w in reversed(widths):
-        pts = [replace(base, width=w, input_size=s, **extra) for s in sizes[start:]]
-        got = search.mildest(pts, board)
-        if got is None:
+        pts = [replace(base, width=w, input_size=s, **extra) for s in sizes]
+        found = [got for shrink in (False, True)
+                 if (got := search._bisect(pts, board, shrink)) is not None]
+        if not found:
             break
-        start = sizes.index(got[0].input_size)
-        out.append(got)
+        out += found
     return out
 
 
@@ -381,16 +389,17 @@ def _steps(values, current):
 
 def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
             narrow_weights: bool = True, base_blocks: dict | None = None, limit: int = 8,
-            budget: int = 80) -> list[Proposal]:
+            budget: int = 120) -> list[Proposal]:
     """Changes of options that make ``base`` fit, each checked with ``evaluate``.
 
     In order, on ``board``: a smaller PE array alone; one option changed (fewer weight bits,
     a smaller width, a smaller input, fewer classes: the mildest value that fits); if none
-    of those fits, combinations of width and input size (the pair that keeps the most MACs),
-    also with the fewest weight bits and with fewer classes. Then each larger board of
+    of those fits, combinations of width and input size (the pair that keeps the most MACs
+    on the design's PE array, and on any array), also with the fewest weight bits and with
+    fewer classes (the pair keeping the most MACs on any array). Then each larger board of
     ``boards`` (more block RAM bits) with the same options or, failing that, the mildest
-    smaller input that fits there. Every candidate is tried on its PE array and, when it
-    does not fit, on smaller ones (see ``_Search.fitting``).
+    smaller input that fits there. Candidates are tried on the design's PE array first and,
+    when none fits there, on smaller arrays (see ``_Search.fitting``).
 
     Parameters
     ----------
@@ -452,10 +461,13 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
         if classes:
             extras.append({"num_classes": classes[0]})
         for extra in extras:
-            frontier = _frontier(search, base, board, [base.width, *widths],
-                                 [base.input_size, *sizes], extra)
-            if frontier:
-                add(max(frontier, key=_combo_score))
+            pairs = _combinations(search, base, board, [base.width, *widths],
+                                  [base.input_size, *sizes], extra)
+            same_pe = [g for g in pairs if g[0].pe == base.pe]
+            if not extra and same_pe:
+                add(max(same_pe, key=_combo_score))
+            if pairs:
+                add(max(pairs, key=_combo_score))
 
     bigger = sorted((b for b in boards if b.block_ram_bits > board.block_ram_bits),
                     key=lambda b: (b.block_ram_bits, b.key))
