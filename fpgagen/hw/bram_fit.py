@@ -6,6 +6,14 @@ read multiplexer picks the row) and the width across the blocks of a row. For ea
 the configuration with the fewest blocks is chosen (ties: the fewest rows, then the order of
 the board file).
 
+Packed rows (``packed=True``, the default on the families Yosys synthesizes: ECP5, iCE40):
+every row is read at the same low address bits and a multiplexer picks the row's bits, so
+the rows can share blocks: ``ceil(rows * width / w)`` blocks in all, not ``rows *
+ceil(width / w)``. Yosys's ``memory_libmap`` maps this way (an 18,860 x 16 ROM on ECP5 EBR:
+19 rows of 16 bits = 304 bits in 17 blocks of 1K x 18, where the rectangular count is 19).
+``fit_memories(..., packed=True)`` gives what Yosys counts on Xilinx 7-series too; Vivado
+counts rectangles, the default there.
+
 Memories whose RTL asks for block RAM (``style="block"``: the weight and bias banks and the
 activation memory) always get blocks. The others (``style="auto"``: the schedule ROM, score
 RAM and cycle log, whose placement the synthesis tool chooses) go to logic when small, by
@@ -29,7 +37,7 @@ from .board import Board, MemoryBlock
 from .memories import LogicalMemory
 
 __all__ = ["blocks_for", "fit_memories", "MemoryPlacement", "MemoryFit", "LOGIC_MAX_DEPTH",
-           "FF_RAM_MAX_BITS", "LUTRAM_FAMILIES"]
+           "FF_RAM_MAX_BITS", "LUTRAM_FAMILIES", "PACKED_FAMILIES"]
 
 #: Memories at most this many words deep are candidates for logic (see the module docstring).
 LOGIC_MAX_DEPTH = 64
@@ -38,28 +46,33 @@ FF_RAM_MAX_BITS = 1024
 #: Families with LUT RAM: ``{family: (LUT inputs, LUT RAM primitives as (depth, width,
 #: LUTs))}`` (Xilinx RAM32M / RAM64M simple dual port, ECP5 DPR16X4 in three slices).
 LUTRAM_FAMILIES = {"zynq7": (6, ((32, 6, 4), (64, 3, 4))), "ecp5": (4, ((16, 4, 6),))}
+#: Families whose synthesis (Yosys) packs the rows of a deep memory (module docstring).
+PACKED_FAMILIES = ("ecp5", "ice40")
 #: LUT inputs of the families without LUT RAM.
 _LUT_INPUTS = {"max10": 4, "ice40": 4}
 
 
-def blocks_for(mem: LogicalMemory, block: MemoryBlock) -> tuple[int, tuple[int, int]]:
+def blocks_for(mem: LogicalMemory, block: MemoryBlock, *, packed: bool = False
+               ) -> tuple[int, tuple[int, int]]:
     """The fewest blocks of type ``block`` that hold ``mem``, and the configuration used.
 
     Parameters
     ----------
     mem : LogicalMemory
     block : MemoryBlock
+    packed : bool
+        Rows share blocks (module docstring): ``ceil(ceil(depth / d) * width / w)``.
 
     Returns
     -------
     (int, (int, int))
-        ``ceil(depth / d) * ceil(width / w)`` for the best configuration ``(d, w)``, and
-        that configuration.
+        ``ceil(depth / d) * ceil(width / w)`` (packed: ``ceil(ceil(depth / d) * width /
+        w)``) for the best configuration ``(d, w)``, and that configuration.
     """
     best = None
     for i, (d, w) in enumerate(block.configs):
         rows = -(-mem.depth // d)
-        n = rows * -(-mem.width // w)
+        n = -(-rows * mem.width // w) if packed else rows * -(-mem.width // w)
         key = (n, rows, i)
         if best is None or key < best[0]:
             best = (key, (d, w))
@@ -195,7 +208,7 @@ def _logic(mem: LogicalMemory, family: str) -> MemoryPlacement | None:
     return None
 
 
-def fit_memories(memories, board: Board) -> MemoryFit:
+def fit_memories(memories, board: Board, *, packed: bool | None = None) -> MemoryFit:
     """Place every memory on ``board``'s blocks (or in logic, by the module's rule).
 
     Each memory goes to the eligible block type where it takes the fewest bits of silicon
@@ -205,6 +218,8 @@ def fit_memories(memories, board: Board) -> MemoryFit:
     ----------
     memories : iterable of LogicalMemory
     board : Board
+    packed : bool or None
+        Rows share blocks (module docstring); ``None``: on :data:`PACKED_FAMILIES`.
 
     Returns
     -------
@@ -212,6 +227,8 @@ def fit_memories(memories, board: Board) -> MemoryFit:
         Placements and per-type totals; ``fits`` tells whether every type is within its
         count.
     """
+    if packed is None:
+        packed = board.family in PACKED_FAMILIES
     placements = []
     for mem in memories:
         logic = _logic(mem, board.family)
@@ -222,7 +239,7 @@ def fit_memories(memories, board: Board) -> MemoryFit:
         for i, block in enumerate(board.memory):
             if not _eligible(mem, block):
                 continue
-            n, cfg = blocks_for(mem, block)
+            n, cfg = blocks_for(mem, block, packed=packed)
             key = (n * block.bits, n, i)
             if best is None or key < best[0]:
                 best = (key, block, n, cfg)
