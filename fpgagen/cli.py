@@ -18,6 +18,7 @@ from .cli_common import net_options as _net_options
 from .cli_common import top5 as _top5
 from .cli_build import add_parser as add_build_parser
 from .cli_simulate import add_parser as add_simulate_parser
+from .cli_synth import add_parser as add_synth_parser
 from .errors import FpgagenError
 from .flow import load_images, step_import, step_quantize
 from .nets import ALIASES, NET_NAMES, build_net
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_build_parser(sub)
     add_simulate_parser(sub)
+    add_synth_parser(sub)
     return parser
 
 

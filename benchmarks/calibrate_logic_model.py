@@ -1,0 +1,131 @@
+"""Calibrate the LUT / flip-flop coefficients of ``fpgagen.hw.logic_model`` against Yosys.
+
+For pe 2x2, 4x4 and 8x8 designs of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000
+classes) the script synthesizes the generated RTL with ``synth_ecp5`` and ``synth_xilinx
+-family xc7 -flatten`` (YoWASP Yosys 0.70), takes the memory logic off (the block-RAM fit's
+logic memories and row multiplexers, as the model computes them) and fits
+
+    lut = lut_mac * n**2 + lut_lane * n + lut_ctrl        (n = pe side)
+    ff  = ff_mac  * n**2 + ff_lane  * n + ff_ctrl
+
+by least squares, dropping a term whose coefficient comes out negative (7-series flip-flops
+per MAC: Yosys packs the product registers into the DSP48E1). It prints the measurements,
+the fitted coefficients (paste them into ``COEFFICIENTS``) and the estimate next to Yosys.
+
+    python benchmarks/calibrate_logic_model.py            # fit the recorded measurements
+    python benchmarks/calibrate_logic_model.py --rerun    # synthesize again (about 10 min)
+
+The recorded measurements (``MEASURED``) are the ones this script printed on the
+development machine with ``--rerun``.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fpgagen.flow import FlowConfig, step_import, step_quantize
+from fpgagen.hw.board import resolve_board
+from fpgagen.hw.logic_model import COEFFICIENTS, estimate_logic, memory_logic
+from fpgagen.hw.params import HwParams
+from fpgagen.nets import NetOptions
+from fpgagen.schedule.lower import lower
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARDS = {"ecp5": "ecp5-85", "zynq7": "zynq7020"}
+PES = (2, 4, 8)
+NET = dict(input_size=32, width=0.125)
+
+#: Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe); see the module docstring.
+MEASURED = {
+    ("ecp5", 2): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
+    ("ecp5", 4): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
+    ("ecp5", 8): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
+    ("zynq7", 2): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
+    ("zynq7", 4): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
+    ("zynq7", 8): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+}
+
+
+def programs():
+    cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(**NET))
+    graph = step_quantize(step_import(cfg), cfg)
+    return {n: lower(graph, HwParams(pe_rows=n, pe_cols=n)) for n in PES}
+
+
+def synthesize(progs) -> dict:
+    from fpgagen.emit.design import TOP_MODULE, VERILOG_FILES, write_rtl
+    from fpgagen.synth.yosys import run_yosys
+
+    out = {}
+    for family, key in BOARDS.items():
+        board = resolve_board(key)
+        for n, program in progs.items():
+            rtl = ROOT / "build" / "calibrate" / f"{family}-pe{n}" / "rtl"
+            write_rtl(program, rtl, board=board)
+            r = run_yosys(board, rtl, VERILOG_FILES, top=TOP_MODULE, netlist=False)
+            out[family, n] = r.figures()
+            print(f"    ({family!r}, {n}): {r.figures()},  # {r.seconds} s", flush=True)
+    return out
+
+
+def _fit(columns, y):
+    """Least squares with the columns whose coefficient comes out negative dropped."""
+    keep = list(range(columns.shape[1]))
+    while True:
+        coef = np.linalg.lstsq(columns[:, keep], y, rcond=None)[0]
+        if (coef >= 0).all() or len(keep) == 1:
+            full = np.zeros(columns.shape[1])
+            full[keep] = coef
+            return full
+        keep.pop(int(np.argmin(coef)))
+
+
+def fit(measured, progs) -> dict:
+    coefficients = {}
+    for family, key in BOARDS.items():
+        board = resolve_board(key)
+        rows, lut, ff = [], [], []
+        for n in PES:
+            mem = memory_logic(progs[n], board, packed=True)
+            rows.append([n * n, n, 1])
+            lut.append(measured[family, n]["lut"] - mem["lut"])
+            ff.append(measured[family, n]["ff"] - mem["ff"])
+        a = np.array(rows, float)
+        cl, cf = _fit(a, np.array(lut, float)), _fit(a, np.array(ff, float))
+        coefficients[family] = {
+            "lut_mac": round(float(cl[0]), 1), "lut_lane": round(float(cl[1]), 1), "lut_ctrl": round(float(cl[2]), 1),
+            "ff_mac": round(float(cf[0]), 1), "ff_lane": round(float(cf[1]), 1), "ff_ctrl": round(float(cf[2]), 1),
+            "mux_lut": COEFFICIENTS[family]["mux_lut"]}
+    return coefficients
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rerun", action="store_true", help="synthesize again with Yosys")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    progs = programs()
+    measured = synthesize(progs) if args.rerun else MEASURED
+    coefficients = fit(measured, progs)
+    print("COEFFICIENTS = {")
+    for family, c in coefficients.items():
+        print(f"    {family!r}: {c},")
+    print("}")
+    print(f"{'family':6s} {'pe':>4s} | {'LUT est':>8s} {'Yosys':>7s} {'err':>6s} | "
+          f"{'FF est':>7s} {'Yosys':>7s} {'err':>6s} | {'DSP est':>7s} {'Yosys':>5s}")
+    for family, key in BOARDS.items():
+        board = resolve_board(key)
+        for n in PES:
+            est = estimate_logic(progs[n].hw, board, progs[n])
+            m = measured[family, n]
+            print(f"{family:6s} {n}x{n:<2d} | {est['lut']:8d} {m['lut']:7d} "
+                  f"{100 * (est['lut'] / m['lut'] - 1):+5.1f}% | {est['ff']:7d} {m['ff']:7d} "
+                  f"{100 * (est['ff'] / m['ff'] - 1):+5.1f}% | {est['dsp']:7d} {m['dsp']:5d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

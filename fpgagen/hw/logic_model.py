@@ -1,0 +1,119 @@
+"""LUTs, flip-flops and hard multipliers of the accelerator, per block, with coefficients
+calibrated against Yosys synthesis (``benchmarks/calibrate_logic_model.py``, figures in
+``docs/synthesis.md``).
+
+The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
+
+- **multipliers**: the PE array has ``n**2`` int9 x int8 products; the vector unit one
+  32 x 16 GAP product per lane (two 18x18-class multipliers each); the address generator six
+  small products (pixel index times width / pixel groups). Yosys maps every product to its
+  own MULT18X18D (ECP5), DSP48E1 (7-series) or SB_MAC16 (iCE40): it does not split an ECP5
+  18x18 into two 9x9. On MAX 10 (Quartus) two PE products share one 18x18 multiplier in
+  9x9 mode. So ``dsp = k * n**2 + 2 * n + 6`` with ``k = 1`` (``0.5`` on MAX 10).
+- **PE array** (products, adder trees, accumulators): ``lut_mac * n**2`` LUTs and
+  ``ff_mac * n**2`` flip-flops.
+- **columns and lanes** (post-processors with their 64-bit rounding shifters, bias pipeline,
+  vector-unit lanes, activation lane muxing): ``lut_lane * n`` and ``ff_lane * n``.
+- **control** (address generator, sequencer, instruction register, schedule ROM in LUTs,
+  score streaming): ``lut_ctrl`` and ``ff_ctrl``.
+- **memory logic**: what the block-RAM fit (:mod:`fpgagen.hw.bram_fit`) puts in logic (the
+  schedule ROM, LUT RAM), plus the read multiplexers of memories split across rows of
+  blocks: ``mux_lut`` LUTs per row beyond the first and per output bit.
+
+The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
+of a small SqueezeNet v1.1 (32x32 input, width 0.125) after the memory logic is taken off.
+MAX 10 (4-input LEs) uses the ECP5 (LUT4) coefficients: Quartus is not available here.
+"""
+
+import math
+
+from .bram_fit import fit_memories
+from .memories import design_memories
+
+__all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers"]
+
+#: Per family: LUTs and flip-flops per MAC, per lane (column), constant, and LUTs per
+#: multiplexed row and bit of a memory split across rows of blocks.
+COEFFICIENTS = {
+    "ecp5": {"lut_mac": 52.9, "lut_lane": 884.7, "lut_ctrl": 453.0,
+             "ff_mac": 10.6, "ff_lane": 286.8, "ff_ctrl": 312.0, "mux_lut": 1.0},
+    "zynq7": {"lut_mac": 7.5, "lut_lane": 363.7, "lut_ctrl": 438.7,
+              "ff_mac": 0.0, "ff_lane": 149.8, "ff_ctrl": 366.0, "mux_lut": 0.5},
+}
+#: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
+COEFFICIENTS["ice40"] = COEFFICIENTS["ecp5"]
+COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
+
+#: The synthesis results the coefficients were fitted to: ``(family, pe) -> {"lut", "ff",
+#: "bram", "dsp"}`` (Yosys 0.70, ``benchmarks/calibrate_logic_model.py``).
+CALIBRATION = {
+    ("ecp5", 2): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
+    ("ecp5", 4): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
+    ("ecp5", 8): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
+    ("zynq7", 2): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
+    ("zynq7", 4): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
+    ("zynq7", 8): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+}
+
+# Multipliers outside the PE array: per vector lane, and in the address generator.
+_VECTOR_MULTS_PER_LANE = 2
+_ADDRGEN_MULTS = 6
+
+
+def multipliers(pe: int, board) -> int:
+    """Hard multipliers of an ``pe x pe`` design on ``board`` (module docstring)."""
+    per_mac = 0.5 if board.family == "max10" else 1.0
+    return math.ceil(per_mac * pe * pe) + _VECTOR_MULTS_PER_LANE * pe + _ADDRGEN_MULTS
+
+
+def _coefficients(board) -> dict:
+    try:
+        return COEFFICIENTS[board.family]
+    except KeyError:
+        raise ValueError(f"no logic model for family {board.family!r}") from None
+
+
+def memory_logic(program, board, *, packed: bool | None = None) -> dict:
+    """LUTs and flip-flops of the memories in logic and of the row multiplexers."""
+    k = _coefficients(board)["mux_lut"]
+    fit = fit_memories(design_memories(program), board, packed=packed)
+    mux = sum(p.memory.width * (p.rows - 1) for p in fit.placements if p.rows > 1)
+    return {"lut": fit.logic_luts + k * mux, "ff": fit.logic_ffs}
+
+
+def logic_blocks(hw, board, program) -> dict:
+    """The estimate per block: ``{block: {"lut", "ff", "dsp"}}`` (floats; see the module
+    docstring)."""
+    c = _coefficients(board)
+    n = hw.pe_rows
+    mem = memory_logic(program, board)
+    dsp_pe = math.ceil((0.5 if board.family == "max10" else 1.0) * n * n)
+    return {
+        "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n, "dsp": dsp_pe},
+        "lanes": {"lut": c["lut_lane"] * n, "ff": c["ff_lane"] * n,
+                  "dsp": _VECTOR_MULTS_PER_LANE * n},
+        "control": {"lut": c["lut_ctrl"], "ff": c["ff_ctrl"], "dsp": _ADDRGEN_MULTS},
+        "memory_logic": {"lut": mem["lut"], "ff": mem["ff"], "dsp": 0},
+    }
+
+
+def estimate_logic(hw, board, program) -> dict:
+    """LUTs, flip-flops and hard multipliers of ``program``'s accelerator on ``board``.
+
+    Parameters
+    ----------
+    hw : HwParams
+    board : Board
+    program : Program
+
+    Returns
+    -------
+    dict
+        ``{"lut": int, "ff": int, "dsp": int, "blocks": {block: {...}}}``.
+    """
+    blocks = logic_blocks(hw, board, program)
+    total = {key: int(round(sum(b[key] for b in blocks.values())))
+             for key in ("lut", "ff", "dsp")}
+    total["blocks"] = {name: {k: int(round(v)) for k, v in b.items()}
+                       for name, b in blocks.items()}
+    return total
