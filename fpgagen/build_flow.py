@@ -131,8 +131,12 @@ def _remove_previous(out: Path):
 
 
 def step_hw(cfg: BuildConfig) -> HwParams:
-    """The PE array: ``cfg.pe`` or the largest square one the board's multipliers hold."""
-    n = cfg.pe if cfg.pe is not None else default_pe(cfg.board, cfg.flow.weight_bits)
+    """The PE array: ``cfg.pe`` or the largest square one (up to 16x16) whose multipliers
+    the board has, counted by the logic model when it is installed."""
+    count = _optional("fpgagen.hw.logic_model", "multipliers")
+    n = cfg.pe if cfg.pe is not None else default_pe(
+        cfg.board, cfg.flow.weight_bits,
+        count=(lambda pe: count(pe, cfg.board)) if count is not None else None)
     try:
         return HwParams(pe_rows=n, pe_cols=n)
     except ValueError as e:

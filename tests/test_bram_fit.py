@@ -177,9 +177,10 @@ def test_layer_rows_apportion_the_bank_blocks():
 
 def test_multipliers_per_mac():
     boards = {n: resolve_board(n) for n in ("max10", "zynq7020", "ecp5-85", "ice40-up5k")}
-    # 9-bit activation x 8-bit weight: two per 18x18 (9x9 mode), one DSP48E1, one MAC16
+    # 9-bit activation x 8-bit weight: two per MAX 10 18x18 (9x9 mode, Quartus); one
+    # MULT18X18D on ECP5 (Yosys does not use the 9x9 mode); one DSP48E1; one MAC16
     assert multipliers_per_mac(boards["max10"]) == 0.5
-    assert multipliers_per_mac(boards["ecp5-85"]) == 0.5
+    assert multipliers_per_mac(boards["ecp5-85"]) == 1
     assert multipliers_per_mac(boards["zynq7020"]) == 1
     assert multipliers_per_mac(boards["ice40-up5k"]) == 1
     hw16 = HwParams(pe_rows=16, pe_cols=16)
@@ -187,7 +188,12 @@ def test_multipliers_per_mac():
     assert mac_multipliers(hw16, boards["zynq7020"]) == 256
     # default PE array: the largest square one the multipliers hold (at most 16x16)
     assert [default_pe(resolve_board(n)) for n in ("max10", "zynq7020", "zynq7045", "ecp5-85",
-                                                   "ice40-up5k")] == [16, 8, 16, 16, 2]
+                                                   "ice40-up5k")] == [16, 8, 16, 8, 2]
+    # with a count of every multiplier of the design (here: 2 per lane and 6 more):
+    # 16x16 on MAX 10 would need 128 + 32 + 6 = 166 > 144
+    assert default_pe(boards["max10"], count=lambda n: n * n // 2 + 2 * n + 6) == 8
+    assert default_pe(boards["ecp5-85"], count=lambda n: n * n + 2 * n + 6) == 8
+    assert default_pe(boards["ice40-up5k"], count=lambda n: n * n + 2 * n + 6) == 2
 
 
 # --- SqueezeNet v1.1 on the 10M50 ----------------------------------------------------------

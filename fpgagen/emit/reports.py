@@ -98,6 +98,7 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     verdict, memfit = analysis.verdict, analysis.memfit
     wbits = int(getattr(program, "weight_bits", 8))
     rows, cols = hw.pe_rows, hw.pe_cols
+    from ..hw.fit import mac_multipliers
     from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
 
     weights = sum(l["weights"] for l in analysis.layers)
@@ -140,6 +141,7 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "overflows": overflows,
         "memory": memory,
         "logic_model": analysis.logic.get("model", ""),
+        "pe_multipliers": mac_multipliers(hw, board, wbits),
         "performance": dict(analysis.performance),
         "layers": analysis.layers,
         "proposals": [_proposal(p) for p in proposals],
@@ -175,7 +177,10 @@ def verdict_text(data: dict) -> list[str]:
                      f"{b['activation']:,d} ({_x(b['activation'] / avail)}), other "
                      f"{b['other']:,d}.")
         elif o["resource"] == "dsp":
-            line += f" The {data['options']['pe']} PE array has one MAC unit per PE."
+            n = data["pe_multipliers"]
+            line += f" The {data['options']['pe']} PE array takes {n:,d} of them"
+            line += (", the vector unit and address generator the rest." if o["used"] > n
+                     else ".")
         lines.append(line)
     return lines
 

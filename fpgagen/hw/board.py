@@ -279,6 +279,10 @@ def resolve_board(spec) -> Board:
     name = str(spec)
     if name in bundled:
         return load_board(bundled[name])
+    # "boards/max10.yaml" as the documentation writes it, run from another folder
+    if len(path.parts) == 2 and path.parts[0] == "boards" and path.suffix == ".yaml" \
+            and path.stem in bundled:
+        return load_board(bundled[path.stem])
     if name.endswith((".yaml", ".yml")) or "/" in name:
         raise FpgagenError(f"board file {name!r} does not exist; bundled boards: "
                            f"{', '.join(bundled)}")

@@ -94,12 +94,14 @@ def multipliers_per_mac(board: Board, weight_bits: int = 8) -> float:
     """Hard multipliers one MAC unit takes on ``board``: a ``9 x weight_bits`` signed
     product.
 
-    ``18x18`` (MAX 10 embedded multipliers, ECP5 sysDSP): each splits into two 9x9, so half
-    a multiplier; ``dsp48e1``: one (its 25x18 multiplier cannot be shared by two products
-    with 9-bit activations); ``mac16`` (iCE40): one (its two 8x8 modes are too narrow for
-    9-bit activations). Unknown types: one.
+    ``18x18`` on MAX 10: half (Quartus packs two products in one multiplier's 9x9 mode);
+    ``18x18`` on ECP5: one (the sysDSP has a 9x9 mode, but Yosys's ``synth_ecp5``, the flow
+    of the ECP5 project, maps every product to its own MULT18X18D); ``dsp48e1``: one (its
+    25x18 multiplier cannot be shared by two products with 9-bit activations); ``mac16``
+    (iCE40): one (its 8x8 halves are too narrow for 9-bit activations). Unknown types: one.
     """
-    if board.multiplier == "18x18" and max(ACT_OPERAND_BITS, weight_bits) <= 9:
+    if board.multiplier == "18x18" and board.family == "max10" \
+            and max(ACT_OPERAND_BITS, weight_bits) <= 9:
         return 0.5
     return 1.0
 
@@ -109,12 +111,19 @@ def mac_multipliers(hw: HwParams, board: Board, weight_bits: int = 8) -> int:
     return math.ceil(hw.pe_rows * hw.pe_cols * multipliers_per_mac(board, weight_bits))
 
 
-def default_pe(board: Board, weight_bits: int = 8, largest: int = 16) -> int:
-    """Side of the largest square PE array (at most ``largest``) whose MAC multipliers the
-    board has; 2 when even that does not fit."""
+def default_pe(board: Board, weight_bits: int = 8, largest: int = 16,
+               count: Callable[[int], int] | None = None) -> int:
+    """Side of the largest square PE array (at most ``largest``) whose multipliers the
+    board has; 2 when even that does not fit.
+
+    ``count(n)``: the multipliers of an ``n x n`` design (default: those of the PE array,
+    :func:`mac_multipliers`).
+    """
+    if count is None:
+        def count(n):
+            return mac_multipliers(HwParams(pe_rows=n, pe_cols=n), board, weight_bits)
     for n in sorted((s for s in PE_SIZES if s <= largest), reverse=True):
-        if mac_multipliers(HwParams(pe_rows=n, pe_cols=n), board, weight_bits) \
-                <= board.multipliers:
+        if count(n) <= board.multipliers:
             return n
     return min(PE_SIZES)
 
