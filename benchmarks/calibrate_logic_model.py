@@ -1,7 +1,8 @@
 """Calibrate the LUT / flip-flop coefficients of ``fpgagen.hw.logic_model`` against Yosys.
 
 For pe 2x2, 4x4 and 8x8 designs of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000
-classes) the script synthesizes the generated RTL with ``synth_ecp5`` and ``synth_xilinx
+classes), and a 4x4 one with 10 classes (other memory geometry and program), the script
+synthesizes the generated RTL with ``synth_ecp5`` and ``synth_xilinx
 -family xc7 -flatten`` (YoWASP Yosys 0.70), takes the memory logic off (the block-RAM fit's
 logic memories and row multiplexers, as the model computes them) and fits
 
@@ -35,24 +36,31 @@ from fpgagen.schedule.lower import lower
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = {"ecp5": "ecp5-85", "zynq7": "zynq7020"}
-PES = (2, 4, 8)
 NET = dict(input_size=32, width=0.125)
+#: (pe, classes) of the calibration designs (32x32 input, width 0.125).
+CONFIGS = ((2, 1000), (4, 1000), (8, 1000), (4, 10))
 
-#: Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe); see the module docstring.
+#: Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe, classes); see the docstring.
 MEASURED = {
-    ("ecp5", 2): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
-    ("ecp5", 4): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
-    ("ecp5", 8): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
-    ("zynq7", 2): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
-    ("zynq7", 4): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
-    ("zynq7", 8): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+    ("ecp5", 2, 1000): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
+    ("ecp5", 4, 1000): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
+    ("ecp5", 8, 1000): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
+    ("ecp5", 4, 10): {"lut": 5734, "ff": 1627, "bram": 16, "dsp": 30},
+    ("zynq7", 2, 1000): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
+    ("zynq7", 4, 1000): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
+    ("zynq7", 8, 1000): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+    ("zynq7", 4, 10): {"lut": 2236, "ff": 1140, "bram": 16, "dsp": 30},
 }
 
 
 def programs():
-    cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(**NET))
-    graph = step_quantize(step_import(cfg), cfg)
-    return {n: lower(graph, HwParams(pe_rows=n, pe_cols=n)) for n in PES}
+    out = {}
+    for pe, classes in CONFIGS:
+        cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(num_classes=classes,
+                                                                     **NET))
+        graph = step_quantize(step_import(cfg), cfg)
+        out[pe, classes] = lower(graph, HwParams(pe_rows=pe, pe_cols=pe))
+    return out
 
 
 def synthesize(progs) -> dict:
@@ -62,12 +70,13 @@ def synthesize(progs) -> dict:
     out = {}
     for family, key in BOARDS.items():
         board = resolve_board(key)
-        for n, program in progs.items():
-            rtl = ROOT / "build" / "calibrate" / f"{family}-pe{n}" / "rtl"
+        for (n, classes), program in progs.items():
+            rtl = ROOT / "build" / "calibrate" / f"{family}-pe{n}-c{classes}" / "rtl"
             write_rtl(program, rtl, board=board)
             r = run_yosys(board, rtl, VERILOG_FILES, top=TOP_MODULE, netlist=False)
-            out[family, n] = r.figures()
-            print(f"    ({family!r}, {n}): {r.figures()},  # {r.seconds} s", flush=True)
+            out[family, n, classes] = r.figures()
+            print(f"    ({family!r}, {n}, {classes}): {r.figures()},  # {r.seconds} s",
+                  flush=True)
     return out
 
 
@@ -88,17 +97,17 @@ def fit(measured, progs) -> dict:
     for family, key in BOARDS.items():
         board = resolve_board(key)
         rows, lut, ff = [], [], []
-        for n in PES:
-            mem = memory_logic(progs[n], board, packed=True)
+        for (n, classes), program in progs.items():
+            mem = memory_logic(program, board, packed=True)
             rows.append([n * n, n, 1])
-            lut.append(measured[family, n]["lut"] - mem["lut"])
-            ff.append(measured[family, n]["ff"] - mem["ff"])
+            lut.append(measured[family, n, classes]["lut"] - mem["lut"])
+            ff.append(measured[family, n, classes]["ff"] - mem["ff"])
         a = np.array(rows, float)
         cl, cf = _fit(a, np.array(lut, float)), _fit(a, np.array(ff, float))
         coefficients[family] = {
             "lut_mac": round(float(cl[0]), 1), "lut_lane": round(float(cl[1]), 1), "lut_ctrl": round(float(cl[2]), 1),
             "ff_mac": round(float(cf[0]), 1), "ff_lane": round(float(cf[1]), 1), "ff_ctrl": round(float(cf[2]), 1),
-            "mux_lut": COEFFICIENTS[family]["mux_lut"]}
+            **{k: COEFFICIENTS[family][k] for k in ("mux_lut", "ram_ff_bit", "ram_ff")}}
     return coefficients
 
 
@@ -114,14 +123,14 @@ def main(argv=None) -> int:
     for family, c in coefficients.items():
         print(f"    {family!r}: {c},")
     print("}")
-    print(f"{'family':6s} {'pe':>4s} | {'LUT est':>8s} {'Yosys':>7s} {'err':>6s} | "
+    print(f"{'family':6s} {'pe':>4s} {'cls':>4s} | {'LUT est':>8s} {'Yosys':>7s} {'err':>6s} | "
           f"{'FF est':>7s} {'Yosys':>7s} {'err':>6s} | {'DSP est':>7s} {'Yosys':>5s}")
     for family, key in BOARDS.items():
         board = resolve_board(key)
-        for n in PES:
-            est = estimate_logic(progs[n].hw, board, progs[n])
-            m = measured[family, n]
-            print(f"{family:6s} {n}x{n:<2d} | {est['lut']:8d} {m['lut']:7d} "
+        for (n, classes), program in progs.items():
+            est = estimate_logic(program.hw, board, program)
+            m = measured[family, n, classes]
+            print(f"{family:6s} {n}x{n:<2d} {classes:4d} | {est['lut']:8d} {m['lut']:7d} "
                   f"{100 * (est['lut'] / m['lut'] - 1):+5.1f}% | {est['ff']:7d} {m['ff']:7d} "
                   f"{100 * (est['ff'] / m['ff'] - 1):+5.1f}% | {est['dsp']:7d} {m['dsp']:5d}")
     return 0

@@ -58,21 +58,21 @@ def test_estimate_blocks_add_up():
         estimate_logic(program.hw, type("B", (), {"family": "nope"})(), program)
 
 
-@pytest.mark.parametrize("family,pe", sorted(CALIBRATION))
-def test_calibration_points_within_tolerance(family, pe):
+@pytest.mark.parametrize("family,pe,classes", sorted(CALIBRATION))
+def test_calibration_points_within_tolerance(family, pe, classes):
     board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
-    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe))
-    got = CALIBRATION[family, pe]
+    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe, classes))
+    got = CALIBRATION[family, pe, classes]
     assert est["dsp"] == got["dsp"]
     for key in ("lut", "ff"):
         assert abs(est[key] / got[key] - 1) < 0.25, (key, est[key], got[key])
 
 
 def test_bram_fit_equals_recorded_yosys_counts():
-    for (family, pe), got in CALIBRATION.items():
+    for (family, pe, classes), got in CALIBRATION.items():
         board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
-        fit = fit_memories(synthesized_memories(_program(pe)), board, packed=True)
-        assert fit.totals[board.block_ram.name] == got["bram"], (family, pe)
+        fit = fit_memories(synthesized_memories(_program(pe, classes)), board, packed=True)
+        assert fit.totals[board.block_ram.name] == got["bram"], (family, pe, classes)
 
 
 def test_stat_parsing_counts_luts_the_device_way():

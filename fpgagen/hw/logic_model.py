@@ -21,7 +21,8 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   blocks: ``mux_lut`` LUTs per row beyond the first and per output bit.
 
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
-of a small SqueezeNet v1.1 (32x32 input, width 0.125) after the memory logic is taken off.
+of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10
+classes, after the memory logic is taken off.
 MAX 10 (4-input LEs) uses the ECP5 (LUT4) coefficients: Quartus is not available here.
 """
 
@@ -33,27 +34,33 @@ from .memories import design_memories
 __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers",
            "memory_logic", "synthesized_memories"]
 
-#: Per family: LUTs and flip-flops per MAC, per lane (column), constant, and LUTs per
-#: multiplexed row and bit of a memory split across rows of blocks.
+#: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per
+#: multiplexed row and bit of a memory split across rows of blocks, and flip-flops per RAM in
+#: block RAM (per bit of width and fixed; measured on single memories).
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 52.9, "lut_lane": 884.7, "lut_ctrl": 453.0,
-             "ff_mac": 10.6, "ff_lane": 286.8, "ff_ctrl": 312.0, "mux_lut": 1.0},
-    "zynq7": {"lut_mac": 7.5, "lut_lane": 363.7, "lut_ctrl": 438.7,
-              "ff_mac": 0.0, "ff_lane": 149.8, "ff_ctrl": 366.0, "mux_lut": 0.5},
+    "ecp5": {"lut_mac": 63.9, "lut_lane": 774.1, "lut_ctrl": 630.0,
+             "ff_mac": 25.6, "ff_lane": 86.7, "ff_ctrl": 526.0, "mux_lut": 1.0,
+             "ram_ff_bit": 2.0, "ram_ff": 13.0},
+    "zynq7": {"lut_mac": 15.5, "lut_lane": 283.7, "lut_ctrl": 566.7,
+              "ff_mac": 7.9, "ff_lane": 72.9, "ff_ctrl": 463.7, "mux_lut": 0.5,
+              "ram_ff_bit": 0.0, "ram_ff": 0.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
 COEFFICIENTS["ice40"] = COEFFICIENTS["ecp5"]
 COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 
-#: The synthesis results the coefficients were fitted to: ``(family, pe) -> {"lut", "ff",
-#: "bram", "dsp"}`` (Yosys 0.70, ``benchmarks/calibrate_logic_model.py``).
+#: The synthesis results the coefficients were fitted to: ``(family, pe, classes) -> {"lut",
+#: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
+#: ``benchmarks/calibrate_logic_model.py``).
 CALIBRATION = {
-    ("ecp5", 2): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
-    ("ecp5", 4): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
-    ("ecp5", 8): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
-    ("zynq7", 2): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
-    ("zynq7", 4): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
-    ("zynq7", 8): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+    ("ecp5", 2, 1000): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
+    ("ecp5", 4, 1000): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
+    ("ecp5", 8, 1000): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
+    ("ecp5", 4, 10): {"lut": 5734, "ff": 1627, "bram": 16, "dsp": 30},
+    ("zynq7", 2, 1000): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
+    ("zynq7", 4, 1000): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
+    ("zynq7", 8, 1000): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
+    ("zynq7", 4, 10): {"lut": 2236, "ff": 1140, "bram": 16, "dsp": 30},
 }
 
 # Multipliers outside the PE array: per vector lane, and in the address generator.
@@ -76,10 +83,13 @@ def _coefficients(board) -> dict:
 
 def memory_logic(program, board, *, packed: bool | None = None) -> dict:
     """LUTs and flip-flops of the memories in logic and of the row multiplexers."""
-    k = _coefficients(board)["mux_lut"]
+    c = _coefficients(board)
     fit = fit_memories(design_memories(program), board, packed=packed)
     mux = sum(p.memory.width * (p.rows - 1) for p in fit.placements if p.rows > 1)
-    return {"lut": fit.logic_luts + k * mux, "ff": fit.logic_ffs}
+    # RAMs in blocks: registers Yosys adds around the block (read-before-write bypass)
+    ram_ff = sum(c["ram_ff_bit"] * p.memory.width + c["ram_ff"] for p in fit.placements
+                 if p.memory.kind == "ram" and p.block is not None)
+    return {"lut": fit.logic_luts + c["mux_lut"] * mux, "ff": fit.logic_ffs + ram_ff}
 
 
 def logic_blocks(hw, board, program) -> dict:
