@@ -23,7 +23,8 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
 of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10
 classes, after the memory logic is taken off.
-MAX 10 (4-input LEs) uses the ECP5 (LUT4) coefficients: Quartus is not available here.
+MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
+here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs about 1.9x).
 """
 
 import math
