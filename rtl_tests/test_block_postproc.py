@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from fpgagen.gateware.postproc import PostProcessor
+from fpgagen.gateware.postproc import POSTPROC_LATENCY, PostProcessor
 from fpgagen.golden.primitives import requantize
 from fpgagen.ir import QType
 
@@ -91,8 +91,9 @@ def test_postproc(build_dir):
     sim = build(dut, build_dir)
     rows = _rows(rng)
     names = ["acc", "bias", "shift", "relu", "out_bits", "out_signed"]
-    inputs = {n: [r[i] for r in rows] + [0] for i, n in enumerate(names)}
-    got = run_cycles(sim, dut, inputs, ["out"])["out"][1:]  # latency 1
+    pad = [0] * POSTPROC_LATENCY
+    inputs = {n: [r[i] for r in rows] + pad for i, n in enumerate(names)}
+    got = run_cycles(sim, dut, inputs, ["out"])["out"][POSTPROC_LATENCY:]
     want = np.array([_golden(*r) for r in rows], dtype=np.int64)
     bad = np.flatnonzero(got != want)
     detail = "; ".join(f"acc={rows[i][0]} bias={rows[i][1]} shift={rows[i][2]} "

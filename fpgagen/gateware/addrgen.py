@@ -1,16 +1,15 @@
 """The address generator: walks one instruction's loop nest (docs/hardware.md), one
-iteration per cycle, and emits addresses and flags two register stages later."""
+iteration per cycle, and emits addresses and flags ``ADDRGEN_LATENCY`` (4) register stages
+later."""
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.timing import ADDRGEN_LATENCY
 from ..schedule.isa import ADDR_BITS, DIM_BITS, Instruction, Opcode
 
 __all__ = ["AddressGenerator", "ADDRGEN_LATENCY"]
-
-#: Cycles from an iteration's counters to its registered addresses.
-ADDRGEN_LATENCY = 2
 
 
 class AddressGenerator(wiring.Component):
@@ -40,6 +39,8 @@ class AddressGenerator(wiring.Component):
         m = Module()
         i = self.instr
         og, oy, ox = (Signal(DIM_BITS, name=n) for n in ("og", "oy", "ox"))
+        # oy * stride_h and ox * stride_w, kept by addition (no multiplier in the loop).
+        oys, oxs = Signal(DIM_BITS + 3, name="oys"), Signal(DIM_BITS + 3, name="oxs")
         ky, kx, g = Signal(4), Signal(4), Signal(DIM_BITS)
         w_og_base = Signal(ADDR_BITS)  # weight word of (og, tap 0, group 0)
         w_ofs = Signal(ADDR_BITS)      # offset within the pixel's taps and groups
@@ -57,7 +58,7 @@ class AddressGenerator(wiring.Component):
         m.d.comb += self.busy.eq(run)
         with m.If(self.start):
             m.d.sync += [run.eq(1), og.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0), g.eq(0),
-                         w_og_base.eq(i.weight_base), w_ofs.eq(0)]
+                         oys.eq(0), oxs.eq(0), w_og_base.eq(i.weight_base), w_ofs.eq(0)]
         with m.Elif(run):
             m.d.sync += g.eq(g + 1), w_ofs.eq(w_ofs + 1)
             with m.If(last_g):
@@ -66,10 +67,12 @@ class AddressGenerator(wiring.Component):
                     m.d.sync += kx.eq(0), ky.eq(ky + 1)
                     with m.If(last_ky):
                         m.d.sync += ky.eq(0), ox.eq(ox + 1), w_ofs.eq(0)
+                        m.d.sync += oxs.eq(oxs + i.stride_w)
                         with m.If(last_ox):
-                            m.d.sync += ox.eq(0), oy.eq(oy + 1)
+                            m.d.sync += ox.eq(0), oy.eq(oy + 1), oxs.eq(0)
+                            m.d.sync += oys.eq(oys + i.stride_h)
                             with m.If(last_oy):
-                                m.d.sync += oy.eq(0), og.eq(og + 1)
+                                m.d.sync += oy.eq(0), og.eq(og + 1), oys.eq(0)
                                 m.d.sync += w_og_base.eq(w_og_base + w_ofs + 1)
                                 with m.If(last_og):
                                     m.d.sync += run.eq(0)
@@ -86,23 +89,47 @@ class AddressGenerator(wiring.Component):
             s1["second"].eq(is_add & (kx == 1)),
             s1["grp"].eq(Mux(i.depthwise, og, g)), s1["og"].eq(og), s1["oy"].eq(oy),
             s1["ox"].eq(ox), s1["w"].eq(w_og_base + w_ofs),
-            iy.eq(Mux(is_add, oy, oy * i.stride_h + ky - i.pad_h)),
-            ix.eq(Mux(is_add, ox, ox * i.stride_w + kx - i.pad_w)),
+            iy.eq(Mux(is_add, oy, oys + ky - i.pad_h)),
+            ix.eq(Mux(is_add, ox, oxs + kx - i.pad_w)),
         ]
-        # Stage 2: addresses.
+        # Stage 2: pixel indices (one multiplier each).
+        s2 = dict(valid=Signal(), first=Signal(), last=Signal(), second=Signal(),
+                  inside=Signal(), grp=Signal(DIM_BITS), og=Signal(DIM_BITS),
+                  w=Signal(ADDR_BITS), pixel=Signal(ADDR_BITS), out_pixel=Signal(ADDR_BITS))
         inside = (iy >= 0) & (iy < i.in_h) & (ix >= 0) & (ix < i.in_w)
-        base = Mux(s1["second"], i.in2_base, i.in_base)
-        pixel = iy.as_unsigned()[:DIM_BITS * 2] * i.in_w + ix.as_unsigned()[:DIM_BITS]
-        out_pixel = s1["oy"] * i.out_w + s1["ox"]
+        m.d.sync += [s2[k].eq(s1[k]) for k in ("valid", "first", "last", "second", "grp",
+                                               "og", "w")]
         m.d.sync += [
-            self.o_valid.eq(s1["valid"]), self.o_first.eq(s1["first"]),
-            self.o_last.eq(s1["last"]), self.o_second.eq(s1["second"]),
-            self.o_tap_valid.eq(inside),
-            self.o_act_addr.eq(base + pixel * i.in_pixel_groups + s1["grp"]),
-            self.o_weight_addr.eq(s1["w"]),
-            self.o_bias_addr.eq(i.bias_base + s1["og"]),
-            self.o_out_addr.eq(i.out_base + out_pixel * i.out_pixel_groups
-                               + i.out_group_offset + s1["og"]),
-            self.o_og.eq(s1["og"]),
+            s2["inside"].eq(inside),
+            s2["pixel"].eq(iy.as_unsigned()[:DIM_BITS * 2] * i.in_w
+                           + ix.as_unsigned()[:DIM_BITS]),
+            s2["out_pixel"].eq(s1["oy"] * i.out_w + s1["ox"]),
+        ]
+        # Stage 3: products (one multiplier each) and offsets.
+        s3 = dict(valid=Signal(), first=Signal(), last=Signal(), second=Signal(),
+                  inside=Signal(), og=Signal(DIM_BITS), w=Signal(ADDR_BITS),
+                  act_prod=Signal(ADDR_BITS), act_ofs=Signal(ADDR_BITS),
+                  out_prod=Signal(ADDR_BITS), out_ofs=Signal(ADDR_BITS),
+                  bias=Signal(ADDR_BITS))
+        base = Mux(s2["second"], i.in2_base, i.in_base)
+        m.d.sync += [s3[k].eq(s2[k]) for k in ("valid", "first", "last", "second", "inside",
+                                               "og", "w")]
+        m.d.sync += [
+            s3["act_prod"].eq(s2["pixel"] * i.in_pixel_groups),
+            s3["act_ofs"].eq(base + s2["grp"]),
+            s3["out_prod"].eq(s2["out_pixel"] * i.out_pixel_groups),
+            s3["out_ofs"].eq(i.out_base + i.out_group_offset + s2["og"]),
+            s3["bias"].eq(i.bias_base + s2["og"]),
+        ]
+        # Stage 4: addresses.
+        m.d.sync += [
+            self.o_valid.eq(s3["valid"]), self.o_first.eq(s3["first"]),
+            self.o_last.eq(s3["last"]), self.o_second.eq(s3["second"]),
+            self.o_tap_valid.eq(s3["inside"]),
+            self.o_act_addr.eq(s3["act_prod"] + s3["act_ofs"]),
+            self.o_weight_addr.eq(s3["w"]),
+            self.o_bias_addr.eq(s3["bias"]),
+            self.o_out_addr.eq(s3["out_prod"] + s3["out_ofs"]),
+            self.o_og.eq(s3["og"]),
         ]
         return m

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Const, Mux, Value, signed
 
-__all__ = ["rshift_round", "saturate"]
+__all__ = ["rshift_round", "add_rounding_half", "apply_shift", "saturate"]
 
 
 def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
@@ -18,6 +18,25 @@ def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
     shifted_left = (v << left)[:width].as_signed()
     return Mux(shift.as_signed() > 0, shifted_right, Mux(shift.as_signed() == 0, v,
                                                           shifted_left))[:width].as_signed()
+
+
+def add_rounding_half(value: Value, shift: Value, width: int = 64) -> Value:
+    """First half of :func:`rshift_round`, for a pipeline stage of its own: ``value +
+    2**(shift - 1)`` for ``shift > 0``, else ``value``."""
+    v = value.as_signed()
+    right = shift.as_signed()[:6].as_unsigned()
+    half = (Const(1, signed(width)) << (right - 1)[:6])[:width].as_signed()
+    return Mux(shift.as_signed() > 0, (v + half)[:width], v)[:width].as_signed()
+
+
+def apply_shift(value: Value, shift: Value, width: int = 64) -> Value:
+    """Second half of :func:`rshift_round`: ``value >> shift`` (arithmetic) for ``shift >
+    0``, ``value << -shift`` for ``shift < 0``."""
+    v = value.as_signed()
+    right = shift.as_signed()[:6].as_unsigned()
+    left = (-shift.as_signed())[:6].as_unsigned()
+    return Mux(shift.as_signed() > 0, v >> right, Mux(shift.as_signed() == 0, v,
+                                                      (v << left)[:width]))[:width].as_signed()
 
 
 def saturate(value: Value, bits: Value, is_signed: Value) -> Value:

@@ -5,18 +5,21 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.timing import PE_ARRAY_LATENCY
+
 __all__ = ["PEArray", "PE_ARRAY_LATENCY", "ACT_BITS", "WEIGHT_BITS", "ACC_WIDTH"]
 
 ACT_BITS = 9
 WEIGHT_BITS = 8
 ACC_WIDTH = 32
-#: Cycles from ``act``/``weights`` to the updated accumulators (``acc`` valid with ``done``).
-PE_ARRAY_LATENCY = 3
+#: Products summed in the first adder-tree stage (the second sums the partial sums).
+_PARTIAL = 4
 
 
 class PEArray(wiring.Component):
-    """Every column ``c`` computes ``sum_r act[r] * weights[c][r]`` each cycle (registered
-    after the multipliers and after the adder tree) and accumulates it: ``first`` restarts
+    """Every column ``c`` computes ``sum_r act[r] * weights[c][r]`` each cycle and
+    accumulates it (registered at the inputs, after the multipliers, after partial sums of
+    four products, after the column sum, and in the accumulator): ``first`` restarts
     the sum, ``last`` marks the pixel's final term; ``done`` pulses with ``acc`` holding the
     finished sums, :data:`PE_ARRAY_LATENCY` cycles after the ``last`` input.
 
@@ -48,31 +51,50 @@ class PEArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        rows, cols = self._rows, self._cols
+        # Stage 0: input registers (they fold into the multipliers' input registers and cut
+        # the fan-out of the activation lanes from the memory's output multiplexer).
+        v0, f0, l0 = Signal(), Signal(), Signal()
+        m.d.sync += [v0.eq(self.valid), f0.eq(self.first), l0.eq(self.last)]
+        act = [Signal(signed(ACT_BITS), name=f"a_{r}") for r in range(rows)]
+        m.d.sync += [a.eq(self.act[r]) for r, a in enumerate(act)]
+        weights = [[Signal(signed(WEIGHT_BITS), name=f"w_{c}_{r}") for r in range(rows)]
+                   for c in range(cols)]
+        for c in range(cols):
+            m.d.sync += [w.eq(self.weights[c][r]) for r, w in enumerate(weights[c])]
         # Stage 1: products.
         v1, f1, l1 = Signal(), Signal(), Signal()
-        m.d.sync += [v1.eq(self.valid), f1.eq(self.first), l1.eq(self.last)]
-        sums = []
-        for c in range(self._cols):
-            prods = []
-            for r in range(self._rows):
+        m.d.sync += [v1.eq(v0), f1.eq(f0), l1.eq(l0)]
+        prods = []
+        for c in range(cols):
+            col = []
+            for r in range(rows):
                 p = Signal(signed(ACT_BITS + WEIGHT_BITS), name=f"p_{c}_{r}")
-                m.d.sync += p.eq(self.act[r] * self.weights[c][r])
-                prods.append(p)
-            sums.append(prods)
-        # Stage 2: adder trees.
+                m.d.sync += p.eq(act[r] * weights[c][r])
+                col.append(p)
+            prods.append(col)
+        # Stage 2: partial sums of up to four products.
         v2, f2, l2 = Signal(), Signal(), Signal()
         m.d.sync += [v2.eq(v1), f2.eq(f1), l2.eq(l1)]
+        partials = []
+        for c, col in enumerate(prods):
+            parts = []
+            for k in range(0, rows, _PARTIAL):
+                ps = Signal(signed(ACT_BITS + WEIGHT_BITS + 2), name=f"ps_{c}_{k // _PARTIAL}")
+                m.d.sync += ps.eq(sum(col[k:k + _PARTIAL]))
+                parts.append(ps)
+            partials.append(parts)
+        # Stage 3: column sums.
+        v3, f3, l3 = Signal(), Signal(), Signal()
+        m.d.sync += [v3.eq(v2), f3.eq(f2), l3.eq(l2)]
         trees = []
-        for c, prods in enumerate(sums):
-            t = Signal(signed(ACT_BITS + WEIGHT_BITS + self._rows.bit_length()), name=f"t_{c}")
-            total = prods[0]
-            for p in prods[1:]:
-                total = total + p
-            m.d.sync += t.eq(total)
+        for c, parts in enumerate(partials):
+            t = Signal(signed(ACT_BITS + WEIGHT_BITS + rows.bit_length()), name=f"t_{c}")
+            m.d.sync += t.eq(sum(parts))
             trees.append(t)
-        # Stage 3: accumulate.
-        m.d.sync += self.done.eq(v2 & l2)
+        # Stage 4: accumulate.
+        m.d.sync += self.done.eq(v3 & l3)
         for c, t in enumerate(trees):
-            with m.If(v2):
-                m.d.sync += self.acc[c].eq(Mux(f2, t, self.acc[c] + t))
+            with m.If(v3):
+                m.d.sync += self.acc[c].eq(Mux(f3, t, self.acc[c] + t))
         return m

@@ -4,15 +4,17 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import rshift_round, saturate
+from ..hw.timing import POSTPROC_LATENCY
+from .arith import add_rounding_half, apply_shift, saturate
 from .pe_array import ACC_WIDTH
 
-__all__ = ["PostProcessor"]
+__all__ = ["PostProcessor", "POSTPROC_LATENCY"]
 
 
 class PostProcessor(wiring.Component):
-    """One column's requantization, registered: ``out = sat(relu?(rshift_round(acc + bias,
-    shift)))`` one cycle after the inputs."""
+    """One column's requantization, pipelined: ``out = sat(relu?(rshift_round(acc + bias,
+    shift)))`` :data:`POSTPROC_LATENCY` (4) cycles after the inputs (stages: the sum, plus
+    the rounding half, the shift, ReLU and saturation). Every input is taken in the same cycle."""
 
     acc: In(signed(ACC_WIDTH))
     bias: In(signed(32))
@@ -24,8 +26,25 @@ class PostProcessor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        total = (self.acc + self.bias).as_signed()
-        v = rshift_round(total, self.shift)
-        v = Mux(self.relu & (v < 0), 0, v)
-        m.d.sync += self.out.eq(saturate(v, self.out_bits, self.out_signed))
+        # Stage 1: acc + bias (33 bits), with the controls.
+        total = Signal(signed(ACC_WIDTH + 1))
+        shift1 = Signal(signed(8))
+        relu1, bits1, signed1 = Signal(), Signal(5), Signal()
+        m.d.sync += [total.eq(self.acc + self.bias), shift1.eq(self.shift),
+                     relu1.eq(self.relu), bits1.eq(self.out_bits),
+                     signed1.eq(self.out_signed)]
+        # Stage 2: plus the rounding half.
+        rounded = Signal(signed(64))
+        shift2 = Signal(signed(8))
+        relu2, bits2, signed2 = Signal(), Signal(5), Signal()
+        m.d.sync += [rounded.eq(add_rounding_half(total, shift1)), shift2.eq(shift1),
+                     relu2.eq(relu1), bits2.eq(bits1), signed2.eq(signed1)]
+        # Stage 3: the shift.
+        shifted = Signal(signed(64))
+        relu3, bits3, signed3 = Signal(), Signal(5), Signal()
+        m.d.sync += [shifted.eq(apply_shift(rounded, shift2)), relu3.eq(relu2),
+                     bits3.eq(bits2), signed3.eq(signed2)]
+        # Stage 4: ReLU and saturation.
+        v = Mux(relu3 & (shifted < 0), 0, shifted)
+        m.d.sync += self.out.eq(saturate(v, bits3, signed3))
         return m

@@ -7,7 +7,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hw.timing import DRAIN_CYCLES
+from ..hw.timing import (DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY, POSTPROC_LATENCY,
+                         VECTOR_LATENCY)
 from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from .addrgen import AddressGenerator
 from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
@@ -46,6 +47,16 @@ class _Port:
     en: Signal | None = None
 
 
+def _delay(m: Module, value, cycles: int, name: str):
+    """``value`` delayed by ``cycles`` registers (``cycles`` may be 0)."""
+    for k in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{k + 1}") if isinstance(value, Signal) \
+            else Signal(len(value), name=f"{name}_d{k + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
 class Accelerator(wiring.Component):
     """The whole accelerator. After a ``start`` pulse it accepts ``input_words`` words on
     ``i_stream``, runs the program, streams the class scores on ``o_stream`` (16-bit codes,
@@ -53,7 +64,7 @@ class Accelerator(wiring.Component):
     (from the first instruction fetch to the end of the last instruction); at the end of
     instruction ``k`` the running count is logged, so the per-instruction cycles can be read
     back. While idle, ``dbg_addr`` reads the activation memory on ``dbg_data`` and entry
-    ``dbg_addr`` of the cycle log on ``dbg_perf`` (one cycle later).
+    ``dbg_addr`` of the cycle log on ``dbg_perf`` (``MEMORY_LATENCY`` cycles later).
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -103,7 +114,9 @@ class Accelerator(wiring.Component):
             shape=unsigned(32), depth=max(len(cfg.program), 2), init=[])
         perf_rd = perf.read_port()
         perf_wr = perf.write_port()
-        m.d.comb += [perf_rd.addr.eq(self.dbg_addr), self.dbg_perf.eq(perf_rd.data)]
+        # Read like the activation memory (MEMORY_LATENCY cycles).
+        m.d.comb += perf_rd.addr.eq(self.dbg_addr)
+        m.d.comb += self.dbg_perf.eq(_delay(m, perf_rd.data, MEMORY_LATENCY - 1, "perf_data"))
 
         m.submodules.addrgen = ag = AddressGenerator()
         m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C)
@@ -131,14 +144,12 @@ class Accelerator(wiring.Component):
             weights.append(w)
             biases.append(b)
 
-        # --- read stage (memory latency 1) --------------------------------------------------
-        r_valid, r_first, r_last, r_tap, r_second = (Signal(name=n) for n in
-                                                     ("r_valid", "r_first", "r_last",
-                                                      "r_tap", "r_second"))
-        r_out_addr = Signal(ADDR_BITS)
-        m.d.sync += [r_valid.eq(ag.o_valid), r_first.eq(ag.o_first), r_last.eq(ag.o_last),
-                     r_tap.eq(ag.o_tap_valid), r_second.eq(ag.o_second),
-                     r_out_addr.eq(ag.o_out_addr)]
+        # --- read stage: controls wait MEMORY_LATENCY cycles for the memories' data ---------
+        r_valid, r_first, r_last, r_tap, r_second = (
+            _delay(m, sig, MEMORY_LATENCY, name) for sig, name in (
+                (ag.o_valid, "r_valid"), (ag.o_first, "r_first"), (ag.o_last, "r_last"),
+                (ag.o_tap_valid, "r_tap"), (ag.o_second, "r_second")))
+        r_out_addr = _delay(m, ag.o_out_addr, MEMORY_LATENCY, "r_out_addr")
         running = Signal()
         m.d.comb += act_rd.addr.eq(Mux(running, ag.o_act_addr, self.dbg_addr))
         m.d.comb += self.dbg_data.eq(act_rd.data)
@@ -159,30 +170,18 @@ class Accelerator(wiring.Component):
                      vec.multiplier.eq(instr.multiplier), vec.out_bits.eq(instr.out_bits),
                      vec.out_signed.eq(instr.out_signed)]
 
-        # Bias and output address follow the PE pipeline (3 stages) to the post-processors.
-        out_addr_pipe = [r_out_addr]
-        bias_pipe = [Cat(*biases)]
-        for k in range(3):
-            a = Signal(ADDR_BITS, name=f"oaddr_{k}")
-            b = Signal(40 * C, name=f"bias_{k}")
-            m.d.sync += [a.eq(out_addr_pipe[-1]), b.eq(bias_pipe[-1])]
-            out_addr_pipe.append(a)
-            bias_pipe.append(b)
+        # Bias and output address follow the PE pipeline to the post-processors, and the
+        # output address follows the post-processors to the write port.
+        bias_at_acc = _delay(m, Cat(*biases), PE_ARRAY_LATENCY, "bias")
         for c, post in enumerate(posts):
             m.d.comb += [post.acc.eq(pe.acc[c]),
-                         post.bias.eq(bias_pipe[-1][40 * c:40 * c + 32]),
-                         post.shift.eq(bias_pipe[-1][40 * c + 32:40 * c + 40]),
+                         post.bias.eq(bias_at_acc[40 * c:40 * c + 32]),
+                         post.shift.eq(bias_at_acc[40 * c + 32:40 * c + 40]),
                          post.relu.eq(instr.relu), post.out_bits.eq(instr.out_bits),
                          post.out_signed.eq(instr.out_signed)]
-        conv_done = Signal()
-        conv_addr = Signal(ADDR_BITS)
-        m.d.sync += [conv_done.eq(pe.done), conv_addr.eq(out_addr_pipe[-1])]
-        # The vector unit finishes 2 cycles after its last input (addresses: 2 stages).
-        vec_addr = [r_out_addr]
-        for k in range(2):
-            a = Signal(ADDR_BITS, name=f"vaddr_{k}")
-            m.d.sync += a.eq(vec_addr[-1])
-            vec_addr.append(a)
+        conv_done = _delay(m, pe.done, POSTPROC_LATENCY, "conv_done")
+        conv_addr = _delay(m, r_out_addr, PE_ARRAY_LATENCY + POSTPROC_LATENCY, "conv_addr")
+        vec_addr = _delay(m, r_out_addr, VECTOR_LATENCY, "vec_addr")
         vec_og_count = Signal(16)
 
         # --- write back ----------------------------------------------------------------------
@@ -198,7 +197,7 @@ class Accelerator(wiring.Component):
         with m.Elif(conv_done):
             m.d.comb += [act_wr.addr.eq(conv_addr), act_wr.data.eq(post_word), act_wr.en.eq(1)]
         with m.Elif(vec.done & (instr.op != Opcode.GAP)):
-            m.d.comb += [act_wr.addr.eq(vec_addr[-1]), act_wr.data.eq(vec_word),
+            m.d.comb += [act_wr.addr.eq(vec_addr), act_wr.data.eq(vec_word),
                          act_wr.en.eq(1)]
         m.d.comb += [score_wr.addr.eq(vec_og_count),
                      score_wr.data.eq(Cat(*[vec.out[l][:16] for l in range(L)])),

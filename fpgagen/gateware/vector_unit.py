@@ -5,21 +5,23 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..schedule.isa import Opcode
-from .arith import rshift_round, saturate
+from ..hw.timing import VECTOR_LATENCY
+from .arith import add_rounding_half, apply_shift, saturate
 from .pe_array import ACT_BITS
 
 __all__ = ["VectorUnit", "VECTOR_LATENCY"]
 
 _SUM_BITS = 32
-#: Cycles from a ``last`` input to ``done`` with the results in ``out``.
-VECTOR_LATENCY = 2
+#: Bits of a GAP sum: at most 15 x 15 (the kernel fields are 4 bits) terms in -256..255.
+_GAP_SUM_BITS = 18
 
 
 class VectorUnit(wiring.Component):
     """Per lane: MAXPOOL keeps the maximum of the valid taps; GAP sums every input; ADD
-    forms ``(a << shift_a) + (b << shift_b)``. On a pixel's ``last`` input the lane result
-    is finished (GAP: times ``multiplier``; GAP and ADD: ``rshift_round`` by ``shift``,
-    saturate) and appears on ``out`` with ``done``."""
+    forms ``(a << shift_a) + (b << shift_b)``. After a pixel's ``last`` input the lane
+    result is finished in four registered stages (GAP: times ``multiplier``; GAP and
+    ADD: ``rshift_round`` by ``shift``; saturate) and appears on ``out`` with ``done``,
+    :data:`VECTOR_LATENCY` cycles after the last input."""
 
     def __init__(self, *, lanes: int):
         self._lanes = lanes
@@ -34,31 +36,58 @@ class VectorUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        acc = [Signal(signed(_SUM_BITS), name=f"lane_acc_{l}") for l in range(self._lanes)]
-        last1 = Signal()
-        m.d.sync += last1.eq(self.valid & self.last)
-        m.d.sync += self.done.eq(last1)
+        lanes = self._lanes
+        acc = [Signal(signed(_SUM_BITS), name=f"lane_acc_{l}") for l in range(lanes)]
+        # Stage T: each input becomes a registered term (MAXPOOL: padding reads as the
+        # lowest value; ADD: shifted), with its flags.
+        v_t, f_t, l_t, max_t = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [v_t.eq(self.valid), f_t.eq(self.first), l_t.eq(self.last),
+                     max_t.eq(self.op == Opcode.MAXPOOL)]
+        # A pixel's result then moves through four finishing stages after its last term
+        # has been accumulated; the controls travel with it.
+        last1, last2, last3, last4 = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [last1.eq(v_t & l_t), last2.eq(last1), last3.eq(last2), last4.eq(last3),
+                     self.done.eq(last4)]
+        ctl = [dict(op=Signal(Opcode, name=f"op_{k}"), shift=Signal(signed(8), name=f"sh_{k}"),
+                    mult=Signal(16, name=f"mult_{k}"), bits=Signal(5, name=f"bits_{k}"),
+                    sgn=Signal(name=f"sgn_{k}")) for k in range(5)]
+        # MAXPOOL results pass the rounding stages unchanged (shift 0).
+        m.d.sync += [ctl[0]["op"].eq(self.op),
+                     ctl[0]["shift"].eq(Mux(self.op == Opcode.MAXPOOL, 0, self.shift)),
+                     ctl[0]["mult"].eq(self.multiplier), ctl[0]["bits"].eq(self.out_bits),
+                     ctl[0]["sgn"].eq(self.out_signed)]
+        for k in range(1, len(ctl)):
+            m.d.sync += [ctl[k][n].eq(ctl[k - 1][n]) for n in ctl[k]]
+        ctl = ctl[1:]  # ctl[k]: the controls of the pixel in finishing stage k + 1
         low = -(1 << (ACT_BITS - 1)) - 1
-        for l in range(self._lanes):
+        for l in range(lanes):
             a = self.act[l]
-            term = Signal(signed(_SUM_BITS), name=f"term_{l}")
-            start = Signal(signed(_SUM_BITS), name=f"start_{l}")
+            term = Signal(signed(ACT_BITS + 16), name=f"term_{l}")
             with m.Switch(self.op):
                 with m.Case(Opcode.MAXPOOL):
-                    m.d.comb += term.eq(Mux(self.tap_valid, a, low))
-                    m.d.comb += start.eq(Mux(term > acc[l], term, acc[l]))
+                    m.d.sync += term.eq(Mux(self.tap_valid, a, low))
                 with m.Case(Opcode.GAP):
-                    m.d.comb += term.eq(a)
-                    m.d.comb += start.eq(acc[l] + term)
+                    m.d.sync += term.eq(a)
                 with m.Default():  # ADD
-                    m.d.comb += term.eq(Mux(self.second, a << self.shift_b, a << self.shift_a))
-                    m.d.comb += start.eq(acc[l] + term)
-            with m.If(self.valid):
-                m.d.sync += acc[l].eq(Mux(self.first, term, start))
-            # Finish one cycle after the last term.
-            scaled = Mux(self.op == Opcode.GAP, acc[l] * self.multiplier, acc[l])
-            finished = Mux(self.op == Opcode.MAXPOOL, acc[l],
-                           rshift_round(scaled, self.shift))
-            with m.If(last1):
-                m.d.sync += self.out[l].eq(saturate(finished, self.out_bits, self.out_signed))
+                    m.d.sync += term.eq(Mux(self.second, a << self.shift_b, a << self.shift_a))
+            # Stage A: accumulate (maximum or sum).
+            with m.If(v_t):
+                m.d.sync += acc[l].eq(Mux(f_t, term, Mux(max_t, Mux(term > acc[l], term,
+                                                                    acc[l]),
+                                                        acc[l] + term)))
+            # Finishing stage 1: GAP's reciprocal multiplier. A GAP sum has at most 15 x 15
+            # terms of 9 bits (|sum| < 2**17), so 18 bits of it feed one 18x18 multiplier.
+            scaled = Signal(signed(_SUM_BITS + 17), name=f"scaled_{l}")
+            m.d.sync += scaled.eq(Mux(ctl[0]["op"] == Opcode.GAP,
+                                      acc[l][:_GAP_SUM_BITS].as_signed() * ctl[0]["mult"],
+                                      acc[l]))
+            # Stage 2: plus the rounding half (MAXPOOL: shift 0, unchanged).
+            rounded = Signal(signed(64), name=f"rounded_{l}")
+            m.d.sync += rounded.eq(add_rounding_half(scaled, ctl[1]["shift"]))
+            # Stage 3: the shift.
+            shifted = Signal(signed(64), name=f"shifted_{l}")
+            m.d.sync += shifted.eq(apply_shift(rounded, ctl[2]["shift"]))
+            # Stage 4: saturation.
+            with m.If(last4):
+                m.d.sync += self.out[l].eq(saturate(shifted, ctl[3]["bits"], ctl[3]["sgn"]))
         return m

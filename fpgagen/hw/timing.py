@@ -1,13 +1,30 @@
-"""Fixed latencies of the accelerator's sequencer, shared by the gateware
-(:mod:`fpgagen.gateware.top`) and the cycle model (:mod:`fpgagen.hw.cost`), so the two
-cannot drift."""
+"""Fixed latencies of the accelerator's pipeline, shared by the gateware
+(:mod:`fpgagen.gateware`) and the cycle model (:mod:`fpgagen.hw.cost`), so the two cannot
+drift. Every stage is registered so that no path holds more than one level of arithmetic
+or one memory access (see ``docs/hardware.md``, *Pipeline*)."""
 
-__all__ = ["DRAIN_CYCLES", "INSTRUCTION_OVERHEAD"]
+__all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "PE_ARRAY_LATENCY", "POSTPROC_LATENCY",
+           "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD"]
+
+#: Address generator: loop counters -> input coordinates -> pixel indices -> products and
+#: offsets -> word addresses.
+ADDRGEN_LATENCY = 4
+#: Block memories: address -> block RAM read register -> register after the output
+#: multiplexer of a memory built from many blocks.
+MEMORY_LATENCY = 2
+#: PE array: input registers -> products -> partial sums -> column sums -> accumulators.
+PE_ARRAY_LATENCY = 5
+#: Post-processing: acc + bias -> plus the rounding half -> shift -> ReLU and saturation.
+POSTPROC_LATENCY = 4
+#: Vector unit, from a pixel's last input: term -> lane accumulator -> scaled (GAP
+#: multiplier) -> plus the rounding half -> shift -> saturation.
+VECTOR_LATENCY = 6
 
 #: Cycles the sequencer waits after an instruction's last iteration, so that its last
-#: result is written before the next instruction reads (addrgen 2 + memory 1 + PE 3 +
-#: post-processing 1 + write 1, rounded up).
-DRAIN_CYCLES = 9
+#: result is written before the next instruction starts: through the address generator,
+#: the memories, the longer of the two datapaths, the write, and one cycle of margin.
+DRAIN_CYCLES = (ADDRGEN_LATENCY + MEMORY_LATENCY
+                + max(PE_ARRAY_LATENCY + POSTPROC_LATENCY, VECTOR_LATENCY) + 2)
 
 #: Cycles every instruction adds to its reads: FETCH, DECODE and ISSUE (3), the cycle RUN
 #: needs to see the address generator finish (1), and DRAIN (``DRAIN_CYCLES + 1``).

@@ -13,6 +13,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
 
+from fpgagen.hw.timing import MEMORY_LATENCY
+
 
 async def _drive_input(dut, words):
     for w in words:
@@ -36,12 +38,17 @@ async def _collect_scores(dut):
 
 
 async def _read_memory(dut, start, count, port="dbg_data"):
+    """Words ``start .. start + count - 1`` through the debug port: one address a cycle,
+    each word read ``MEMORY_LATENCY`` cycles after its address."""
     out = []
-    for a in range(start, start + count):
-        dut.dbg_addr.value = a
+    signal = getattr(dut, port)
+    for k in range(count + MEMORY_LATENCY):
+        if k < count:
+            dut.dbg_addr.value = start + k
         await RisingEdge(dut.clk)
-        await FallingEdge(dut.clk)
-        out.append(getattr(dut, port).value.to_unsigned())
+        if k + 1 >= MEMORY_LATENCY and len(out) < count:
+            await FallingEdge(dut.clk)
+            out.append(signal.value.to_unsigned())
     return out
 
 
