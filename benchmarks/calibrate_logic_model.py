@@ -4,7 +4,8 @@ For pe 2x2, 4x4 and 8x8 designs of a small SqueezeNet v1.1 (32x32 input, width 0
 classes), and a 4x4 one with 10 classes (other memory geometry and program), the script
 synthesizes the generated RTL with ``synth_ecp5`` and ``synth_xilinx
 -family xc7 -flatten`` (YoWASP Yosys 0.70), takes the memory logic off (the block-RAM fit's
-logic memories and row multiplexers, as the model computes them) and fits
+logic memories, row multiplexers and the registers around block memories, as the model
+computes them) and fits
 
     lut = lut_mac * n**2 + lut_lane * n + lut_ctrl        (n = pe side)
     ff  = ff_mac  * n**2 + ff_lane  * n + ff_ctrl
@@ -42,14 +43,14 @@ CONFIGS = ((2, 1000), (4, 1000), (8, 1000), (4, 10))
 
 #: Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe, classes); see the docstring.
 MEASURED = {
-    ("ecp5", 2, 1000): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
-    ("ecp5", 4, 1000): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
-    ("ecp5", 8, 1000): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
-    ("ecp5", 4, 10): {"lut": 5734, "ff": 1627, "bram": 16, "dsp": 30},
-    ("zynq7", 2, 1000): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
-    ("zynq7", 4, 1000): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
-    ("zynq7", 8, 1000): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
-    ("zynq7", 4, 10): {"lut": 2236, "ff": 1140, "bram": 16, "dsp": 30},
+    ("ecp5", 2, 1000): {"lut": 3618, "ff": 2606, "bram": 43, "dsp": 10},
+    ("ecp5", 4, 1000): {"lut": 5603, "ff": 4452, "bram": 46, "dsp": 24},
+    ("ecp5", 8, 1000): {"lut": 11356, "ff": 8748, "bram": 66, "dsp": 76},
+    ("ecp5", 4, 10): {"lut": 5220, "ff": 3911, "bram": 16, "dsp": 24},
+    ("zynq7", 2, 1000): {"lut": 2194, "ff": 2186, "bram": 43, "dsp": 10},
+    ("zynq7", 4, 1000): {"lut": 3364, "ff": 3586, "bram": 46, "dsp": 24},
+    ("zynq7", 8, 1000): {"lut": 6213, "ff": 6215, "bram": 66, "dsp": 76},
+    ("zynq7", 4, 10): {"lut": 3049, "ff": 3185, "bram": 16, "dsp": 24},
 }
 
 
@@ -107,7 +108,8 @@ def fit(measured, progs) -> dict:
         coefficients[family] = {
             "lut_mac": round(float(cl[0]), 1), "lut_lane": round(float(cl[1]), 1), "lut_ctrl": round(float(cl[2]), 1),
             "ff_mac": round(float(cf[0]), 1), "ff_lane": round(float(cf[1]), 1), "ff_ctrl": round(float(cf[2]), 1),
-            **{k: COEFFICIENTS[family][k] for k in ("mux_lut", "ram_ff_bit", "ram_ff")}}
+            **{k: COEFFICIENTS[family][k] for k in ("mux_lut", "ram_ff_bit", "ram_ff",
+                                                      "out_ff_bit")}}
     return coefficients
 
 

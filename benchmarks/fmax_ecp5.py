@@ -4,8 +4,8 @@ grade 6), print Fmax and the critical path, and write them into the build's repo
 (key ``synthesis``).
 
 Largest configuration: the PE array is the largest square one whose multipliers fit
-(Yosys maps every PE product to its own MULT18X18D: 8x8 takes 86 of 156, 16x16 would take
-294), and the network is SqueezeNet v1.1 at the largest width / input size the 208 EBR hold
+(Yosys maps every PE product to its own MULT18X18D: 8x8 takes 76 of 156, 16x16 would take
+276), and the network is SqueezeNet v1.1 at the largest width / input size the 208 EBR hold
 at 8x8 (``--search`` lists the candidates).
 
     python benchmarks/fmax_ecp5.py [--out build/fmax-ecp5] [--freq 100]

@@ -189,11 +189,11 @@ def test_multipliers_per_mac():
     # default PE array: the largest square one the multipliers hold (at most 16x16)
     assert [default_pe(resolve_board(n)) for n in ("max10", "zynq7020", "zynq7045", "ecp5-85",
                                                    "ice40-up5k")] == [16, 8, 16, 8, 2]
-    # with a count of every multiplier of the design (here: 2 per lane and 6 more):
-    # 16x16 on MAX 10 would need 128 + 32 + 6 = 166 > 144
-    assert default_pe(boards["max10"], count=lambda n: n * n // 2 + 2 * n + 6) == 8
-    assert default_pe(boards["ecp5-85"], count=lambda n: n * n + 2 * n + 6) == 8
-    assert default_pe(boards["ice40-up5k"], count=lambda n: n * n + 2 * n + 6) == 2
+    # with a count of every multiplier of the design (here: 1 per lane and 4 more):
+    # 16x16 on MAX 10 would need 128 + 16 + 4 = 148 > 144
+    assert default_pe(boards["max10"], count=lambda n: n * n // 2 + n + 4) == 8
+    assert default_pe(boards["ecp5-85"], count=lambda n: n * n + n + 4) == 8
+    assert default_pe(boards["ice40-up5k"], count=lambda n: n * n + n + 4) == 2
 
 
 # --- SqueezeNet v1.1 on the 10M50 ----------------------------------------------------------

@@ -1,6 +1,6 @@
 """The logic model and the block-RAM fit against real Yosys synthesis, and ``fpgagen synth``.
 
-The Yosys runs (marked ``slow``: about four minutes together) need ``pip install -e
+The Yosys runs (marked ``slow``: about two minutes together) need ``pip install -e
 ".[synth]"`` and are skipped without it."""
 
 import json
@@ -41,10 +41,11 @@ def _program(pe, classes=1000):
 def test_multipliers_per_family():
     ecp5, zynq, max10, ice40 = (resolve_board(n) for n in ("ecp5-85", "zynq7020", "max10",
                                                            "ice40-up5k"))
-    # one per PE product (Yosys), two per vector lane, six in the address generator
-    assert [multipliers(n, ecp5) for n in (2, 4, 8, 16)] == [14, 30, 86, 294]
-    assert multipliers(8, zynq) == multipliers(8, ice40) == 86
-    assert multipliers(16, max10) == 128 + 32 + 6  # 9x9 pairs in the 18x18 multipliers
+    # one per PE product (Yosys), one per vector lane, four in the address generator
+    assert [multipliers(n, ecp5) for n in (2, 4, 8, 16)] == [10, 24, 76, 276]
+    assert multipliers(8, zynq) == 76
+    assert multipliers(8, ice40) == 64 + 16 + 4  # the GAP product takes two 16x16 MAC16
+    assert multipliers(16, max10) == 128 + 16 + 4  # 9x9 pairs in the 18x18 multipliers
 
 
 def test_estimate_blocks_add_up():
@@ -53,7 +54,7 @@ def test_estimate_blocks_add_up():
     assert set(est["blocks"]) == {"pe_array", "lanes", "control", "memory_logic"}
     for key in ("lut", "ff", "dsp"):
         assert abs(sum(b[key] for b in est["blocks"].values()) - est[key]) <= 4
-    assert est["dsp"] == 30
+    assert est["dsp"] == 16 + 4 + 4
     with pytest.raises(ValueError, match="no logic model for family 'nope'"):
         estimate_logic(program.hw, type("B", (), {"family": "nope"})(), program)
 
@@ -153,6 +154,6 @@ def test_synth_command_writes_report(tmp_path, capsys):
     assert code == 0, printed.err
     report = json.loads((out / "report.json").read_text())
     syn = report["synthesis"]
-    assert syn["family"] == "ecp5" and syn["measured"]["dsp"] == 14
+    assert syn["family"] == "ecp5" and syn["measured"]["dsp"] == 4 + 2 + 4
     assert [r["resource"] for r in syn["comparison"]] == ["lut", "ff", "bram", "dsp"]
     assert "est/yosys" in printed.out and "dsp" in printed.out

@@ -5,26 +5,34 @@ calibrated against Yosys synthesis (``benchmarks/calibrate_logic_model.py``, fig
 The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 
 - **multipliers**: the PE array has ``n**2`` int9 x int8 products; the vector unit one
-  32 x 16 GAP product per lane (two 18x18-class multipliers each); the address generator six
-  small products (pixel index times width / pixel groups). Yosys maps every product to its
-  own MULT18X18D (ECP5), DSP48E1 (7-series) or SB_MAC16 (iCE40): it does not split an ECP5
-  18x18 into two 9x9. On MAX 10 (Quartus) two PE products share one 18x18 multiplier in
-  9x9 mode. So ``dsp = k * n**2 + 2 * n + 6`` with ``k = 1`` (``0.5`` on MAX 10).
-- **PE array** (products, adder trees, accumulators): ``lut_mac * n**2`` LUTs and
-  ``ff_mac * n**2`` flip-flops.
-- **columns and lanes** (post-processors with their 64-bit rounding shifters, bias pipeline,
-  vector-unit lanes, activation lane muxing): ``lut_lane * n`` and ``ff_lane * n``.
+  18 x 16 GAP product per lane (the GAP sum takes 18 bits: one 18x18-class multiplier); the
+  address generator four (pixel indices times the row width, and pixel index times the
+  pixel groups, for input and output; ``oy * stride`` is kept by addition). Yosys maps
+  every product to its own MULT18X18D (ECP5), DSP48E1 (7-series) or SB_MAC16 (iCE40): it
+  does not split an ECP5 18x18 into two 9x9. On MAX 10 (Quartus) two PE products share one
+  18x18 multiplier in 9x9 mode; an iCE40 MAC16 (16x16) is too narrow for the GAP product,
+  which takes two. So ``dsp = k * n**2 + m * n + 4`` with ``k = 1`` (``0.5`` on MAX 10,
+  rounded up) and ``m = 1`` (``2`` on iCE40).
+- **PE array** (input registers, products, two-stage adder trees, accumulators):
+  ``lut_mac * n**2`` LUTs and ``ff_mac * n**2`` flip-flops.
+- **columns and lanes** (post-processors with their four stages and 64-bit rounding
+  shifters, bias delay line, vector-unit lanes with their finishing stages, activation lane
+  muxing): ``lut_lane * n`` and ``ff_lane * n``.
 - **control** (address generator, sequencer, instruction register, schedule ROM in LUTs,
   score streaming): ``lut_ctrl`` and ``ff_ctrl``.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.hw.bram_fit`) puts in logic (the
   schedule ROM, LUT RAM), plus the read multiplexers of memories split across rows of
-  blocks: ``mux_lut`` LUTs per row beyond the first and per output bit.
+  blocks: ``mux_lut`` LUTs per row beyond the first and per output bit; the second read
+  register of the templated block memories (weight and bias banks, activation memory:
+  ``out_ff_bit`` flip-flops per output bit, after the row multiplexer); and the registers
+  Yosys adds around a RAM in block RAM (``ram_ff_bit`` per bit and ``ram_ff``).
 
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
 of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10
-classes, after the memory logic is taken off.
+classes, after the memory logic is taken off (the memory coefficients are measured on single
+memories: ``ram_ff_bit``, ``ram_ff``, ``out_ff_bit``).
 MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
-here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs about 1.9x).
+here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
 """
 
 import math
@@ -36,15 +44,16 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mul
            "memory_logic", "synthesized_memories"]
 
 #: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per
-#: multiplexed row and bit of a memory split across rows of blocks, and flip-flops per RAM in
-#: block RAM (per bit of width and fixed; measured on single memories).
+#: multiplexed row and bit of a memory split across rows of blocks, flip-flops per RAM in
+#: block RAM (per bit of width and fixed) and per output bit of a templated block memory
+#: (its second read register); the last three measured on single memories.
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 63.9, "lut_lane": 774.1, "lut_ctrl": 630.0,
-             "ff_mac": 25.6, "ff_lane": 86.7, "ff_ctrl": 526.0, "mux_lut": 1.0,
-             "ram_ff_bit": 2.0, "ram_ff": 13.0},
-    "zynq7": {"lut_mac": 15.5, "lut_lane": 283.7, "lut_ctrl": 566.7,
-              "ff_mac": 7.9, "ff_lane": 72.9, "ff_ctrl": 463.7, "mux_lut": 0.5,
-              "ram_ff_bit": 0.0, "ram_ff": 0.0},
+    "ecp5": {"lut_mac": 38.1, "lut_lane": 813.4, "lut_ctrl": 268.0,
+             "ff_mac": 46.2, "ff_lane": 383.0, "ff_ctrl": 1084.3, "mux_lut": 1.0,
+             "ram_ff_bit": 2.0, "ram_ff": 13.0, "out_ff_bit": 1.0},
+    "zynq7": {"lut_mac": 10.6, "lut_lane": 516.4, "lut_ctrl": 515.0,
+              "ff_mac": 13.9, "ff_lane": 403.1, "ff_ctrl": 879.0, "mux_lut": 0.5,
+              "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
 COEFFICIENTS["ice40"] = COEFFICIENTS["ecp5"]
@@ -54,25 +63,32 @@ COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 #: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
 #: ``benchmarks/calibrate_logic_model.py``).
 CALIBRATION = {
-    ("ecp5", 2, 1000): {"lut": 4005, "ff": 1243, "bram": 43, "dsp": 14},
-    ("ecp5", 4, 1000): {"lut": 6327, "ff": 1944, "bram": 46, "dsp": 30},
-    ("ecp5", 8, 1000): {"lut": 13060, "ff": 3601, "bram": 66, "dsp": 86},
-    ("ecp5", 4, 10): {"lut": 5734, "ff": 1627, "bram": 16, "dsp": 30},
-    ("zynq7", 2, 1000): {"lut": 1800, "ff": 956, "bram": 43, "dsp": 14},
-    ("zynq7", 4, 1000): {"lut": 2576, "ff": 1317, "bram": 46, "dsp": 30},
-    ("zynq7", 8, 1000): {"lut": 4717, "ff": 1867, "bram": 66, "dsp": 86},
-    ("zynq7", 4, 10): {"lut": 2236, "ff": 1140, "bram": 16, "dsp": 30},
+    ("ecp5", 2, 1000): {"lut": 3618, "ff": 2606, "bram": 43, "dsp": 10},
+    ("ecp5", 4, 1000): {"lut": 5603, "ff": 4452, "bram": 46, "dsp": 24},
+    ("ecp5", 8, 1000): {"lut": 11356, "ff": 8748, "bram": 66, "dsp": 76},
+    ("ecp5", 4, 10): {"lut": 5220, "ff": 3911, "bram": 16, "dsp": 24},
+    ("zynq7", 2, 1000): {"lut": 2194, "ff": 2186, "bram": 43, "dsp": 10},
+    ("zynq7", 4, 1000): {"lut": 3364, "ff": 3586, "bram": 46, "dsp": 24},
+    ("zynq7", 8, 1000): {"lut": 6213, "ff": 6215, "bram": 66, "dsp": 76},
+    ("zynq7", 4, 10): {"lut": 3049, "ff": 3185, "bram": 16, "dsp": 24},
 }
 
-# Multipliers outside the PE array: per vector lane, and in the address generator.
-_VECTOR_MULTS_PER_LANE = 2
-_ADDRGEN_MULTS = 6
+# Multipliers outside the PE array: per vector lane (the 18 x 16 GAP product; two of the
+# iCE40's 16x16 MAC16), and in the address generator.
+_VECTOR_MULTS_PER_LANE = 1
+_VECTOR_MULTS_PER_LANE_MAC16 = 2
+_ADDRGEN_MULTS = 4
+
+
+def _lane_multipliers(board) -> int:
+    return (_VECTOR_MULTS_PER_LANE_MAC16 if getattr(board, "multiplier", None) == "mac16"
+            else _VECTOR_MULTS_PER_LANE)
 
 
 def multipliers(pe: int, board) -> int:
     """Hard multipliers of an ``pe x pe`` design on ``board`` (module docstring)."""
     per_mac = 0.5 if board.family == "max10" else 1.0
-    return math.ceil(per_mac * pe * pe) + _VECTOR_MULTS_PER_LANE * pe + _ADDRGEN_MULTS
+    return math.ceil(per_mac * pe * pe) + _lane_multipliers(board) * pe + _ADDRGEN_MULTS
 
 
 def _coefficients(board) -> dict:
@@ -90,7 +106,10 @@ def memory_logic(program, board, *, packed: bool | None = None) -> dict:
     # RAMs in blocks: registers Yosys adds around the block (read-before-write bypass)
     ram_ff = sum(c["ram_ff_bit"] * p.memory.width + c["ram_ff"] for p in fit.placements
                  if p.memory.kind == "ram" and p.block is not None)
-    return {"lut": fit.logic_luts + c["mux_lut"] * mux, "ff": fit.logic_ffs + ram_ff}
+    # templated block memories: the register after the row multiplexer (read latency 2)
+    out_ff = sum(c["out_ff_bit"] * p.memory.width for p in fit.placements
+                 if p.memory.style == "block" and p.block is not None)
+    return {"lut": fit.logic_luts + c["mux_lut"] * mux, "ff": fit.logic_ffs + ram_ff + out_ff}
 
 
 def logic_blocks(hw, board, program) -> dict:
@@ -103,7 +122,7 @@ def logic_blocks(hw, board, program) -> dict:
     return {
         "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n, "dsp": dsp_pe},
         "lanes": {"lut": c["lut_lane"] * n, "ff": c["ff_lane"] * n,
-                  "dsp": _VECTOR_MULTS_PER_LANE * n},
+                  "dsp": _lane_multipliers(board) * n},
         "control": {"lut": c["lut_ctrl"], "ff": c["ff_ctrl"], "dsp": _ADDRGEN_MULTS},
         "memory_logic": {"lut": mem["lut"], "ff": mem["ff"], "dsp": 0},
     }
