@@ -1,6 +1,7 @@
 """SqueezeNet v1.1 at 227x227 on the generated hardware (default 16x16 array): total MACs,
 simulated cycles, MAC utilization overall and per layer, the compiler's predicted cycles,
-Verilator simulation speed, and the build time and peak memory of ``fpgagen build``.
+Verilator simulation speed, the build time and peak memory of ``fpgagen build``, and the
+time and peak memory of generating the Verilog and memory images of full v1.1.
 
     python benchmarks/whole_network.py [--pe 16] [--board boards/zynq7045.yaml] [--no-build]
 
@@ -46,6 +47,41 @@ _CHILD = ("import resource, sys\n"
           "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
           "file=sys.stderr)\n"
           "sys.exit(rc)\n")
+
+
+_RTL_CHILD = ("import resource, sys, time\n"
+              "from pathlib import Path\n"
+              "from fpgagen.emit.design import write_rtl\n"
+              "from fpgagen.frontend import generate_weights\n"
+              "from fpgagen.hw import HwParams\n"
+              "from fpgagen.hw.board import load_board\n"
+              "from fpgagen.nets import build_net\n"
+              "from fpgagen.passes import quantize\n"
+              "from fpgagen.schedule import lower\n"
+              "t0 = time.perf_counter()\n"
+              "graph = quantize(generate_weights(build_net('squeezenet1_1')))\n"
+              "program = lower(graph, HwParams(pe_rows=16, pe_cols=16))\n"
+              "t1 = time.perf_counter()\n"
+              "files = write_rtl(program, Path(sys.argv[1]), board=load_board(sys.argv[2]))\n"
+              "t2 = time.perf_counter()\n"
+              "size = sum(f.stat().st_size for f in files)\n"
+              "print(f'RESULT {t1 - t0:.2f} {t2 - t1:.2f} {len(files)} {size} '\n"
+              "      f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\n")
+
+
+def _measure_rtl(board: str, out: Path):
+    """Time and peak memory of generating the Verilog and memory images of full SqueezeNet
+    v1.1 (1.2 M weights, 16x16 array) in a fresh process, whether or not it fits."""
+    if out.exists():
+        shutil.rmtree(out)
+    proc = subprocess.run([sys.executable, "-c", _RTL_CHILD, str(out), board],
+                          capture_output=True, text=True)
+    found = [line.split()[1:] for line in proc.stdout.splitlines()
+             if line.startswith("RESULT")]
+    if proc.returncode or not found:
+        return None, proc.stdout + proc.stderr
+    compile_s, rtl_s, n_files, size, peak_kib = found[0]
+    return (float(compile_s), float(rtl_s), int(n_files), int(size), int(peak_kib)), ""
 
 
 def _measure_build(board: str, out: Path):
@@ -106,6 +142,14 @@ def main():
           f"{peak_kib / 1024:.0f} MiB")
     if rc not in (0, 3):
         print(output[-2000:])
+    rtl, err = _measure_rtl(args.board, ROOT / "build" / "bench" / "rtl-v1_1-16x16")
+    if rtl is None:
+        print("Verilog + memory images: FAILED\n" + err[-2000:])
+    else:
+        compile_s, rtl_s, n_files, size, peak = rtl
+        print(f"Verilog + memory images, full v1.1 on 16x16: {rtl_s:.1f} s to write {n_files} "
+              f"files ({size / 2**20:.1f} MiB) after {compile_s:.1f} s of import, "
+              f"quantization and lowering; peak memory {peak / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
