@@ -21,7 +21,7 @@ def ram_verilog() -> str:
 def ram_instance(*, depth: int, waddr: Signal, wdata: Signal, we: Signal, raddr: Signal,
                  rdata: Signal) -> Instance:
     """A RAM of ``depth`` words of ``len(wdata)`` bits: writes ``wdata`` at ``waddr`` when
-    ``we``; ``rdata`` is the word at ``raddr`` three cycles later (``MEMORY_LATENCY``; the
+    ``we``; ``rdata`` is the word at ``raddr`` two cycles later (``MEMORY_LATENCY``; the
     old word on a same-address write)."""
     if len(wdata) != len(rdata) or len(waddr) != len(raddr):
         raise ValueError(f"RAM ports disagree: data {len(wdata)}/{len(rdata)} bits, address "

@@ -68,7 +68,7 @@ def bare_init_files(init_format: InitFormat):
 
 
 def rom_instance(addr: Signal, data: Signal, depth: int, init_file: str) -> Instance:
-    """An instance reading ``data`` (``MEMORY_LATENCY`` = 3 cycles later) at ``addr``
+    """An instance reading ``data`` (``MEMORY_LATENCY`` = 2 cycles later) at ``addr``
     from the image ``init_file`` (renamed as :func:`bare_init_files` says, when active)."""
     fmt = _BARE_INIT.get()
     if fmt is not None:

@@ -9,9 +9,9 @@ __all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "PE_ARRAY_LATENCY", "POSTPROC_LA
 #: Address generator: loop counters -> input coordinates -> pixel indices -> products and
 #: offsets -> word addresses.
 ADDRGEN_LATENCY = 4
-#: Block memories: address -> block RAM read register -> a register per bank of blocks
-#: (RAM) or after the blocks' multiplexer (ROM) -> register after the bank multiplexer.
-MEMORY_LATENCY = 3
+#: Block memories: address -> block RAM read register -> register after the output
+#: multiplexer of a memory built from many blocks.
+MEMORY_LATENCY = 2
 #: PE array: input registers -> products -> partial sums -> column sums -> accumulators.
 PE_ARRAY_LATENCY = 5
 #: Post-processing: acc + bias -> plus the rounding half -> shift -> ReLU and saturation.
