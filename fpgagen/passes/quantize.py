@@ -15,8 +15,8 @@ from .calibrate import calibration_ranges, generated_calibration_images
 __all__ = ["QuantConfig", "Quantize", "quantize", "INPUT_TYPE", "ACC_BITS", "SHIFT_CLAMP_RIGHT",
            "SHIFT_CLAMP_LEFT", "AVGPOOL_MULT_BITS", "choose_frac"]
 
-#: Largest right shift of a conv's requantization: ``|acc + bias| < 2**32`` rounds to 0 for
-#: any shift of 33 or more, so larger shifts are stored as this one.
+#: Largest right shift of a conv's requantization: ``acc + bias`` fits 32 bits (checked), so
+#: it rounds to 0 for any shift of 33 or more, and larger shifts are stored as this one.
 SHIFT_CLAMP_RIGHT = 40
 #: Largest left shift (negative shift): any non-zero accumulator shifted left by 32 already
 #: saturates every output type (16 bits at most), so larger ones are stored as this one.
@@ -171,9 +171,9 @@ class Quantize:
         if acc > ACC_BITS:
             raise FpgagenError(f"layer {node.name!r}: worst-case accumulator needs {acc} bits "
                                f"(> {ACC_BITS}); its bias or reduction length is too large")
-        # Shifts beyond these bounds give the same codes (0, or saturation) for any
-        # accumulator below 2**32, and keep both the golden model's int64 shifts and the
-        # hardware's 6-bit shifter well defined.
+        # Shifts beyond these bounds give the same codes (0, or saturation) for any 32-bit
+        # accumulator, and keep both the golden model's int64 shifts and the hardware's
+        # 6-bit shifter well defined.
         shift = np.clip(acc_frac - t_out.frac, -SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT)
         return ConvQuant(weight=w_int.astype(np.int8), weight_bits=wb, weight_frac=w_frac,
                          bias=b_int, shift=shift, acc_bits=acc)
