@@ -4,7 +4,6 @@ weight and bias images in the vendor's format, and the schedule as binary and li
 Every file refers to the others by bare file name, so the folder can be moved and a second
 run writes byte-identical files wherever it writes them."""
 
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from ..gateware.top import Accelerator, AcceleratorConfig
 from ..schedule.isa import INSTRUCTION_BITS
 from .memory_images import write_bank_images
 
-__all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "accelerator_config",
-           "schedule_bytes", "write_rtl"]
+__all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl"]
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +33,6 @@ def init_format_for(board) -> InitFormat:
     """``MIF`` for Intel boards (Quartus ``ram_init_file``), ``HEX`` for the others
     (``$readmemh``)."""
     return InitFormat.MIF if board.vendor == "intel" else InitFormat.HEX
-
-
-def accelerator_config(program, mem_dir: str = ".") -> AcceleratorConfig:
-    """The top level's configuration for ``program`` (the bank images in ``mem_dir``)."""
-    hw = program.hw
-    kwargs = dict(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
-                  act_depth=program.act_depth, input_base=program.input.base,
-                  input_words=program.input_words, weight_depth=program.weight_depth,
-                  bias_depth=program.bias_depth,
-                  score_groups=-(-program.output_channels // hw.pe_rows), mem_dir=mem_dir)
-    if "weight_bits" in {f.name for f in dataclasses.fields(AcceleratorConfig)}:
-        kwargs["weight_bits"] = int(getattr(program, "weight_bits", 8))
-    return AcceleratorConfig(**kwargs)
 
 
 def schedule_bytes(program) -> bytes:
@@ -80,7 +65,7 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     rtl_dir = Path(rtl_dir)
     rtl_dir.mkdir(parents=True, exist_ok=True)
     fmt = init_format_for(board)
-    config = accelerator_config(program)
+    config = AcceleratorConfig.for_program(program)
     log.info("converting the %dx%d accelerator to Verilog", config.pe_rows, config.pe_cols)
     with bare_init_files(fmt):
         top = verilog.convert(Accelerator(config), name=TOP_MODULE, emit_src=False)

@@ -37,6 +37,18 @@ class AcceleratorConfig:
     mem_dir: str  #: folder of the weight and bias hex files (``weights_c.hex``, ``bias_c.hex``)
     weight_bits: int = 8  #: stored weight width (4..8), sign-extended to 8 bits on read
 
+    @classmethod
+    def for_program(cls, program, mem_dir: str = ".") -> "AcceleratorConfig":
+        """The configuration of a compiled :class:`~fpgagen.schedule.program.Program`, with
+        the bank images in ``mem_dir``."""
+        hw = program.hw
+        return cls(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
+                   act_depth=program.act_depth, input_base=program.input.base,
+                   input_words=program.input_words, weight_depth=program.weight_depth,
+                   bias_depth=program.bias_depth,
+                   score_groups=-(-program.output_channels // hw.pe_rows),
+                   mem_dir=str(mem_dir), weight_bits=program.weight_bits)
+
 
 @dataclass
 class _Port:

@@ -14,26 +14,14 @@ from ..schedule.isa import Opcode
 from ..schedule.program import Program
 from .verilator import SimBuild, build_simulation
 
-__all__ = ["accelerator_config", "build_program", "NetworkRun", "run_image"]
-
-
-def accelerator_config(program: Program, mem_dir) -> AcceleratorConfig:
-    """The top level's configuration for ``program``, with the bank images in ``mem_dir``."""
-    hw = program.hw
-    return AcceleratorConfig(
-        pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
-        act_depth=program.act_depth, input_base=program.input.base,
-        input_words=program.input_words, weight_depth=program.weight_depth,
-        bias_depth=program.bias_depth,
-        score_groups=-(-program.output_channels // hw.pe_rows),
-        mem_dir=str(mem_dir), weight_bits=program.weight_bits)
+__all__ = ["build_program", "NetworkRun", "run_image"]
 
 
 def build_program(program: Program, build_dir) -> SimBuild:
     """Write the Verilog and memory images of ``program`` into ``build_dir`` and compile
     them with Verilator (tens of seconds)."""
     build_dir = Path(build_dir).resolve()
-    cfg = accelerator_config(program, build_dir)
+    cfg = AcceleratorConfig.for_program(program, build_dir)
     return build_simulation(cfg, program.weight_banks, program.bias_banks,
                             program.shift_banks, build_dir)
 
