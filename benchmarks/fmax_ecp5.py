@@ -15,7 +15,6 @@ thread); the run stops after ``--timeout`` seconds per tool.
 """
 
 import argparse
-import json
 import logging
 import sys
 import time

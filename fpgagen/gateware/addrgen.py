@@ -2,7 +2,7 @@
 iteration per cycle, and emits addresses and flags ``ADDRGEN_LATENCY`` (4) register stages
 later."""
 
-from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
