@@ -17,8 +17,8 @@ the fitted coefficients (paste them into ``COEFFICIENTS``) and the estimate next
     python benchmarks/calibrate_logic_model.py            # fit the recorded measurements
     python benchmarks/calibrate_logic_model.py --rerun    # synthesize again (about 10 min)
 
-The recorded measurements (``MEASURED``) are the ones this script printed on the
-development machine with ``--rerun``.
+The recorded measurements (``MEASURED``, which is ``fpgagen.hw.logic_model.CALIBRATION``) are
+the ones this script printed on the development machine with ``--rerun``.
 """
 
 import argparse
@@ -30,7 +30,7 @@ import numpy as np
 
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.hw.board import resolve_board
-from fpgagen.hw.logic_model import COEFFICIENTS, estimate_logic, memory_logic
+from fpgagen.hw.logic_model import CALIBRATION, COEFFICIENTS, estimate_logic, memory_logic
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower
@@ -41,17 +41,9 @@ NET = dict(input_size=32, width=0.125)
 #: (pe, classes) of the calibration designs (32x32 input, width 0.125).
 CONFIGS = ((2, 1000), (4, 1000), (8, 1000), (4, 10))
 
-#: Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe, classes); see the docstring.
-MEASURED = {
-    ("ecp5", 2, 1000): {"lut": 3618, "ff": 2606, "bram": 43, "dsp": 10},
-    ("ecp5", 4, 1000): {"lut": 5603, "ff": 4452, "bram": 46, "dsp": 24},
-    ("ecp5", 8, 1000): {"lut": 11356, "ff": 8748, "bram": 66, "dsp": 76},
-    ("ecp5", 4, 10): {"lut": 5220, "ff": 3911, "bram": 16, "dsp": 24},
-    ("zynq7", 2, 1000): {"lut": 2194, "ff": 2186, "bram": 43, "dsp": 10},
-    ("zynq7", 4, 1000): {"lut": 3364, "ff": 3586, "bram": 46, "dsp": 24},
-    ("zynq7", 8, 1000): {"lut": 6213, "ff": 6215, "bram": 66, "dsp": 76},
-    ("zynq7", 4, 10): {"lut": 3049, "ff": 3185, "bram": 16, "dsp": 24},
-}
+#: The recorded Yosys 0.70 counts (lut, ff, bram, dsp) per (family, pe, classes): the data
+#: the model's coefficients were fitted to, kept in one place with them.
+MEASURED = CALIBRATION
 
 
 def programs():
