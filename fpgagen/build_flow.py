@@ -199,36 +199,39 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     from .passes import QuantConfig, generated_calibration_images, quantize
     from .schedule.lower import lower
 
+    def graph_key(p: DesignPoint):
+        return (p.width, p.input_size, p.num_classes, p.weight_bits)
+
     graphs, programs = {}, {}
     if base is not None:
         p = design_point(cfg, base)
-        gkey = (p.width, p.input_size, p.num_classes, p.weight_bits)
+        gkey = graph_key(p)
         graphs[gkey] = base.graph
         programs[gkey + (p.pe,)] = base.program
 
-    def evaluate(point: DesignPoint, board: Board):
-        gkey = (point.width, point.input_size, point.num_classes, point.weight_bits)
-        if gkey not in graphs:
+    def memo(cache: dict, key, point: DesignPoint, make):
+        """``cache[key]``, made once by ``make()``; ``None`` when it fails (logged)."""
+        if key not in cache:
             try:
-                g = generate_weights(build_net(cfg.flow.net, NetOptions(
-                    input_size=point.input_size, num_classes=point.num_classes,
-                    width=point.width)))
-                graphs[gkey] = quantize(g, QuantConfig(weight_bits=point.weight_bits),
-                                        calibration_images=generated_calibration_images(g, 1))
+                cache[key] = make()
             except FpgagenError as e:
                 log.info("proposal %s: %s", point, e)
-                graphs[gkey] = None
-        graph = graphs[gkey]
+                cache[key] = None
+        return cache[key]
+
+    def make_graph(point: DesignPoint):
+        g = generate_weights(build_net(cfg.flow.net, NetOptions(
+            input_size=point.input_size, num_classes=point.num_classes, width=point.width)))
+        return quantize(g, QuantConfig(weight_bits=point.weight_bits),
+                        calibration_images=generated_calibration_images(g, 1))
+
+    def evaluate(point: DesignPoint, board: Board):
+        gkey = graph_key(point)
+        graph = memo(graphs, gkey, point, lambda: make_graph(point))
         if graph is None:
             return None
-        pkey = gkey + (point.pe,)
-        if pkey not in programs:
-            try:
-                programs[pkey] = lower(graph, HwParams(pe_rows=point.pe, pe_cols=point.pe))
-            except FpgagenError as e:
-                log.info("proposal %s: %s", point, e)
-                programs[pkey] = None
-        program = programs[pkey]
+        program = memo(programs, gkey + (point.pe,), point,
+                       lambda: lower(graph, HwParams(pe_rows=point.pe, pe_cols=point.pe)))
         if program is None:
             return None
         clock = cfg.clock_mhz if cfg.clock_mhz is not None else board.clock_mhz
