@@ -100,8 +100,8 @@ def fit(measured, progs) -> dict:
         coefficients[family] = {
             "lut_mac": round(float(cl[0]), 1), "lut_lane": round(float(cl[1]), 1), "lut_ctrl": round(float(cl[2]), 1),
             "ff_mac": round(float(cf[0]), 1), "ff_lane": round(float(cf[1]), 1), "ff_ctrl": round(float(cf[2]), 1),
-            **{k: COEFFICIENTS[family][k] for k in ("mux_lut", "ram_ff_bit", "ram_ff",
-                                                      "out_ff_bit")}}
+            **{k: COEFFICIENTS[family][k] for k in ("mux_lut", "bank_mux_lut", "ram_ff_bit",
+                                                      "ram_ff", "out_ff_bit")}}
     return coefficients
 
 
@@ -117,6 +117,9 @@ def main(argv=None) -> int:
     for family, c in coefficients.items():
         print(f"    {family!r}: {c},")
     print("}")
+    # the estimates below use the coefficients just fitted
+    for family, c in coefficients.items():
+        COEFFICIENTS[family].update(c)
     print(f"{'family':6s} {'pe':>4s} {'cls':>4s} | {'LUT est':>8s} {'Yosys':>7s} {'err':>6s} | "
           f"{'FF est':>7s} {'Yosys':>7s} {'err':>6s} | {'DSP est':>7s} {'Yosys':>5s}")
     for family, key in BOARDS.items():

@@ -9,7 +9,7 @@ import pytest
 from fpgagen.frontend import generate_weights
 from fpgagen.hw import HwParams
 from fpgagen.hw.board import MemoryBlock, resolve_board
-from fpgagen.hw.bram_fit import blocks_for, fit_memories
+from fpgagen.hw.bram_fit import bank_depth, blocks_for, fit_memories
 from fpgagen.hw.fit import (default_pe, layer_rows, mac_multipliers, make_verdict,
                             multipliers_per_mac)
 from fpgagen.hw.memories import LogicalMemory, design_memories
@@ -84,6 +84,33 @@ def test_fewest_blocks_ties_go_to_fewer_rows():
     assert blocks_for(rom(4096, 2), M9K) == (1, (4096, 2))
 
 
+def test_banked_memories_take_whole_rows_of_the_widest_best_configuration():
+    # 3236 x 64 on ECP5 EBR: 7 banks of 512 x 36, two blocks each = 14; packed rows of one
+    # memory would share blocks: ceil(7 * 64 / 36) = 13.
+    banked = LogicalMemory("act", 3236, 64, "ram", style="block", banked=True)
+    assert blocks_for(banked, ECP5_EBR, packed=True) == (14, (512, 36))
+    assert blocks_for(ram(3236, 64), ECP5_EBR, packed=True) == (13, (512, 36))
+    # the activation RAM of the ECP5 Fmax design: 17,672 x 72 = 35 banks x 2 blocks
+    act = LogicalMemory("act", 17672, 72, "ram", style="block", banked=True)
+    assert blocks_for(act, ECP5_EBR) == (70, (512, 36))
+    # 18 bits: one 1K x 18 block per bank, not half of a 512 x 36 one
+    assert blocks_for(LogicalMemory("act", 3000, 18, "ram", banked=True), ECP5_EBR) == \
+        (3, (1024, 18))
+    # 4096 x 72 on iCE40: 512 x 8, 1K x 4 and 2K x 2 all take 72 blocks; the widest wins,
+    # so each bank is one row of nine 512 x 8 blocks (256 x 16 would take 80)
+    assert blocks_for(LogicalMemory("act", 4096, 72, "ram", banked=True), ICE40_EBR) == \
+        (72, (512, 8))
+
+
+def test_bank_depth_is_the_chosen_configuration_depth():
+    act = LogicalMemory("act", 17672, 72, "ram", style="block", banked=True)
+    assert bank_depth(act, resolve_board("ecp5-85")) == 512
+    assert bank_depth(LogicalMemory("act", 3000, 18, "ram", style="block", banked=True),
+                      resolve_board("ecp5-85")) == 1024
+    with pytest.raises(ValueError, match="not banked"):
+        bank_depth(ram(3000, 18), resolve_board("ecp5-85"))
+
+
 def test_small_memories_go_to_logic_by_the_rule():
     max10, zynq, ice40 = (resolve_board(n) for n in ("max10", "zynq7020", "ice40-up5k"))
     schedule = LogicalMemory("schedule", 30, INSTRUCTION_BITS, "rom")
@@ -142,6 +169,9 @@ def test_design_memories_follow_the_top_level():
         assert mems[f"weights_{c}"].kind == "rom" and mems[f"weights_{c}"].style == "block"
     assert (mems["act"].depth, mems["act"].width, mems["act"].kind) == \
         (program.act_depth, 9 * 8, "ram")
+    # the templated block memories are banked; the ones synthesis places are not
+    assert {n for n, m in mems.items() if m.banked} == \
+        {"act", *(f"{k}_{c}" for k in ("weights", "bias") for c in range(8))}
     assert (mems["schedule"].depth, mems["schedule"].width) == (len(program.instructions),
                                                                  INSTRUCTION_BITS)
     assert (mems["scores"].depth, mems["scores"].width) == (-(-1000 // 8), 16 * 8)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fpgagen.emit import memory_images as mi
-from fpgagen.emit.design import (INSTRUCTION_BYTES, TOP_MODULE, VERILOG_FILES, init_format_for,
-                                 write_rtl)
+from fpgagen.emit.design import (INSTRUCTION_BYTES, TOP_MODULE, VERILOG_FILES,
+                                 design_bank_depths, init_format_for, write_rtl)
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.gateware.rom import InitFormat, bare_init_files, rom_instance, rom_verilog
 from fpgagen.hw.board import list_boards, load_board
@@ -99,11 +99,20 @@ def _check_rtl(paths, program, board, folder):
     assert f"module {TOP_MODULE}(" in top
     assert "src =" not in top  # no source paths of the machine that generated it
     inits = re.findall(r'\.INIT\("([^"]*)"\)', top)
-    assert len(inits) == 2 * program.hw.pe_cols
+    depths = design_bank_depths(program, board)
+    parts = {"weights": -(-program.weight_depth // depths["weights"]),
+             "bias": -(-program.bias_depth // depths["bias"])}
+    assert sorted(inits) == sorted(f"{kind}_{c}_{k}{fmt.suffix}" for kind in parts
+                                   for c in range(program.hw.pe_cols)
+                                   for k in range(parts[kind]))
     for name in inits:
         assert "/" not in name and name.endswith(fmt.suffix), name
         text = (folder / name).read_text()
-        depth = program.weight_depth if name.startswith("weights") else program.bias_depth
+        kind, _, k = name[:-len(fmt.suffix)].split("_")
+        total = program.weight_depth if kind == "weights" else program.bias_depth
+        # every part holds bank-depth words but the last, which holds the rest
+        depth = min(depths[kind], total - int(k) * depths[kind])
+        assert depth > 0
         if fmt is InitFormat.MIF:
             assert f"DEPTH={depth};" in text
             body = text.split("CONTENT BEGIN\n")[1].split("END;")[0]
@@ -140,8 +149,11 @@ def test_weights_round_trip_through_hex(tiny_program, tmp_path):
     write_rtl(tiny_program, tmp_path, board=board)
     bits = tiny_program.weight_bits
     lanes = tiny_program.hw.pe_rows
+    parts = -(-tiny_program.weight_depth // design_bank_depths(tiny_program, board)["weights"])
+    assert parts > 1  # the round trip joins several parts
     for c in (0, tiny_program.hw.pe_cols - 1):
-        words = [int(line, 16) for line in (tmp_path / f"weights_{c}.hex").read_text().split()]
+        words = [int(line, 16) for k in range(parts)
+                 for line in (tmp_path / f"weights_{c}_{k}.hex").read_text().split()]
         codes = np.array([[(w >> (bits * r)) & ((1 << bits) - 1) for r in range(lanes)]
                           for w in words])
         codes[codes >= 1 << (bits - 1)] -= 1 << bits

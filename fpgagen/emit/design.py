@@ -11,10 +11,13 @@ from .. import __version__
 from ..gateware.ram import ram_verilog
 from ..gateware.rom import InitFormat, bare_init_files, rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
+from ..hw.bram_fit import bank_depth
+from ..hw.memories import design_memories
 from ..schedule.isa import INSTRUCTION_BITS
 from .memory_images import write_bank_images
 
-__all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl"]
+__all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl",
+           "design_bank_depths"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,14 @@ def schedule_bytes(program) -> bytes:
     return b"".join(w.to_bytes(INSTRUCTION_BYTES, "little") for w in program.words())
 
 
+def design_bank_depths(program, board) -> dict:
+    """Words per bank of the activation RAM and per part of the weight and bias ROMs on
+    ``board`` (``{"act", "weights", "bias"}``): one row of the blocks the fit chooses."""
+    mems = {m.name: m for m in design_memories(program)}
+    return {key: bank_depth(mems[name], board)
+            for key, name in (("act", "act"), ("weights", "weights_0"), ("bias", "bias_0"))}
+
+
 def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     """Write the accelerator's RTL for ``program`` on ``board`` into ``rtl_dir``.
 
@@ -57,15 +68,16 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     Returns
     -------
     list of Path
-        ``fpgagen_top.v``, ``fpgagen_rom.v``, ``fpgagen_ram.v``, then ``weights_c`` and
-        ``bias_c`` images per PE column, then ``schedule.bin`` and ``schedule.txt``.
+        ``fpgagen_top.v``, ``fpgagen_rom.v``, ``fpgagen_ram.v``, then the ``weights_c_k``
+        and ``bias_c_k`` image parts per PE column, then ``schedule.bin`` and ``schedule.txt``.
     """
     from amaranth.back import verilog
 
     rtl_dir = Path(rtl_dir)
     rtl_dir.mkdir(parents=True, exist_ok=True)
     fmt = init_format_for(board)
-    config = AcceleratorConfig.for_program(program)
+    config = AcceleratorConfig.for_program(program, bank_depths=design_bank_depths(program,
+                                                                                  board))
     log.info("converting the %dx%d accelerator to Verilog", config.pe_rows, config.pe_cols)
     with bare_init_files(fmt):
         top = verilog.convert(Accelerator(config), name=TOP_MODULE, emit_src=False)
@@ -77,10 +89,13 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
         path = rtl_dir / name
         path.write_text(text, newline="\n")
         paths.append(path)
-    log.info("writing %d weight and bias images (%s)", 2 * config.pe_cols, fmt.suffix)
-    paths += write_bank_images(rtl_dir, program.weight_banks, program.bias_banks,
+    images = write_bank_images(rtl_dir, program.weight_banks, program.bias_banks,
                                program.shift_banks, getattr(program, "weight_bits", 8),
-                               init_format=fmt)
+                               init_format=fmt, weight_part_depth=config.weight_part_depth,
+                               bias_part_depth=config.bias_part_depth)
+    log.info("wrote %d weight and bias image parts (%s) for %d columns", len(images),
+             fmt.suffix, config.pe_cols)
+    paths += images
     path = rtl_dir / "schedule.bin"
     path.write_bytes(schedule_bytes(program))
     paths.append(path)

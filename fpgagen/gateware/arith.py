@@ -1,8 +1,8 @@
 """Arithmetic helpers shared by the datapath blocks (the numerics of docs/numerics.md)."""
 
-from amaranth.hdl import Const, Mux, Value, signed
+from amaranth.hdl import Const, Mux, Value, signed, unsigned
 
-__all__ = ["rshift_round", "add_rounding_half", "apply_shift", "saturate"]
+__all__ = ["rshift_round", "rounding_half", "add_rounding_half", "apply_shift", "saturate"]
 
 
 def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
@@ -20,13 +20,18 @@ def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
                                                           shifted_left))[:width].as_signed()
 
 
-def add_rounding_half(value: Value, shift: Value, width: int = 64) -> Value:
-    """First half of :func:`rshift_round`, for a pipeline stage of its own: ``value +
-    2**(shift - 1)`` for ``shift > 0``, else ``value``."""
-    v = value.as_signed()
+def rounding_half(shift: Value, width: int = 64) -> Value:
+    """The rounding term of :func:`rshift_round`: ``2**(shift - 1)`` for ``shift > 0``, else
+    0. It depends on the shift alone, so pipelines register it a stage ahead of the add."""
     right = shift.as_signed()[:6].as_unsigned()
-    half = (Const(1, signed(width)) << (right - 1)[:6])[:width].as_signed()
-    return Mux(shift.as_signed() > 0, (v + half)[:width], v)[:width].as_signed()
+    half = (Const(1, unsigned(width)) << (right - 1)[:6])[:width]
+    return Mux(shift.as_signed() > 0, half, 0)[:width]
+
+
+def add_rounding_half(value: Value, half: Value, width: int = 64) -> Value:
+    """First half of :func:`rshift_round`, for a pipeline stage of its own: ``value +
+    half``, where ``half`` is :func:`rounding_half` of the shift (registered earlier)."""
+    return (value.as_signed() + half.as_unsigned())[:width].as_signed()
 
 
 def apply_shift(value: Value, shift: Value, width: int = 64) -> Value:

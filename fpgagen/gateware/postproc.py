@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.timing import POSTPROC_LATENCY
-from .arith import add_rounding_half, apply_shift, saturate
+from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 from .pe_array import ACC_WIDTH
 
 __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
@@ -26,18 +26,20 @@ class PostProcessor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # Stage 1: acc + bias (33 bits), with the controls.
+        # Stage 1: acc + bias (33 bits), with the controls and the shift's rounding half.
         total = Signal(signed(ACC_WIDTH + 1))
         shift1 = Signal(signed(8))
+        half1 = Signal(64)
         relu1, bits1, signed1 = Signal(), Signal(5), Signal()
         m.d.sync += [total.eq(self.acc + self.bias), shift1.eq(self.shift),
+                     half1.eq(rounding_half(self.shift)),
                      relu1.eq(self.relu), bits1.eq(self.out_bits),
                      signed1.eq(self.out_signed)]
         # Stage 2: plus the rounding half.
         rounded = Signal(signed(64))
         shift2 = Signal(signed(8))
         relu2, bits2, signed2 = Signal(), Signal(5), Signal()
-        m.d.sync += [rounded.eq(add_rounding_half(total, shift1)), shift2.eq(shift1),
+        m.d.sync += [rounded.eq(add_rounding_half(total, half1)), shift2.eq(shift1),
                      relu2.eq(relu1), bits2.eq(bits1), signed2.eq(signed1)]
         # Stage 3: the shift.
         shifted = Signal(signed(64))

@@ -13,8 +13,8 @@ from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from .addrgen import AddressGenerator
 from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
 from .postproc import PostProcessor
-from .ram import ram_instance
-from .rom import rom_instance
+from .ram import DEFAULT_BANK_DEPTH, ram_instance
+from .rom import banked_rom
 from .vector_unit import VectorUnit
 
 __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
@@ -34,20 +34,31 @@ class AcceleratorConfig:
     weight_depth: int  #: words per weight bank
     bias_depth: int  #: words per bias bank
     score_groups: int  #: groups of pe_rows scores the GAP instruction produces
-    mem_dir: str  #: folder of the weight and bias hex files (``weights_c.hex``, ``bias_c.hex``)
+    mem_dir: str  #: folder of the weight and bias images (``weights_c_k.hex``, ``bias_c_k.hex``)
     weight_bits: int = 8  #: stored weight width (4..8), sign-extended to 8 bits on read
+    act_bank_depth: int = DEFAULT_BANK_DEPTH  #: activation RAM words per bank (a power of 2)
+    weight_part_depth: int = DEFAULT_BANK_DEPTH  #: weight ROM words per part (a power of 2)
+    bias_part_depth: int = DEFAULT_BANK_DEPTH  #: bias ROM words per part (a power of 2)
 
     @classmethod
-    def for_program(cls, program, mem_dir: str = ".") -> "AcceleratorConfig":
+    def for_program(cls, program, mem_dir: str = ".", *,
+                    bank_depths: dict | None = None) -> "AcceleratorConfig":
         """The configuration of a compiled :class:`~fpgagen.schedule.program.Program`, with
-        the bank images in ``mem_dir``."""
+        the bank images in ``mem_dir``. ``bank_depths`` (``{"act", "weights", "bias"}``,
+        default 512 each) gives the words per bank of the activation RAM and per part of
+        the weight and bias ROMs: one row of the device's blocks
+        (:func:`fpgagen.hw.bram_fit.bank_depth`)."""
+        depths = {"act": DEFAULT_BANK_DEPTH, "weights": DEFAULT_BANK_DEPTH,
+                  "bias": DEFAULT_BANK_DEPTH, **(bank_depths or {})}
         hw = program.hw
         return cls(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
                    act_depth=program.act_depth, input_base=program.input.base,
                    input_words=program.input_words, weight_depth=program.weight_depth,
                    bias_depth=program.bias_depth,
                    score_groups=-(-program.output_channels // hw.pe_rows),
-                   mem_dir=str(mem_dir), weight_bits=program.weight_bits)
+                   mem_dir=str(mem_dir), weight_bits=program.weight_bits,
+                   act_bank_depth=depths["act"], weight_part_depth=depths["weights"],
+                   bias_part_depth=depths["bias"])
 
 
 @dataclass
@@ -114,7 +125,7 @@ class Accelerator(wiring.Component):
                        data=Signal(ACT_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
         m.submodules.act_mem = ram_instance(
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
-            raddr=act_rd.addr[:act_abits], rdata=act_rd.data)
+            raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=cfg.act_bank_depth)
         m.submodules.rom = rom = memory.Memory(
             shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program), init=list(cfg.program))
         rom_rd = rom.read_port()
@@ -149,10 +160,10 @@ class Accelerator(wiring.Component):
         for c in range(C):
             w = Signal(cfg.weight_bits * L, name=f"wdata_{c}")
             b = Signal(40, name=f"bdata_{c}")
-            m.submodules[f"wbank_{c}"] = rom_instance(
-                ag.o_weight_addr[:w_abits], w, cfg.weight_depth, f"{cfg.mem_dir}/weights_{c}.hex")
-            m.submodules[f"bbank_{c}"] = rom_instance(
-                ag.o_bias_addr[:b_abits], b, cfg.bias_depth, f"{cfg.mem_dir}/bias_{c}.hex")
+            banked_rom(m, f"wbank_{c}", ag.o_weight_addr[:w_abits], w, cfg.weight_depth,
+                       cfg.weight_part_depth, f"{cfg.mem_dir}/weights_{c}")
+            banked_rom(m, f"bbank_{c}", ag.o_bias_addr[:b_abits], b, cfg.bias_depth,
+                       cfg.bias_part_depth, f"{cfg.mem_dir}/bias_{c}")
             weights.append(w)
             biases.append(b)
 

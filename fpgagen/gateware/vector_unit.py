@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..schedule.isa import Opcode
 from ..hw.timing import VECTOR_LATENCY
-from .arith import add_rounding_half, apply_shift, saturate
+from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 from .pe_array import ACT_BITS
 
 __all__ = ["VectorUnit", "VECTOR_LATENCY"]
@@ -49,11 +49,13 @@ class VectorUnit(wiring.Component):
         m.d.sync += [last1.eq(v_t & l_t), last2.eq(last1), last3.eq(last2), last4.eq(last3),
                      self.done.eq(last4)]
         ctl = [dict(op=Signal(Opcode, name=f"op_{k}"), shift=Signal(signed(8), name=f"sh_{k}"),
+                    half=Signal(64, name=f"half_{k}"),
                     mult=Signal(16, name=f"mult_{k}"), bits=Signal(5, name=f"bits_{k}"),
                     sgn=Signal(name=f"sgn_{k}")) for k in range(5)]
         # MAXPOOL results pass the rounding stages unchanged (shift 0).
-        m.d.sync += [ctl[0]["op"].eq(self.op),
-                     ctl[0]["shift"].eq(Mux(self.op == Opcode.MAXPOOL, 0, self.shift)),
+        shift = Mux(self.op == Opcode.MAXPOOL, 0, self.shift)
+        m.d.sync += [ctl[0]["op"].eq(self.op), ctl[0]["shift"].eq(shift),
+                     ctl[0]["half"].eq(rounding_half(shift)),
                      ctl[0]["mult"].eq(self.multiplier), ctl[0]["bits"].eq(self.out_bits),
                      ctl[0]["sgn"].eq(self.out_signed)]
         for k in range(1, len(ctl)):
@@ -83,7 +85,7 @@ class VectorUnit(wiring.Component):
                                       acc[l]))
             # Stage 2: plus the rounding half (MAXPOOL: shift 0, unchanged).
             rounded = Signal(signed(64), name=f"rounded_{l}")
-            m.d.sync += rounded.eq(add_rounding_half(scaled, ctl[1]["shift"]))
+            m.d.sync += rounded.eq(add_rounding_half(scaled, ctl[1]["half"]))
             # Stage 3: the shift.
             shifted = Signal(signed(64), name=f"shifted_{l}")
             m.d.sync += shifted.eq(apply_shift(rounded, ctl[2]["shift"]))

@@ -14,6 +14,12 @@ ceil(width / w)``. Yosys's ``memory_libmap`` maps this way (an 18,860 x 16 ROM o
 ``fit_memories(..., packed=True)`` gives what Yosys counts on Xilinx 7-series too; Vivado
 counts rectangles, the default there.
 
+Banked memories (``LogicalMemory.banked``: the activation RAM) are split in the RTL into
+banks of one row of blocks each, a separate memory to synthesis: they take the rectangular
+count, and among the configurations with the fewest blocks the widest (the shallowest
+bank, so no tool builds a bank from more than one row). :func:`bank_depth` gives the bank
+depth the RTL uses.
+
 Memories whose RTL asks for block RAM (``style="block"``: the weight and bias banks and the
 activation memory) always get blocks. The others (``style="auto"``: the schedule ROM, score
 RAM and cycle log, whose placement the synthesis tool chooses) go to logic when small, by
@@ -36,7 +42,7 @@ from dataclasses import dataclass
 from .board import Board, MemoryBlock
 from .memories import LogicalMemory
 
-__all__ = ["blocks_for", "fit_memories", "MemoryPlacement", "MemoryFit", "LOGIC_MAX_DEPTH",
+__all__ = ["blocks_for", "bank_depth", "fit_memories", "MemoryPlacement", "MemoryFit", "LOGIC_MAX_DEPTH",
            "FF_RAM_MAX_BITS", "LUTRAM_FAMILIES", "PACKED_FAMILIES"]
 
 #: Memories at most this many words deep are candidates for logic (see the module docstring).
@@ -66,17 +72,40 @@ def blocks_for(mem: LogicalMemory, block: MemoryBlock, *, packed: bool = False
     Returns
     -------
     (int, (int, int))
-        ``ceil(depth / d) * ceil(width / w)`` (packed: ``ceil(ceil(depth / d) * width /
-        w)``) for the best configuration ``(d, w)``, and that configuration.
+        ``ceil(depth / d) * ceil(width / w)`` (packed, unless ``mem.banked``:
+        ``ceil(ceil(depth / d) * width / w)``) for the best configuration ``(d, w)``, and
+        that configuration.
     """
     best = None
     for i, (d, w) in enumerate(block.configs):
         rows = -(-mem.depth // d)
-        n = -(-rows * mem.width // w) if packed else rows * -(-mem.width // w)
-        key = (n, rows, i)
+        if mem.banked:
+            n = rows * -(-mem.width // w)
+            key = (n, d, i)
+        else:
+            n = -(-rows * mem.width // w) if packed else rows * -(-mem.width // w)
+            key = (n, rows, i)
         if best is None or key < best[0]:
             best = (key, (d, w))
     return best[0][0], best[1]
+
+
+def bank_depth(mem: LogicalMemory, board: Board) -> int:
+    """Words per bank of the banked memory ``mem`` on ``board``: the depth of the block
+    configuration :func:`fit_memories` chooses for it (one row of blocks per bank).
+
+    Raises
+    ------
+    ValueError
+        ``mem`` is not banked, or it does not go to blocks on this board.
+    """
+    if not mem.banked:
+        raise ValueError(f"memory {mem.name!r} is not banked")
+    p = fit_memories([mem], board).placement(mem.name)
+    if p.config is None:
+        raise ValueError(f"memory {mem.name!r} ({mem.depth} x {mem.width}) is not in "
+                         f"block RAM on board {board.name!r}")
+    return p.config[0]
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,20 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 - **control** (address generator, sequencer, instruction register, schedule ROM in LUTs,
   score streaming): ``lut_ctrl`` and ``ff_ctrl``.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.hw.bram_fit`) puts in logic (the
-  schedule ROM, LUT RAM), plus the read multiplexers of memories split across rows of
-  blocks: ``mux_lut`` LUTs per row beyond the first and per output bit; the second read
-  register of the templated block memories (weight and bias banks, activation memory:
-  ``out_ff_bit`` flip-flops per output bit, after the row multiplexer); and the registers
-  Yosys adds around a RAM in block RAM (``ram_ff_bit`` per bit and ``ram_ff``).
+  schedule ROM, LUT RAM), plus the read pipelines of the templated block memories, all
+  banked (weight and bias ROMs in parts, the activation RAM in banks, each one row of
+  blocks): a register per bank, per group of banks and at the output (one flip-flop per
+  bit each; the RAM also registers its write port), and the AND-OR multiplexers over the
+  banks (``bank_mux_lut`` LUTs per bank beyond the first and per bit). A RAM in block RAM
+  also gets registers from synthesis (``ram_ff_bit`` per bit and ``ram_ff``). A memory
+  left to synthesis to split into rows would cost ``mux_lut`` LUTs per row beyond the first
+  and per bit and ``out_ff_bit`` flip-flops per bit (none of the current design).
 
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
 of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10
 classes, after the memory logic is taken off (the memory coefficients are measured on single
-memories: ``ram_ff_bit``, ``ram_ff``, ``out_ff_bit``).
+memories: ``ram_ff_bit``, ``ram_ff``, ``bank_mux_lut`` from the banked RAM alone at 18 to
+144 bits and 1 to 59 banks, ``build/ramx`` in ``docs/synthesis.md``).
 MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
 here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
 """
@@ -44,16 +48,16 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mul
            "memory_logic", "synthesized_memories"]
 
 #: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per
-#: multiplexed row and bit of a memory split across rows of blocks, flip-flops per RAM in
-#: block RAM (per bit of width and fixed) and per output bit of a templated block memory
-#: (its second read register); the last three measured on single memories.
+#: multiplexed row and bit of a ROM split across rows of blocks and per bank and bit of
+#: the banked RAM, flip-flops per RAM in block RAM (per bit of width and fixed) and per
+#: output bit of a ROM's read registers; the memory terms measured on single memories.
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 38.1, "lut_lane": 813.4, "lut_ctrl": 268.0,
-             "ff_mac": 46.2, "ff_lane": 383.0, "ff_ctrl": 1084.3, "mux_lut": 1.0,
-             "ram_ff_bit": 2.0, "ram_ff": 13.0, "out_ff_bit": 1.0},
-    "zynq7": {"lut_mac": 10.6, "lut_lane": 516.4, "lut_ctrl": 515.0,
-              "ff_mac": 13.9, "ff_lane": 403.1, "ff_ctrl": 879.0, "mux_lut": 0.5,
-              "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
+    "ecp5": {"lut_mac": 46.8, "lut_lane": 874.6, "lut_ctrl": 0.0,
+             "ff_mac": 58.4, "ff_lane": 312.2, "ff_ctrl": 1686.0, "mux_lut": 1.0,
+             "bank_mux_lut": 1.75, "ram_ff_bit": 3.1, "ram_ff": -12.0, "out_ff_bit": 1.0},
+    "zynq7": {"lut_mac": 39.1, "lut_lane": 586.5, "lut_ctrl": 594.9,
+              "ff_mac": 9.6, "ff_lane": 396.9, "ff_ctrl": 1301.0, "mux_lut": 0.5,
+              "bank_mux_lut": 0.72, "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
 COEFFICIENTS["ice40"] = COEFFICIENTS["ecp5"]
@@ -63,14 +67,14 @@ COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 #: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
 #: ``benchmarks/calibrate_logic_model.py``).
 CALIBRATION = {
-    ("ecp5", 2, 1000): {"lut": 3618, "ff": 2606, "bram": 43, "dsp": 10},
-    ("ecp5", 4, 1000): {"lut": 5603, "ff": 4452, "bram": 46, "dsp": 24},
-    ("ecp5", 8, 1000): {"lut": 11356, "ff": 8748, "bram": 66, "dsp": 76},
-    ("ecp5", 4, 10): {"lut": 5220, "ff": 3911, "bram": 16, "dsp": 24},
-    ("zynq7", 2, 1000): {"lut": 2194, "ff": 2186, "bram": 43, "dsp": 10},
-    ("zynq7", 4, 1000): {"lut": 3364, "ff": 3586, "bram": 46, "dsp": 24},
-    ("zynq7", 8, 1000): {"lut": 6213, "ff": 6215, "bram": 66, "dsp": 76},
-    ("zynq7", 4, 10): {"lut": 3049, "ff": 3185, "bram": 16, "dsp": 24},
+    ('ecp5', 2, 1000): {'lut': 3930, 'ff': 4036, 'bram': 47, 'dsp': 10},
+    ('ecp5', 4, 1000): {'lut': 7145, 'ff': 7235, 'bram': 50, 'dsp': 24},
+    ('ecp5', 8, 1000): {'lut': 13003, 'ff': 12998, 'bram': 66, 'dsp': 76},
+    ('ecp5', 4, 10): {'lut': 6082, 'ff': 5262, 'bram': 16, 'dsp': 24},
+    ('zynq7', 2, 1000): {'lut': 2685, 'ff': 3581, 'bram': 47, 'dsp': 10},
+    ('zynq7', 4, 1000): {'lut': 4794, 'ff': 6237, 'bram': 50, 'dsp': 24},
+    ('zynq7', 8, 1000): {'lut': 8939, 'ff': 9951, 'bram': 66, 'dsp': 76},
+    ('zynq7', 4, 10): {'lut': 4075, 'ff': 4404, 'bram': 16, 'dsp': 24},
 }
 
 # Multipliers outside the PE array: per vector lane (the 18 x 16 GAP product; two of the
@@ -99,17 +103,35 @@ def _coefficients(board) -> dict:
 
 
 def memory_logic(program, board, *, packed: bool | None = None) -> dict:
-    """LUTs and flip-flops of the memories in logic and of the row multiplexers."""
+    """LUTs and flip-flops of the memories in logic, of the read multiplexers and of the
+    read pipelines of the templated block memories (``templates/rom.v.j2``,
+    ``templates/ram.v.j2``)."""
+    from ..gateware.ram import ram_banking
+
     c = _coefficients(board)
     fit = fit_memories(design_memories(program), board, packed=packed)
-    mux = sum(p.memory.width * (p.rows - 1) for p in fit.placements if p.rows > 1)
-    # RAMs in blocks: registers Yosys adds around the block (read-before-write bypass)
-    ram_ff = sum(c["ram_ff_bit"] * p.memory.width + c["ram_ff"] for p in fit.placements
-                 if p.memory.kind == "ram" and p.block is not None)
-    # templated block memories: the register after the row multiplexer (read latency 2)
-    out_ff = sum(c["out_ff_bit"] * p.memory.width for p in fit.placements
-                 if p.memory.style == "block" and p.block is not None)
-    return {"lut": fit.logic_luts + c["mux_lut"] * mux, "ff": fit.logic_ffs + ram_ff + out_ff}
+    luts, ffs = fit.logic_luts, fit.logic_ffs
+    for p in fit.placements:
+        mem = p.memory
+        if p.block is None or mem.style != "block":
+            continue
+        if mem.banked:
+            # a register per bank (ROM: in each part's template), per group and at the
+            # output; AND-OR multiplexers
+            banks, _, groups = ram_banking(mem.depth, p.config[0])
+            ffs += mem.width * (banks + groups + 1)
+            luts += c["bank_mux_lut"] * mem.width * (banks - 1)
+            if mem.kind == "ram":  # the write register
+                ffs += mem.width + (mem.depth - 1).bit_length() + 1
+        else:
+            # a ROM built by synthesis from rows of blocks: the row multiplexer and the
+            # register after it
+            ffs += c["out_ff_bit"] * mem.width
+            luts += c["mux_lut"] * mem.width * (p.rows - 1)
+        if mem.kind == "ram":
+            # registers synthesis adds around a RAM in block RAM
+            ffs += c["ram_ff_bit"] * mem.width + c["ram_ff"]
+    return {"lut": luts, "ff": ffs}
 
 
 def logic_blocks(hw, board, program) -> dict:

@@ -36,6 +36,10 @@ class LogicalMemory:
         ``block`` when the RTL asks for block RAM (the templated bank ROMs and activation
         RAM carry ``rom_style``/``ram_style = "block"`` or Quartus ``ramstyle``), ``auto``
         when the synthesis tool chooses (Amaranth memories without attributes).
+    banked : bool
+        Built as separate banks of one row of blocks each, with a registered multiplexer
+        over the banks (the activation RAM, ``templates/ram.v.j2``): each bank is its own
+        memory to synthesis, so rows never share blocks (see :mod:`fpgagen.hw.bram_fit`).
     """
 
     name: str
@@ -44,6 +48,7 @@ class LogicalMemory:
     kind: str
     layer: str | None = None
     style: str = "auto"
+    banked: bool = False
 
     def __post_init__(self):
         if self.kind not in ("rom", "ram"):
@@ -70,8 +75,8 @@ def design_memories(program) -> list[LogicalMemory]:
     schedule ROM (one word per instruction), the score RAM (``ceil(classes / pe_rows)`` x
     ``16 * pe_rows``) and the cycle log RAM (one 32-bit word per instruction). RAMs are at
     least two words deep, as in the top level. The banks and the activation RAM are
-    templated memories that ask for block RAM (``style="block"``); the other three are
-    Amaranth memories the synthesis tool places (``style="auto"``).
+    templated memories that ask for block RAM (``style="block"``) and are ``banked``; the
+    other three are Amaranth memories the synthesis tool places (``style="auto"``).
     """
     hw = program.hw
     rows, cols = hw.pe_rows, hw.pe_cols
@@ -81,12 +86,12 @@ def design_memories(program) -> list[LogicalMemory]:
     mems = []
     for c in range(cols):
         mems.append(LogicalMemory(f"weights_{c}", program.weight_depth, rows * weight_bits,
-                                  "rom", style="block"))
+                                  "rom", style="block", banked=True))
     for c in range(cols):
         mems.append(LogicalMemory(f"bias_{c}", program.bias_depth, BIAS_BITS + SHIFT_BITS,
-                                  "rom", style="block"))
+                                  "rom", style="block", banked=True))
     mems.append(LogicalMemory("act", max(int(program.act_depth), 2), ACT_LANE_BITS * rows,
-                              "ram", style="block"))
+                              "ram", style="block", banked=True))
     mems.append(LogicalMemory("schedule", max(n_instr, 1), INSTRUCTION_BITS, "rom"))
     mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * rows, "ram"))
     mems.append(LogicalMemory("cycle_log", max(n_instr, 2), CYCLE_LOG_BITS, "ram"))

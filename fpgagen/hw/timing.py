@@ -3,15 +3,20 @@
 drift. Every stage is registered so that no path holds more than one level of arithmetic
 or one memory access (see ``docs/hardware.md``, *Pipeline*)."""
 
-__all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "PE_ARRAY_LATENCY", "POSTPROC_LATENCY",
+__all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "RAM_WRITE_LATENCY", "PE_ARRAY_LATENCY",
+           "POSTPROC_LATENCY",
            "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD"]
 
 #: Address generator: loop counters -> input coordinates -> pixel indices -> products and
 #: offsets -> word addresses.
 ADDRGEN_LATENCY = 4
-#: Block memories: address -> block RAM read register -> register after the output
-#: multiplexer of a memory built from many blocks.
-MEMORY_LATENCY = 2
+#: Block memories (``templates/ram.v.j2``, ``templates/rom.v.j2``): four registers. RAM:
+#: block RAM read register -> a register per bank of blocks -> multiplexer over a group of
+#: banks -> multiplexer over the groups. ROM: address -> block RAM read register -> after
+#: the multiplexer of a memory built from many blocks -> towards the PE array.
+MEMORY_LATENCY = 4
+#: Activation RAM write port: one register before the write fans out to the banks.
+RAM_WRITE_LATENCY = 1
 #: PE array: input registers -> products -> partial sums -> column sums -> accumulators.
 PE_ARRAY_LATENCY = 5
 #: Post-processing: acc + bias -> plus the rounding half -> shift -> ReLU and saturation.
@@ -24,7 +29,8 @@ VECTOR_LATENCY = 6
 #: result is written before the next instruction starts: through the address generator,
 #: the memories, the longer of the two datapaths, the write, and one cycle of margin.
 DRAIN_CYCLES = (ADDRGEN_LATENCY + MEMORY_LATENCY
-                + max(PE_ARRAY_LATENCY + POSTPROC_LATENCY, VECTOR_LATENCY) + 2)
+                + max(PE_ARRAY_LATENCY + POSTPROC_LATENCY, VECTOR_LATENCY)
+                + RAM_WRITE_LATENCY + 2)
 
 #: Cycles every instruction adds to its reads: FETCH, DECODE and ISSUE (3), the cycle RUN
 #: needs to see the address generator finish (1), and DRAIN (``DRAIN_CYCLES + 1``).

@@ -122,13 +122,14 @@ def _runtime_make_flags(cache: Path) -> list:
 
 
 def build_component(component, build_dir, *, toplevel: str = "dut", opt: str = "-O2",
-                    runtime_cache=None) -> ComponentBuild:
+                    runtime_cache=None, extra_verilog: str = "") -> ComponentBuild:
     """Convert the Amaranth ``component`` to Verilog (module ``toplevel``) in ``build_dir``
     and compile it with :func:`fpgagen.sim.verilator.verilate` (every signal public).
 
     Ports keep Amaranth's flattened names (``act__0``, ``i_stream__valid``); a component
     with synchronous logic gets ``clk`` and ``rst`` (synchronous, active high). ``opt`` is
-    the model's C++ optimization flag. With ``runtime_cache`` (a folder), Verilator's
+    the model's C++ optimization flag; ``extra_verilog`` holds the modules the component
+    instantiates (the templated RAM), appended to its source. With ``runtime_cache`` (a folder), Verilator's
     run-time library is linked from an archive in a subfolder keyed by the tool versions
     when there is one, and archived there after the build otherwise."""
     from amaranth.back import verilog
@@ -137,7 +138,7 @@ def build_component(component, build_dir, *, toplevel: str = "dut", opt: str = "
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{toplevel}.v"
-    source.write_text(verilog.convert(component, name=toplevel))
+    source.write_text(verilog.convert(component, name=toplevel) + extra_verilog)
     cache = Path(runtime_cache).resolve() / _runtime_key() if runtime_cache else None
     cached = _runtime_make_flags(cache) if cache is not None else []
     # Command-line variables for the make that verilate runs, passed through MAKEFLAGS.

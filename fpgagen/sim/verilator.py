@@ -171,7 +171,9 @@ def build_simulation(config: AcceleratorConfig, weight_banks, bias_banks, shift_
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     write_bank_images(config.mem_dir, weight_banks, bias_banks, shift_banks,
-                      weight_bits=config.weight_bits)
+                      weight_bits=config.weight_bits,
+                      weight_part_depth=config.weight_part_depth,
+                      bias_part_depth=config.bias_part_depth)
     top = Accelerator(config)
     (build_dir / "fpgagen_top.v").write_text(verilog.convert(top, name=TOPLEVEL))
     (build_dir / "fpgagen_rom.v").write_text(rom_verilog())

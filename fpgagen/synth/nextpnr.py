@@ -31,12 +31,14 @@ class PnrResult:
     utilization: dict = field(default_factory=dict)  #: ``{bel type: {"used", "available"}}``
     seconds: float = 0.0
     report: Path | None = None
+    out_of_context: bool = False  #: ECP5 placed without I/O buffers and global clock
+
 
     def summary(self) -> dict:
         """JSON-ready figures."""
         return {"fmax_mhz": self.fmax_mhz, "target_mhz": self.target_mhz,
                 "critical_path": [list(h) for h in self.critical_path[:12]],
-                "seconds": self.seconds}
+                "seconds": self.seconds, "out_of_context": self.out_of_context}
 
 
 def parse_report(report: dict, log_text: str = "") -> tuple:
@@ -62,13 +64,16 @@ def parse_report(report: dict, log_text: str = "") -> tuple:
 
 
 def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
-                out_of_context: bool = True, seed: int = 1,
+                out_of_context: bool | None = None, seed: int = 1,
                 timeout: float | None = None) -> PnrResult:
     """Place and route the Yosys JSON ``netlist`` on the board's device.
 
-    ``out_of_context`` (ECP5): no I/O buffers, so designs with more ports than pins place;
-    on iCE40 unconstrained I/O is allowed instead. Runs in ``work_dir`` (default: the
-    netlist's folder) with relative names (YoWASP cannot see ``/tmp``).
+    ECP5: with I/O buffers on unconstrained pins (``--lpf-allow-unconstrained``), so the
+    clock is promoted to a global network as on a board; a design with more port bits than
+    the package has pins is then retried out of context (``--out-of-context``: no I/O
+    buffers, no global promotion). ``out_of_context`` forces one or the other. iCE40:
+    unconstrained I/O is allowed. Runs in ``work_dir`` (default: the netlist's folder) with
+    relative names (YoWASP cannot see ``/tmp``).
 
     Raises
     ------
@@ -82,21 +87,34 @@ def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
     netlist = Path(netlist).resolve()
     work = Path(work_dir).resolve() if work_dir is not None else netlist.parent
     work.mkdir(parents=True, exist_ok=True)
+    if board.family == "ecp5" and out_of_context is None:
+        try:
+            return _run(exe, board, netlist, work, freq_mhz, seed, timeout, ooc=False)
+        except FpgagenError as err:
+            log.warning("nextpnr with I/O buffers failed; retrying out of context (%s)",
+                        str(err).splitlines()[-1])
+            return _run(exe, board, netlist, work, freq_mhz, seed, timeout, ooc=True)
+    return _run(exe, board, netlist, work, freq_mhz, seed, timeout,
+                ooc=board.family == "ecp5" and bool(out_of_context))
+
+
+def _run(exe, board, netlist, work, freq_mhz, seed, timeout, *, ooc: bool) -> PnrResult:
     import os
 
     net_rel = os.path.relpath(netlist, work)
     cmd = [exe, *nextpnr_device_args(board), "--json", net_rel, "--freq", f"{freq_mhz:g}",
            "--timing-allow-fail", "--seed", str(seed), "--report", "nextpnr_report.json",
            "-l", "nextpnr.log"]
-    if board.family == "ecp5" and out_of_context:
-        cmd.append("--out-of-context")
+    if board.family == "ecp5":
+        cmd.append("--out-of-context" if ooc else "--lpf-allow-unconstrained")
     if board.family == "ice40":
         cmd.append("--pcf-allow-unconstrained")
     log.info("nextpnr: %s", " ".join(cmd[1:]))
     start = time.monotonic()
+    report_path = work / "nextpnr_report.json"
+    report_path.unlink(missing_ok=True)
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
     seconds = round(time.monotonic() - start, 1)
-    report_path = work / "nextpnr_report.json"
     if proc.returncode != 0 or not report_path.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise FpgagenError(f"nextpnr failed in {work} (exit {proc.returncode}):\n{tail}")
@@ -105,4 +123,4 @@ def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
     fmax, path, util = parse_report(json.loads(report_path.read_text()), text)
     return PnrResult(family=board.family, fmax_mhz=fmax, target_mhz=freq_mhz,
                      critical_path=path, utilization=util, seconds=seconds,
-                     report=report_path)
+                     report=report_path, out_of_context=ooc)

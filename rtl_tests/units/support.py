@@ -34,10 +34,12 @@ def port_shapes(component: wiring.Component) -> dict:
     return shapes
 
 
-def build(component: wiring.Component, build_dir) -> ComponentBuild:
-    """Verilator build of ``component`` in ``build_dir`` (top module ``dut``), sharing the
-    compiled Verilator run-time library between the unit tests."""
-    return build_component(component, build_dir, runtime_cache=RUNTIME_CACHE)
+def build(component: wiring.Component, build_dir, extra_verilog: str = "") -> ComponentBuild:
+    """Verilator build of ``component`` in ``build_dir`` (top module ``dut``, with the
+    modules of ``extra_verilog``), sharing the compiled Verilator run-time library between
+    the unit tests."""
+    return build_component(component, build_dir, runtime_cache=RUNTIME_CACHE,
+                           extra_verilog=extra_verilog)
 
 
 def run_testbench(sim: ComponentBuild, testbench: str, stimulus: dict) -> dict:
