@@ -22,13 +22,22 @@ SIZE = 15
 _RUNS = {}
 
 
+#: Words per memory bank of the layer zoo builds (the simulator's default is deeper).
+ZOO_BANK_DEPTH = 64
+
+
 def _zoo_run(array: str):
     """Build the layer zoo for ``array`` (once per session), run one image, return the
     program, the simulated run and the golden tensors."""
     if array not in _RUNS:
         graph = quantize(generate_weights(layer_zoo(SIZE)))
         program = lower(graph, ARRAYS[array], reuse_memory=False)
-        sim = build_program(program, BUILD_ROOT / f"layer_zoo_{array}")
+        # small banks, so every layer's reads also cross bank and group boundaries of the
+        # activation RAM and parts of the weight ROMs
+        assert program.weight_depth > 2 * ZOO_BANK_DEPTH
+        assert program.act_depth > 4 * ZOO_BANK_DEPTH
+        sim = build_program(program, BUILD_ROOT / f"layer_zoo_{array}",
+                            bank_depth=ZOO_BANK_DEPTH)
         image = np.random.default_rng(7).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
         tensors = [t for t in program.tensors if t != graph.input_name]
         run = run_image(sim, program, graph, image, read_back=tensors)

@@ -14,14 +14,24 @@ from ..schedule.isa import Opcode
 from ..schedule.program import Program
 from .verilator import SimBuild, build_simulation
 
-__all__ = ["build_program", "NetworkRun", "run_image"]
+__all__ = ["build_program", "NetworkRun", "run_image", "SIM_BANK_DEPTH"]
+
+#: Words per bank (activation RAM) and per part (weight and bias ROMs) of simulated designs.
+#: Banking does not change what the design computes or when (the read latency is fixed), so
+#: the simulation takes deeper banks than a device's block rows: fewer instances to compile
+#: and multiplex (full SqueezeNet v1.1 on 16x16 PEs: 19 activation banks and 2 parts per
+#: weight bank instead of 150 and 10), while deep memories still go through both
+#: multiplexer levels. ``rtl_tests/test_block_ram.py`` tests small banks.
+SIM_BANK_DEPTH = 4096
 
 
-def build_program(program: Program, build_dir) -> SimBuild:
+def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEPTH
+                  ) -> SimBuild:
     """Write the Verilog and memory images of ``program`` into ``build_dir`` and compile
-    them with Verilator (tens of seconds)."""
+    them with Verilator (tens of seconds), with memory banks of ``bank_depth`` words."""
     build_dir = Path(build_dir).resolve()
-    cfg = AcceleratorConfig.for_program(program, build_dir)
+    cfg = AcceleratorConfig.for_program(program, build_dir, bank_depths={
+        "act": bank_depth, "weights": bank_depth, "bias": bank_depth})
     return build_simulation(cfg, program.weight_banks, program.bias_banks,
                             program.shift_banks, build_dir)
 
