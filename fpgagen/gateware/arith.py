@@ -9,15 +9,11 @@ def rshift_round(value: Value, shift: Value, width: int = 64) -> Value:
     """``floor(value / 2**shift + 1/2)`` for ``shift > 0``, ``value << -shift`` otherwise.
 
     ``value`` is signed; ``shift`` a signed value in -63..63. The result is ``width`` bits
-    wide, enough for every caller (no overflow before saturation)."""
-    v = value.as_signed()
-    right = shift.as_signed()[:6].as_unsigned()
-    left = (-shift.as_signed())[:6].as_unsigned()
-    half = (Const(1, signed(width)) << (right - 1)[:6])[:width].as_signed()
-    shifted_right = ((v + half).as_signed() >> right)
-    shifted_left = (v << left)[:width].as_signed()
-    return Mux(shift.as_signed() > 0, shifted_right, Mux(shift.as_signed() == 0, v,
-                                                          shifted_left))[:width].as_signed()
+    wide, enough for every caller (no overflow before saturation). The pipelines use its
+    parts, :func:`rounding_half`, :func:`add_rounding_half` and :func:`apply_shift`, in
+    stages of their own."""
+    return apply_shift(add_rounding_half(value, rounding_half(shift, width), width), shift,
+                       width)
 
 
 def rounding_half(shift: Value, width: int = 64) -> Value:
