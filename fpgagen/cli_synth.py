@@ -25,7 +25,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "Fmax. Needs pip install -e '.[synth]'.")
     p.add_argument("dir", type=Path, metavar="DIR", help="build folder with report.json and rtl/")
     p.add_argument("--pnr", action="store_true",
-                   help="also run nextpnr (ECP5 out of context, iCE40) and report Fmax")
+                   help="also run nextpnr (ECP5, iCE40) and report Fmax: placed on "
+                        "unconstrained pins with a global clock; on ECP5 out of context "
+                        "when the ports outnumber the pins")
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="nextpnr target clock (default: the build's clock)")
     p.set_defaults(func=run)

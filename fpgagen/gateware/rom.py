@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, Value
 
 from .. import __version__
+from .ram import ram_banking
 from .templates import verilog_template_env
 
 __all__ = ["ROM_MODULE", "InitFormat", "rom_verilog", "rom_instance", "bare_init_files",
@@ -95,8 +96,6 @@ def banked_rom(m: Module, name: str, addr: Value, data: Signal, depth: int, part
     blocks (latency 2); a registered multiplexer picks the part within a group of parts,
     a second one the group (:func:`fpgagen.gateware.ram.ram_banking`), each an AND-OR of
     its inputs with registered one-hot selects."""
-    from .ram import ram_banking
-
     parts, group, groups = ram_banking(depth, part_depth)
     pbits = part_depth.bit_length() - 1
     width = len(data)

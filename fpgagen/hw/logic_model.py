@@ -33,8 +33,8 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
 of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10
 classes, after the memory logic is taken off (the memory coefficients are measured on single
-memories: ``ram_ff_bit``, ``ram_ff``, ``bank_mux_lut`` from the banked RAM alone at 18 to
-144 bits and 1 to 59 banks, ``build/ramx`` in ``docs/synthesis.md``).
+memories: ``ram_ff_bit``, ``ram_ff``, and ``bank_mux_lut`` from Yosys runs of the banked
+RAM alone at 18 to 144 bits and 1 to 59 banks, ``docs/synthesis.md``).
 MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
 here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
 """
@@ -47,10 +47,10 @@ from .memories import design_memories
 __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers",
            "memory_logic", "synthesized_memories"]
 
-#: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per
-#: multiplexed row and bit of a ROM split across rows of blocks and per bank and bit of
-#: the banked RAM, flip-flops per RAM in block RAM (per bit of width and fixed) and per
-#: output bit of a ROM's read registers; the memory terms measured on single memories.
+#: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per bank
+#: and bit of a banked memory (and per row and bit of a memory synthesis splits into
+#: rows), flip-flops per RAM in block RAM (per bit of width and fixed) and per output bit
+#: of a memory split into rows; the memory terms measured on single memories.
 COEFFICIENTS = {
     "ecp5": {"lut_mac": 46.8, "lut_lane": 874.6, "lut_ctrl": 0.0,
              "ff_mac": 58.4, "ff_lane": 312.2, "ff_ctrl": 1686.0, "mux_lut": 1.0,
