@@ -1,6 +1,7 @@
 """How ``fpgagen.synth.nextpnr.run_nextpnr`` calls nextpnr: ECP5 on unconstrained pins
-(global clock) first, out of context when that fails; iCE40 on unconstrained pins. The
-tool itself is replaced by a stand-in that records the command line."""
+(global clock) first, out of context when that fails, on the netlist with its block RAM
+output registers in use; iCE40 on unconstrained pins. The tool itself is replaced by a
+stand-in that records the command line."""
 
 import json
 import subprocess
@@ -31,7 +32,9 @@ class FakeNextpnr:
 
 
 @pytest.fixture
-def fake(monkeypatch):
+def fake(monkeypatch, tmp_path):
+    (tmp_path / "n.json").write_text(json.dumps({"modules": {}}))
+
     def install(fail_with=None):
         tool = FakeNextpnr(fail_with)
         monkeypatch.setattr(nextpnr.subprocess, "run", tool)
@@ -48,6 +51,19 @@ def test_ecp5_places_on_pins_with_a_global_clock(fake, tmp_path):
     assert "--out-of-context" not in tool.commands[0]
     assert r.fmax_mhz == 87.5 and not r.out_of_context
     assert r.summary()["out_of_context"] is False
+
+
+def test_ecp5_places_the_netlist_with_block_ram_output_registers(fake, tmp_path):
+    tool = fake()
+    r = nextpnr.run_nextpnr(resolve_board("ecp5-85"), tmp_path / "n.json", freq_mhz=100)
+    json_arg = tool.commands[0][tool.commands[0].index("--json") + 1]
+    assert json_arg == "n_outreg.json" and (tmp_path / "n_outreg.json").exists()
+    assert r.summary()["ebr_output_registers"] == {
+        "blocks": 0, "absorbed_blocks": 0, "removed_flip_flops": 0, "skipped": {}}
+    r = nextpnr.run_nextpnr(resolve_board("ecp5-85"), tmp_path / "n.json", freq_mhz=100,
+                            ebr_output_registers=False)
+    assert tool.commands[-1][tool.commands[-1].index("--json") + 1] == "n.json"
+    assert r.ebr_output_registers is None
 
 
 def test_ecp5_falls_back_out_of_context_when_the_pins_run_out(fake, tmp_path):
@@ -75,4 +91,4 @@ def test_ice40_uses_unconstrained_pins(fake, tmp_path):
     assert "--pcf-allow-unconstrained" in tool.commands[0]
     assert not any(a in tool.commands[0] for a in ("--out-of-context",
                                                    "--lpf-allow-unconstrained"))
-    assert not r.out_of_context
+    assert not r.out_of_context and r.ebr_output_registers is None

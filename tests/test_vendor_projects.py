@@ -129,6 +129,12 @@ def test_lattice_makefile(board_key, device, rtl, tmp_path):
     assert f"FREQ ?= {board.clock_mhz:g}" in make
     assert "\n\t$(YOSYS) -q -l yosys.log synth.ys\n" in make
     assert ("--out-of-context" in make) == (board.family == "ecp5")
+    # ECP5 places the netlist with the block RAM output registers in use
+    ecp5 = board.family == "ecp5"
+    assert ("\n\t$(PYTHON) -m fpgagen.synth.ecp5_outreg fpgagen.json fpgagen_outreg.json\n"
+            in make) == ecp5
+    placed = "$(PLACED)" if ecp5 else "fpgagen.json"
+    assert make.count(f"--json {placed} ") == (3 if ecp5 else 2)
     ys = (root / "synth.ys").read_text()
     assert f"{yosys_synth_command(board, TOP_MODULE, 'fpgagen.json')}\n" in ys
     assert "read_verilog -defer rtl/fpgagen_top.v" in ys
