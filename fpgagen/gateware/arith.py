@@ -42,8 +42,26 @@ def apply_shift(value: Value, shift: Value, width: int = 64) -> Value:
 
 def saturate(value: Value, bits: Value, is_signed: Value) -> Value:
     """Clamp a signed ``value`` to the code range of a ``bits``-wide (8 or 16) code, signed
-    or unsigned; returns a signed 18-bit value."""
+    or unsigned; returns a signed 18-bit value.
+
+    The limits are powers of two, so the range checks are bit tests rather than comparators
+    as wide as ``value`` (a 64-bit compare is a 32-cell carry chain): with ``k`` = 7, 8, 15
+    or 16 the magnitude bits, ``value > 2**k - 1`` is "not negative and a bit from ``k`` up
+    set", and ``value < -2**k`` is "negative and not every bit from ``k`` up set"."""
     v = value.as_signed()
-    hi = Mux(is_signed, Mux(bits == 16, 32767, 127), Mux(bits == 16, 65535, 255))
-    lo = Mux(is_signed, Mux(bits == 16, -32768, -128), 0)
-    return Mux(v > hi, hi, Mux(v < lo, lo, v))[:18].as_signed()
+    width = len(v)
+    negative = v[width - 1]
+
+    def any_above(k):  # a magnitude bit at k or above of a non-negative value
+        return v[k:width - 1].any() if k < width - 1 else Const(0)
+
+    def all_ones_from(k):  # value >= -2**k for a negative value
+        return v[k:width].all() if k < width else Const(1)
+
+    wide = bits == 16
+    over = ~negative & Mux(is_signed, Mux(wide, any_above(15), any_above(7)),
+                           Mux(wide, any_above(16), any_above(8)))
+    under = negative & Mux(is_signed, ~Mux(wide, all_ones_from(15), all_ones_from(7)), 1)
+    hi = Mux(is_signed, Mux(wide, 32767, 127), Mux(wide, 65535, 255))
+    lo = Mux(is_signed, Mux(wide, -32768, -128), 0)
+    return Mux(over, hi, Mux(under, lo, v))[:18].as_signed()
