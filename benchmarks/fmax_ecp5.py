@@ -78,9 +78,6 @@ def main(argv=None) -> int:
     print(f"yosys: {synth.figures()} in {synth.seconds} s", flush=True)
     pnr = run_nextpnr(board, synth.netlist, freq_mhz=args.freq, work_dir=args.out / "synth",
                       timeout=args.timeout)
-    outreg = pnr.ebr_output_registers or {}
-    print(f"block RAM output registers: {outreg.get('absorbed_blocks')}/{outreg.get('blocks')} "
-          f"DP16KD, {outreg.get('removed_flip_flops')} flip-flops moved into them")
     print(f"nextpnr-ecp5: Fmax {pnr.fmax_mhz} MHz (target {args.freq:g}) in {pnr.seconds} s",
           flush=True)
     for hop in pnr.critical_path:

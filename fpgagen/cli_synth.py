@@ -28,7 +28,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="also run nextpnr (ECP5, iCE40) and report Fmax: placed on "
                         "unconstrained pins with a global clock; on ECP5 out of context "
                         "when the ports outnumber the pins, and with the registers behind "
-                        "the block RAM outputs moved into the EBR output registers")
+                        "block RAM outputs and in front of multipliers packed into those "
+                        "blocks")
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="nextpnr target clock (default: the build's clock)")
     p.set_defaults(func=run)

@@ -53,17 +53,20 @@ def test_ecp5_places_on_pins_with_a_global_clock(fake, tmp_path):
     assert r.summary()["out_of_context"] is False
 
 
-def test_ecp5_places_the_netlist_with_block_ram_output_registers(fake, tmp_path):
+def test_ecp5_places_the_netlist_with_registers_packed(fake, tmp_path):
     tool = fake()
     r = nextpnr.run_nextpnr(resolve_board("ecp5-85"), tmp_path / "n.json", freq_mhz=100)
     json_arg = tool.commands[0][tool.commands[0].index("--json") + 1]
-    assert json_arg == "n_outreg.json" and (tmp_path / "n_outreg.json").exists()
-    assert r.summary()["ebr_output_registers"] == {
-        "blocks": 0, "absorbed_blocks": 0, "removed_flip_flops": 0, "skipped": {}}
+    assert json_arg == "n_packed.json" and (tmp_path / "n_packed.json").exists()
+    assert r.summary()["register_packing"] == {
+        "ebr_output_registers": {"blocks": 0, "absorbed_blocks": 0, "removed_flip_flops": 0,
+                                 "skipped": {}},
+        "dsp_input_registers": {"multipliers": 0, "absorbed_multipliers": 0,
+                                "removed_flip_flops": 0, "skipped": {}}}
     r = nextpnr.run_nextpnr(resolve_board("ecp5-85"), tmp_path / "n.json", freq_mhz=100,
-                            ebr_output_registers=False)
+                            pack_registers=False)
     assert tool.commands[-1][tool.commands[-1].index("--json") + 1] == "n.json"
-    assert r.ebr_output_registers is None
+    assert r.register_packing is None
 
 
 def test_ecp5_falls_back_out_of_context_when_the_pins_run_out(fake, tmp_path):
@@ -91,4 +94,4 @@ def test_ice40_uses_unconstrained_pins(fake, tmp_path):
     assert "--pcf-allow-unconstrained" in tool.commands[0]
     assert not any(a in tool.commands[0] for a in ("--out-of-context",
                                                    "--lpf-allow-unconstrained"))
-    assert not r.out_of_context and r.ebr_output_registers is None
+    assert not r.out_of_context and r.register_packing is None

@@ -131,7 +131,7 @@ def test_lattice_makefile(board_key, device, rtl, tmp_path):
     assert ("--out-of-context" in make) == (board.family == "ecp5")
     # ECP5 places the netlist with the block RAM output registers in use
     ecp5 = board.family == "ecp5"
-    assert ("\n\t$(PYTHON) -m fpgagen.synth.ecp5_outreg fpgagen.json fpgagen_outreg.json\n"
+    assert ("\n\t$(PYTHON) -m fpgagen.synth.ecp5_pack fpgagen.json fpgagen_packed.json\n"
             in make) == ecp5
     placed = "$(PLACED)" if ecp5 else "fpgagen.json"
     assert make.count(f"--json {placed} ") == (3 if ecp5 else 2)

@@ -18,20 +18,17 @@ unchanged (two registers either way), so the design's timing model and results a
 Both ports' output registers are configured alike and clocked by the read clock, so the
 result does not depend on which port's register serves the low half of a 36-bit read.
 A block that does not match is left as it is, with the reason recorded.
-
-Command line: ``python -m fpgagen.synth.ecp5_outreg IN.json OUT.json``.
+(:mod:`fpgagen.synth.ecp5_pack` runs this pass on a netlist file.)
 """
 
-import json
-import sys
-from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-__all__ = ["OutregSummary", "absorb_output_registers", "absorb_file"]
+from .yosys_json import CONSTANTS, NetIndex, bit as _bit, is_const as _is_const
+from .yosys_json import param as _param, register_kind
+
+__all__ = ["OutregSummary", "absorb_output_registers"]
 
 _DATA_OUTPUTS = tuple(f"DO{port}{i}" for port in "AB" for i in range(18))
-_CONSTANTS = ("0", "1", "x", "z")
 
 
 @dataclass
@@ -50,39 +47,7 @@ class OutregSummary:
                 "skipped": dict(sorted(self.skipped.items())[:20])}
 
 
-def _param(cell: dict, name: str, default: str = "") -> str:
-    # Yosys writes string parameters that look like binary numbers with a trailing space
-    return str(cell.get("parameters", {}).get(name, default)).strip()
-
-
-def _bit(cell: dict, port: str):
-    """The single bit on ``port``: an int net id, a constant string, or None if unconnected."""
-    bits = cell["connections"].get(port)
-    return bits[0] if bits else None
-
-
-def _is_const(bit, value: str) -> bool:
-    return bit is None and value == "0" or bit == value
-
-
-class _Index:
-    """Sinks of every net bit of one module, and the bits its ports expose."""
-
-    def __init__(self, module: dict):
-        self.sinks = defaultdict(list)
-        for name, cell in module.get("cells", {}).items():
-            directions = cell.get("port_directions", {})
-            for port, bits in cell["connections"].items():
-                if directions.get(port) == "output":
-                    continue
-                for bit in bits:
-                    if isinstance(bit, int):
-                        self.sinks[bit].append((name, port))
-        self.port_bits = {bit for p in module.get("ports", {}).values()
-                          for bit in p.get("bits", []) if isinstance(bit, int)}
-
-
-def _register_behind(cells: dict, index: _Index, bit, clock, inverted: bool):
+def _register_behind(cells: dict, index: NetIndex, bit, clock, inverted: bool):
     """``(flip-flop name, None)`` when ``bit`` feeds exactly one plain register on
     ``clock``; ``(None, reason)`` otherwise."""
     if bit in index.port_bits:
@@ -94,18 +59,11 @@ def _register_behind(cells: dict, index: _Index, bit, clock, inverted: bool):
     ff = cells[name]
     if ff["type"] != "TRELLIS_FF" or port != "DI":
         return None, f"a data output feeds {ff['type']}.{port}"
-    if _bit(ff, "CLK") != clock:
-        return None, f"register {name} is on another clock"
-    if _param(ff, "CLKMUX", "CLK") != ("INV" if inverted else "CLK"):
-        return None, f"register {name} has another clock polarity"
-    ce_mux = _param(ff, "CEMUX", "1")
-    if not (ce_mux == "1" or ce_mux == "CE" and _is_const(_bit(ff, "CE"), "1")):
-        return None, f"register {name} has a clock enable"
-    lsr_mux = _param(ff, "LSRMUX", "LSR")
-    if not (lsr_mux == "0" or lsr_mux == "LSR" and _is_const(_bit(ff, "LSR"), "0")):
-        return None, f"register {name} has a set/reset"
-    if _param(ff, "REGSET", "RESET") != "RESET":
-        return None, f"register {name} starts at 1"
+    reset, reason = register_kind(ff, clock, inverted)
+    if reason is None and reset is not None:
+        reason = "a register with a reset"
+    if reason is not None:
+        return None, f"{reason} ({name})"
     return name, None
 
 
@@ -124,7 +82,7 @@ def _read_ports(ebr: dict) -> dict:
     return {"A": (_bit(ebr, "CLKA"), _param(ebr, "CLKAMUX", "CLKA") != "CLKA"), "B": port_b}
 
 
-def _absorb_block(cells: dict, index: _Index, name: str):
+def _absorb_block(cells: dict, index: NetIndex, name: str):
     """``(ports, {data output: flip-flop})`` for one DP16KD, or a reason string."""
     ebr = cells[name]
     if _param(ebr, "REGMODE_A", "NOREG") != "NOREG" or \
@@ -134,7 +92,7 @@ def _absorb_block(cells: dict, index: _Index, name: str):
     plan, ports = {}, set()
     for pin in _DATA_OUTPUTS:
         bit = _bit(ebr, pin)
-        if bit is None or bit in _CONSTANTS or \
+        if bit is None or bit in CONSTANTS or \
                 not index.sinks.get(bit) and bit not in index.port_bits:
             continue  # an unused output
         port = pin[2]
@@ -171,7 +129,7 @@ def absorb_output_registers(netlist: dict) -> OutregSummary:
         names = sorted(n for n, c in cells.items() if c.get("type") == "DP16KD")
         if not names:
             continue
-        index = _Index(module)
+        index = NetIndex(module)
         for name in names:
             summary.blocks += 1
             plan = _absorb_block(cells, index, name)
@@ -195,29 +153,3 @@ def absorb_output_registers(netlist: dict) -> OutregSummary:
             summary.absorbed_blocks += 1
             summary.removed_flip_flops += len(plan)
     return summary
-
-
-def absorb_file(src, dst) -> OutregSummary:
-    """:func:`absorb_output_registers` from the JSON file ``src`` into ``dst``."""
-    netlist = json.loads(Path(src).read_text())
-    summary = absorb_output_registers(netlist)
-    Path(dst).write_text(json.dumps(netlist))
-    return summary
-
-
-def main(argv=None) -> int:
-    """``python -m fpgagen.synth.ecp5_outreg IN.json OUT.json``"""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m fpgagen.synth.ecp5_outreg IN.json OUT.json", file=sys.stderr)
-        return 2
-    summary = absorb_file(*args)
-    print(f"ecp5_outreg: {summary.absorbed_blocks}/{summary.blocks} DP16KD use their output "
-          f"registers, {summary.removed_flip_flops} flip-flops removed")
-    for name, reason in summary.as_dict()["skipped"].items():
-        print(f"  kept {name}: {reason}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..emit.vendor import nextpnr_device_args
 from ..errors import FpgagenError
-from .ecp5_outreg import absorb_file
+from .ecp5_pack import describe, pack_file
 from .yosys import find_tool
 
 __all__ = ["NEXTPNR", "PnrResult", "run_nextpnr", "parse_report"]
@@ -33,16 +33,16 @@ class PnrResult:
     seconds: float = 0.0
     report: Path | None = None
     out_of_context: bool = False  #: ECP5 placed without I/O buffers and global clock
-    #: ECP5: what moving registers into the block RAM output registers changed
-    #: (:class:`fpgagen.synth.ecp5_outreg.OutregSummary` figures), None if not done
-    ebr_output_registers: dict | None = None
+    #: ECP5: what moving registers into block RAM and multiplier registers changed
+    #: (:func:`fpgagen.synth.ecp5_pack.pack_registers`), None if not done
+    register_packing: dict | None = None
 
     def summary(self) -> dict:
         """JSON-ready figures."""
         return {"fmax_mhz": self.fmax_mhz, "target_mhz": self.target_mhz,
                 "critical_path": [list(h) for h in self.critical_path[:12]],
                 "seconds": self.seconds, "out_of_context": self.out_of_context,
-                "ebr_output_registers": self.ebr_output_registers}
+                "register_packing": self.register_packing}
 
 
 def parse_report(report: dict, log_text: str = "") -> tuple:
@@ -70,16 +70,16 @@ def parse_report(report: dict, log_text: str = "") -> tuple:
 def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
                 out_of_context: bool | None = None, seed: int = 1,
                 timeout: float | None = None,
-                ebr_output_registers: bool = True) -> PnrResult:
+                pack_registers: bool = True) -> PnrResult:
     """Place and route the Yosys JSON ``netlist`` on the board's device.
 
     ECP5: with I/O buffers on unconstrained pins (``--lpf-allow-unconstrained``), so the
     clock is promoted to a global network as on a board; a design with more port bits than
     the package has pins is then retried out of context (``--out-of-context``: no I/O
     buffers, no global promotion). ``out_of_context`` forces one or the other. Before
-    placing on ECP5, the flip-flops behind the block RAM outputs move into the blocks'
-    output registers (:mod:`fpgagen.synth.ecp5_outreg`; ``ebr_output_registers=False``
-    places Yosys's netlist as it is). iCE40: unconstrained I/O is allowed. Runs in ``work_dir`` (default: the netlist's folder) with
+    placing on ECP5, the flip-flops behind the block RAM outputs and in front of the
+    multipliers move into those blocks' own registers (:mod:`fpgagen.synth.ecp5_pack`;
+    ``pack_registers=False`` places Yosys's netlist as it is). iCE40: unconstrained I/O is allowed. Runs in ``work_dir`` (default: the netlist's folder) with
     relative names (YoWASP cannot see ``/tmp``).
 
     Raises
@@ -94,12 +94,11 @@ def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
     netlist = Path(netlist).resolve()
     work = Path(work_dir).resolve() if work_dir is not None else netlist.parent
     work.mkdir(parents=True, exist_ok=True)
-    outreg = None
-    if board.family == "ecp5" and ebr_output_registers:
-        placed = work / f"{netlist.stem}_outreg.json"
-        outreg = absorb_file(netlist, placed).as_dict()
-        log.info("block RAM output registers: %d/%d blocks, %d flip-flops removed",
-                 outreg["absorbed_blocks"], outreg["blocks"], outreg["removed_flip_flops"])
+    packing = None
+    if board.family == "ecp5" and pack_registers:
+        placed = work / f"{netlist.stem}_packed.json"
+        packing = pack_file(netlist, placed)
+        log.info("register packing: %s", describe(packing))
         netlist = placed
     if board.family == "ecp5" and out_of_context is None:
         try:
@@ -111,7 +110,7 @@ def run_nextpnr(board, netlist, *, freq_mhz: float, work_dir=None,
     else:
         result = _run(exe, board, netlist, work, freq_mhz, seed, timeout,
                       ooc=board.family == "ecp5" and bool(out_of_context))
-    result.ebr_output_registers = outreg
+    result.register_packing = packing
     return result
 
 
