@@ -1,7 +1,8 @@
 """Fmax of the largest configuration that fits the ECP5-85 (by the fit model): build it,
-synthesize with Yosys (synth_ecp5), place and route with nextpnr-ecp5 (out of context, speed
-grade 6), print Fmax and the critical path, and write them into the build's report.json
-(key ``synthesis``).
+synthesize with Yosys (synth_ecp5), pack registers into the EBR and multipliers
+(``fpgagen.synth.ecp5_pack``), place and route with nextpnr-ecp5 (on unconstrained pins,
+speed grade 6), print Fmax and the critical path, and write them into the build's
+report.json (key ``synthesis``).
 
 Largest configuration: the PE array is the largest square one whose multipliers fit
 (Yosys maps every PE product to its own MULT18X18D: 8x8 takes 76 of 156, 16x16 would take
@@ -10,9 +11,10 @@ at 8x8 (``--search`` lists the candidates).
 
     python benchmarks/fmax_ecp5.py [--out build/fmax-ecp5] [--freq 100]
 
-Needs ``pip install -e ".[synth]"``. Yosys takes about two minutes, nextpnr about an hour
-(WASM, one thread; 3,362 s for the 84.1 MHz result in ``docs/synthesis.md``); the run stops
-after ``--timeout`` seconds per tool.
+Needs ``pip install -e ".[synth]"``. Yosys takes about two minutes, nextpnr about a quarter
+of an hour (WASM, one thread; 799 s for the 106.5 MHz result in ``docs/synthesis.md``, much
+longer when a second nextpnr shares the machine); the run stops after ``--timeout`` seconds
+per tool.
 """
 
 import argparse
