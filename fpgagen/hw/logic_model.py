@@ -52,11 +52,11 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mul
 #: rows), flip-flops per RAM in block RAM (per bit of width and fixed) and per output bit
 #: of a memory split into rows; the memory terms measured on single memories.
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 49.0, "lut_lane": 783.1, "lut_ctrl": 364.9,
-             "ff_mac": 58.4, "ff_lane": 320.8, "ff_ctrl": 1650.0, "mux_lut": 1.0,
+    "ecp5": {"lut_mac": 40.1, "lut_lane": 861.0, "lut_ctrl": 170.5,
+             "ff_mac": 49.8, "ff_lane": 391.8, "ff_ctrl": 1499.7, "mux_lut": 1.0,
              "bank_mux_lut": 0.77, "ram_ff_bit": 0.2, "ram_ff": 0.0, "out_ff_bit": 1.0},
-    "zynq7": {"lut_mac": 39.8, "lut_lane": 553.1, "lut_ctrl": 600.9,
-              "ff_mac": 9.6, "ff_lane": 396.9, "ff_ctrl": 1296.0, "mux_lut": 0.5,
+    "zynq7": {"lut_mac": 39.9, "lut_lane": 549.9, "lut_ctrl": 621.2,
+              "ff_mac": 9.6, "ff_lane": 412.9, "ff_ctrl": 1296.0, "mux_lut": 0.5,
               "bank_mux_lut": 0.72, "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
@@ -67,14 +67,14 @@ COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 #: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
 #: ``benchmarks/calibrate_logic_model.py``).
 CALIBRATION = {
-    ('ecp5', 2, 1000): {'lut': 3589, 'ff': 3977, 'bram': 47, 'dsp': 10},
-    ('ecp5', 4, 1000): {'lut': 6414, 'ff': 7141, 'bram': 50, 'dsp': 24},
-    ('ecp5', 8, 1000): {'lut': 11639, 'ff': 12834, 'bram': 66, 'dsp': 76},
-    ('ecp5', 4, 10): {'lut': 5349, 'ff': 5168, 'bram': 16, 'dsp': 24},
-    ('zynq7', 2, 1000): {'lut': 2627, 'ff': 3576, 'bram': 47, 'dsp': 10},
-    ('zynq7', 4, 1000): {'lut': 4675, 'ff': 6232, 'bram': 50, 'dsp': 24},
-    ('zynq7', 8, 1000): {'lut': 8722, 'ff': 9946, 'bram': 66, 'dsp': 76},
-    ('zynq7', 4, 10): {'lut': 3961, 'ff': 4399, 'bram': 16, 'dsp': 24},
+    ('ecp5', 2, 1000): {'lut': 3515, 'ff': 3934, 'bram': 47, 'dsp': 10},
+    ('ecp5', 4, 1000): {'lut': 6370, 'ff': 7067, 'bram': 50, 'dsp': 24},
+    ('ecp5', 8, 1000): {'lut': 11501, 'ff': 12697, 'bram': 66, 'dsp': 76},
+    ('ecp5', 4, 10): {'lut': 5344, 'ff': 5232, 'bram': 16, 'dsp': 24},
+    ('zynq7', 2, 1000): {'lut': 2641, 'ff': 3608, 'bram': 47, 'dsp': 10},
+    ('zynq7', 4, 1000): {'lut': 4683, 'ff': 6296, 'bram': 50, 'dsp': 24},
+    ('zynq7', 8, 1000): {'lut': 8719, 'ff': 10074, 'bram': 66, 'dsp': 76},
+    ('zynq7', 4, 10): {'lut': 3969, 'ff': 4463, 'bram': 16, 'dsp': 24},
 }
 
 # Multipliers outside the PE array: per vector lane (the 18 x 16 GAP product; two of the
