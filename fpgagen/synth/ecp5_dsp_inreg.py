@@ -20,7 +20,7 @@ reach their value on the first clock after configuration.
 
 from dataclasses import dataclass, field
 
-from .yosys_json import CONSTANTS, NetIndex, bit, param, register_kind
+from .yosys_json import CONSTANTS, NetIndex, bit, modules_with, param, register_kind
 
 __all__ = ["DspInregSummary", "absorb_input_registers"]
 
@@ -89,12 +89,7 @@ def absorb_input_registers(netlist: dict) -> DspInregSummary:
     MULT18X18D whose inputs all come from registers on one clock registers them itself.
     Returns what changed."""
     summary = DspInregSummary()
-    for module in netlist.get("modules", {}).values():
-        cells = module.get("cells", {})
-        names = sorted(n for n, c in cells.items() if c.get("type") == "MULT18X18D")
-        if not names:
-            continue
-        index = NetIndex(module)
+    for cells, index, names in modules_with(netlist, "MULT18X18D"):
         rewired = {}  # flip-flop -> sinks moved off its output
         for name in names:
             summary.multipliers += 1

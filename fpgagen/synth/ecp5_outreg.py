@@ -23,8 +23,8 @@ A block that does not match is left as it is, with the reason recorded.
 
 from dataclasses import dataclass, field
 
-from .yosys_json import CONSTANTS, NetIndex, bit as _bit, is_const as _is_const
-from .yosys_json import param as _param, register_kind
+from .yosys_json import CONSTANTS, NetIndex, modules_with, register_kind
+from .yosys_json import bit as _bit, is_const as _is_const, param as _param
 
 __all__ = ["OutregSummary", "absorb_output_registers"]
 
@@ -124,12 +124,7 @@ def absorb_output_registers(netlist: dict) -> OutregSummary:
     DP16KD whose data outputs all feed plain registers on its read clock takes those
     registers into its output registers. Returns what changed."""
     summary = OutregSummary()
-    for module in netlist.get("modules", {}).values():
-        cells = module.get("cells", {})
-        names = sorted(n for n, c in cells.items() if c.get("type") == "DP16KD")
-        if not names:
-            continue
-        index = NetIndex(module)
+    for cells, index, names in modules_with(netlist, "DP16KD"):
         for name in names:
             summary.blocks += 1
             plan = _absorb_block(cells, index, name)

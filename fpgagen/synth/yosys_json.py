@@ -4,7 +4,7 @@ register-packing passes (:mod:`fpgagen.synth.ecp5_outreg`, :mod:`fpgagen.synth.e
 
 from collections import defaultdict
 
-__all__ = ["CONSTANTS", "param", "bit", "is_const", "NetIndex", "register_kind"]
+__all__ = ["CONSTANTS", "param", "bit", "is_const", "NetIndex", "modules_with", "register_kind"]
 
 #: Constant bits as Yosys writes them in ``connections``.
 CONSTANTS = ("0", "1", "x", "z")
@@ -45,6 +45,16 @@ class NetIndex:
                         self.sinks[b].append((name, port))
         self.port_bits = {b for p in module.get("ports", {}).values()
                           for b in p.get("bits", []) if isinstance(b, int)}
+
+
+def modules_with(netlist: dict, cell_type: str):
+    """Per module holding cells of ``cell_type``: ``(cells, NetIndex, sorted names of those
+    cells)``; the index is built before the caller changes anything."""
+    for module in netlist.get("modules", {}).values():
+        cells = module.get("cells", {})
+        names = sorted(n for n, c in cells.items() if c.get("type") == cell_type)
+        if names:
+            yield cells, NetIndex(module), names
 
 
 def register_kind(ff: dict, clock, inverted: bool = False):
