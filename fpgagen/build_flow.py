@@ -2,7 +2,6 @@
 board, fit its memories and logic, propose options that fit when it does not, and write the
 RTL, the schedule, the vendor project and the reports."""
 
-import importlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -12,8 +11,10 @@ from .errors import FpgagenError
 from .flow import FlowConfig, step_import, step_quantize
 from .hw.board import Board, list_boards, load_board
 from .hw.bram_fit import MemoryFit, fit_memories
-from .hw.fit import (DesignPoint, Proposal, Verdict, default_pe, layer_rows, mac_multipliers,
-                     make_verdict, performance, propose)
+from .hw import logic_model
+from .hw.fit import (DesignPoint, Proposal, Verdict, default_pe, layer_rows, make_verdict,
+                     performance, propose)
+from .hw.logic_model import multipliers
 from .hw.memories import LogicalMemory, design_memories
 from .hw.params import HwParams
 from .ir import Graph
@@ -132,11 +133,9 @@ def _remove_previous(out: Path):
 
 def step_hw(cfg: BuildConfig) -> HwParams:
     """The PE array: ``cfg.pe`` or the largest square one (up to 16x16) whose multipliers
-    the board has, counted by the logic model when it is installed."""
-    count = _optional("fpgagen.hw.logic_model", "multipliers")
+    the board has, counted by the logic model (:func:`fpgagen.hw.logic_model.multipliers`)."""
     n = cfg.pe if cfg.pe is not None else default_pe(
-        cfg.board, cfg.flow.weight_bits,
-        count=(lambda pe: count(pe, cfg.board)) if count is not None else None)
+        cfg.board, cfg.flow.weight_bits, count=lambda pe: multipliers(pe, cfg.board))
     try:
         return HwParams(pe_rows=n, pe_cols=n)
     except ValueError as e:
@@ -151,19 +150,11 @@ def step_lower(graph: Graph, hw: HwParams):
 
 
 def estimate_logic(hw: HwParams, board: Board, program) -> dict:
-    """LUTs, flip-flops and hard multipliers: :func:`fpgagen.hw.logic_model.estimate_logic`
-    when it is installed, else a placeholder (multipliers counted exactly per MAC, LUTs and
-    flip-flops a rough per-MAC figure); ``model`` says which."""
-    model = _optional("fpgagen.hw.logic_model", "estimate_logic")
-    if model is not None:
-        out = dict(model(hw, board, program))
-        return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
-                "model": "fpgagen.hw.logic_model"}
-    macs = hw.pe_rows * hw.pe_cols
-    wbits = int(getattr(program, "weight_bits", 8))
-    return {"lut": 1500 + 60 * macs, "ff": 1500 + 50 * macs,
-            "dsp": mac_multipliers(hw, board, wbits),
-            "model": "placeholder (fpgagen.hw.logic_model is not installed)"}
+    """LUTs, flip-flops and hard multipliers of :func:`fpgagen.hw.logic_model.estimate_logic`
+    (``model`` names it in the report)."""
+    out = logic_model.estimate_logic(hw, board, program)
+    return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
+            "model": "fpgagen.hw.logic_model"}
 
 
 def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analysis:
@@ -273,49 +264,29 @@ def _write(path: Path, data) -> Path:
 
 
 def step_schedule(program, rtl_dir: Path) -> list[Path]:
-    """The control schedule, as :func:`fpgagen.emit.design.write_rtl` writes it with the
-    RTL: ``schedule.bin`` (each instruction in ``ceil(INSTRUCTION_BITS / 8)`` little-endian
-    bytes, in execution order) and ``schedule.txt`` (the readable listing). Used when the
-    RTL is not written."""
-    from .schedule.isa import INSTRUCTION_BITS
+    """The control schedule alone (:func:`fpgagen.emit.design.write_schedule`, as
+    :func:`~fpgagen.emit.design.write_rtl` writes it with the RTL), for a design that does
+    not fit."""
+    from .emit.design import write_schedule
 
-    nbytes = -(-INSTRUCTION_BITS // 8)
-    blob = b"".join(w.to_bytes(nbytes, "little") for w in program.words())
-    return [_write(rtl_dir / "schedule.bin", blob),
-            _write(rtl_dir / "schedule.txt", program.listing() + "\n")]
+    return write_schedule(program, rtl_dir)
 
 
-def _optional(module: str, name: str):
-    """``module.name`` when ``module`` exists, else ``None`` (an import error inside an
-    existing module is raised)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
-    return getattr(mod, name, None)
-
-
-def step_rtl(program, out: Path, board: Board) -> list[Path] | None:
+def step_rtl(program, out: Path, board: Board) -> list[Path]:
     """Verilog and memory images in the vendor's format under ``out/rtl``
-    (:func:`fpgagen.emit.design.write_rtl`); ``None`` when that emitter is not installed."""
-    write_rtl = _optional("fpgagen.emit.design", "write_rtl")
-    if write_rtl is None:
-        return None
+    (:func:`fpgagen.emit.design.write_rtl`)."""
+    from .emit.design import write_rtl
+
     return [Path(p) for p in write_rtl(program, out / "rtl", board=board)]
 
 
 def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: float) \
-        -> list[Path] | None:
-    """The vendor project (:func:`fpgagen.emit.vendor.write_project`); ``None`` when that
-    emitter is not installed."""
-    write_project = _optional("fpgagen.emit.vendor", "write_project")
-    if write_project is None:
-        return None
-    design = importlib.import_module("fpgagen.emit.design")
-    top = getattr(design, "TOP_MODULE", "top")
-    return [Path(p) for p in write_project(board, out, top=top, rtl_files=rtl_files,
+        -> list[Path]:
+    """The vendor project (:func:`fpgagen.emit.vendor.write_project`)."""
+    from .emit.design import TOP_MODULE
+    from .emit.vendor import write_project
+
+    return [Path(p) for p in write_project(board, out, top=TOP_MODULE, rtl_files=rtl_files,
                                            clock_mhz=clock_mhz)]
 
 
@@ -358,22 +329,11 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     out = step_out_dir(cfg)
     written: list[Path] = []
     notes: list[str] = []
-    rtl = step_rtl(program, out, cfg.board) if analysis.fits else None
-    if rtl is None:
-        written += step_schedule(program, out / "rtl")
     if analysis.fits:
-        if rtl is None:
-            notes.append("RTL not written: the Verilog emitter (fpgagen.emit.design) is not "
-                         "installed")
-        else:
-            written += rtl
-            project = step_project(cfg.board, out, rtl, cfg.clock)
-            if project is None:
-                notes.append("vendor project not written: fpgagen.emit.vendor is not "
-                             "installed")
-            else:
-                written += project
+        rtl = step_rtl(program, out, cfg.board)
+        written += rtl + step_project(cfg.board, out, rtl, cfg.clock)
     else:
+        written += step_schedule(program, out / "rtl")
         notes.append("the design does not fit: only the reports and the schedule "
                      "(rtl/schedule.bin, rtl/schedule.txt) were written")
     rel = sorted({str(Path(p).resolve().relative_to(out.resolve())).replace("\\", "/")

@@ -17,7 +17,7 @@ from ..schedule.isa import INSTRUCTION_BITS
 from .memory_images import write_bank_images
 
 __all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl",
-           "design_bank_depths"]
+           "write_schedule", "design_bank_depths"]
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,15 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
                                bias_part_depth=config.bias_part_depth)
     log.info("wrote %d weight and bias image parts (%s) for %d columns", len(images),
              fmt.suffix, config.pe_cols)
-    paths += images
-    path = rtl_dir / "schedule.bin"
-    path.write_bytes(schedule_bytes(program))
-    paths.append(path)
-    path = rtl_dir / "schedule.txt"
-    path.write_text(program.listing() + "\n", newline="\n")
-    paths.append(path)
-    return paths
+    return paths + images + write_schedule(program, rtl_dir)
+
+
+def write_schedule(program, rtl_dir) -> list[Path]:
+    """The control schedule in ``rtl_dir``: ``schedule.bin`` (:func:`schedule_bytes`) and
+    ``schedule.txt`` (the readable listing). Returns both paths."""
+    rtl_dir = Path(rtl_dir)
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    binary, listing = rtl_dir / "schedule.bin", rtl_dir / "schedule.txt"
+    binary.write_bytes(schedule_bytes(program))
+    listing.write_text(program.listing() + "\n", newline="\n")
+    return [binary, listing]
