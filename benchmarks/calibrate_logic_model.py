@@ -91,7 +91,7 @@ def fit(measured, progs) -> dict:
         board = resolve_board(key)
         rows, lut, ff = [], [], []
         for (n, classes), program in progs.items():
-            mem = memory_logic(program, board, packed=True)
+            mem = memory_logic(program, board, yosys=True)
             rows.append([n * n, n, 1])
             lut.append(measured[family, n, classes]["lut"] - mem["lut"])
             ff.append(measured[family, n, classes]["ff"] - mem["ff"])
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     for family, key in BOARDS.items():
         board = resolve_board(key)
         for (n, classes), program in progs.items():
-            est = estimate_logic(program.hw, board, program)
+            est = estimate_logic(program.hw, board, program, yosys=True)
             m = measured[family, n, classes]
             print(f"{family:6s} {n}x{n:<2d} {classes:4d} | {est['lut']:8d} {m['lut']:7d} "
                   f"{100 * (est['lut'] / m['lut'] - 1):+5.1f}% | {est['ff']:7d} {m['ff']:7d} "

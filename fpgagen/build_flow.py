@@ -15,7 +15,7 @@ from .hw import logic_model
 from .hw.fit import (DesignPoint, Proposal, Verdict, default_pe, layer_rows, make_verdict,
                      performance, propose)
 from .hw.logic_model import multipliers
-from .hw.memories import LogicalMemory, design_memories
+from .hw.memories import LogicalMemory, board_memories
 from .hw.params import HwParams
 from .ir import Graph
 from .nets import NetOptions, canonical_name
@@ -160,7 +160,7 @@ def estimate_logic(hw: HwParams, board: Board, program) -> dict:
 def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analysis:
     """Memories, their placement on the board's blocks, the logic estimate, the verdict,
     the per-layer table and the performance of ``program``."""
-    memories = design_memories(program)
+    memories = board_memories(program, board)
     memfit = fit_memories(memories, board)
     logic = estimate_logic(program.hw, board, program)
     verdict = make_verdict(board, memfit, logic)

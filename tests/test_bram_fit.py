@@ -2,8 +2,10 @@
 logic rule for small memories, the design's memory list, multipliers per MAC, the per-layer
 apportioning, and the 10M50 verdict for SqueezeNet v1.1."""
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from fpgagen.frontend import generate_weights
@@ -12,7 +14,8 @@ from fpgagen.hw.board import MemoryBlock, resolve_board
 from fpgagen.hw.bram_fit import bank_depth, blocks_for, fit_memories
 from fpgagen.hw.fit import (default_pe, layer_rows, mac_multipliers, make_verdict,
                             multipliers_per_mac)
-from fpgagen.hw.memories import LogicalMemory, design_memories
+from fpgagen.hw.memories import (LogicalMemory, board_memories, design_memories,
+                                 synthesized_memories)
 from fpgagen.nets import NetOptions, build_net
 from fpgagen.passes import quantize
 from fpgagen.schedule import INSTRUCTION_BITS, lower
@@ -176,6 +179,73 @@ def test_design_memories_follow_the_top_level():
                                                                  INSTRUCTION_BITS)
     assert (mems["scores"].depth, mems["scores"].width) == (-(-1000 // 8), 16 * 8)
     assert (mems["cycle_log"].depth, mems["cycle_log"].width) == (len(program.instructions), 32)
+
+
+def _program_with_banks(weights, bias, shift):
+    """A 2x2 program whose weight, bias and shift banks are replaced by the given arrays."""
+    _, program = _program(width=0.125, size=32, pe=2, classes=10)
+    return dataclasses.replace(program, weight_banks=np.asarray(weights, np.int8),
+                               bias_banks=np.asarray(bias, np.int64),
+                               shift_banks=np.asarray(shift, np.int64))
+
+
+def test_synthesized_memories_drop_constant_columns():
+    # 2 columns x 4 words x 2 lanes of int8, worked out by hand:
+    # column 0: lane 0 takes 0 and -1 (every bit varies), lane 1 is 0 (8 constant bits);
+    # column 1: lane 0 takes 0 and 1 (bits 1..7 constant), lane 1 is -1 (8 constant bits)
+    weights = [[[0, 0], [-1, 0], [0, 0], [-1, 0]],
+               [[0, -1], [1, -1], [1, -1], [0, -1]]]
+    # bias column 0: 0 and -1 (all 32 bits vary), shifts 0..15 (bits 4..7 constant);
+    # column 1: one value everywhere (all 32 + 8 bits constant)
+    bias = [[0, -1, -1, 0], [5, 5, 5, 5]]
+    shift = [[0, 15, 3, 12], [3, 3, 3, 3]]
+    program = _program_with_banks(weights, bias, shift)
+    board = resolve_board("ecp5-85")
+    declared = {m.name: m for m in design_memories(program)}
+    built = {m.name: m for m in synthesized_memories(program, board)}
+    assert (declared["weights_0"].width, built["weights_0"].width) == (16, 8)
+    assert (declared["weights_1"].width, built["weights_1"].width) == (16, 1)
+    assert (declared["bias_0"].width, built["bias_0"].width) == (40, 36)
+    assert (declared["bias_1"].width, built["bias_1"].width) == (40, 1)  # at least one bit
+    # only the widths of the weight and bias ROMs change; the banked memories keep the
+    # RTL's bank depth, chosen for the declared width
+    for name, mem in declared.items():
+        got = built[name]
+        assert got.bank_depth == (bank_depth(mem, board) if mem.banked else None), name
+        assert dataclasses.replace(got, width=mem.width, bank_depth=None) == mem, name
+        if not name.startswith(("weights_", "bias_")):
+            assert got.width == mem.width, name
+
+
+def test_board_memories_follow_the_boards_flow():
+    program = _program_with_banks([[[0, 0]] * 4] * 2, [[-1, 0, 0, 0]] * 2, [[1, 0, 0, 0]] * 2)
+    declared = design_memories(program)
+    # Yosys synthesizes the Lattice projects; Quartus and Vivado keep the RTL's widths
+    for name, yosys in (("ecp5-85", True), ("ice40-up5k", True), ("max10", False),
+                        ("zynq7020", False), ("zynq7045", False)):
+        board = resolve_board(name)
+        built = synthesized_memories(program, board)
+        assert built != declared
+        assert board_memories(program, board) == (built if yosys else declared), name
+        assert board_memories(program, board, yosys=not yosys) == \
+            (declared if yosys else built), name
+
+
+def test_fixed_bank_depth_counts_bank_by_bank():
+    ebr = resolve_board("ecp5-85").block_ram
+    rom = dict(kind="rom", style="block", banked=True)
+    # 40 bits: the fit would take 1024 x 18 (3 blocks of one 1024-word bank) for 700 words;
+    # the same bank 36 bits wide is 2 blocks of 1024 x 18 (or two 512 x 36 rows)
+    assert blocks_for(LogicalMemory("b", 700, 40, **rom), ebr)[0] == 3
+    assert blocks_for(LogicalMemory("b", 700, 36, bank_depth=1024, **rom), ebr)[0] == 2
+    # three banks of 512 words, each one 512 x 36 block
+    assert blocks_for(LogicalMemory("b", 1300, 36, bank_depth=512, **rom), ebr) == (3, (512, 36))
+    assert bank_depth(LogicalMemory("b", 1300, 36, bank_depth=512, **rom),
+                      resolve_board("ecp5-85")) == 512
+    with pytest.raises(ValueError, match="bank_depth must be None or.*not 512 .banked=False"):
+        LogicalMemory("b", 1300, 36, "rom", bank_depth=512)
+    with pytest.raises(ValueError, match="bank_depth .* not 0"):
+        LogicalMemory("b", 1300, 36, bank_depth=0, **rom)
 
 
 def test_weight_bits_narrow_the_banks():

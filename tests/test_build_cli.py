@@ -96,6 +96,23 @@ def test_report_json_fields(tmp_path, capsys):
                                                                          rel=1e-3)
 
 
+def test_memory_widths_follow_the_boards_synthesis(tmp_path, capsys):
+    """On ECP5 (Yosys) the report counts the bias ROMs at the width Yosys keeps, while the
+    RTL's image words stay 40 bits (10 hex digits); on MAX 10 (Quartus) at the RTL's."""
+    for board, yosys in (("ecp5-85", True), ("max10", False)):
+        out = tmp_path / board
+        status, _, _ = _build(capsys, "--board", board, "--out", out, *SMALL)
+        assert status == 0
+        m = _report(out)["memory"]
+        bias_widths = {g["width"] for g in m["memories"] if g["name"] == "bias"}
+        if yosys:
+            assert "Yosys" in m["widths"] and max(bias_widths) < 40, bias_widths
+            images = sorted((out / "rtl").glob("bias_*.hex"))
+            assert images and {len(w) for f in images for w in f.read_text().split()} == {10}
+        else:
+            assert m["widths"] == "as the RTL declares them" and bias_widths == {40}
+
+
 def test_reruns_are_byte_identical(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     for folder in (a, b):

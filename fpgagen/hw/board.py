@@ -13,7 +13,7 @@ import yaml
 from ..errors import FpgagenError
 
 __all__ = ["MemoryBlock", "Board", "load_board", "resolve_board", "list_boards", "BOARDS_DIR",
-           "VENDORS", "FAMILIES", "MEMORY_KINDS"]
+           "VENDORS", "FAMILIES", "YOSYS_FAMILIES", "MEMORY_KINDS"]
 
 #: Folder of the bundled board files (``boards/`` at the repository root).
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
@@ -22,6 +22,10 @@ BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 VENDORS = {"intel": ("max10",), "xilinx": ("zynq7",), "lattice": ("ecp5", "ice40")}
 #: Every allowed family.
 FAMILIES = tuple(f for fams in VENDORS.values() for f in fams)
+#: Families whose generated project synthesizes with Yosys (the Lattice flows, ``Makefile``
+#: + ``synth.ys``): the fit counts their memories as Yosys builds them
+#: (:func:`fpgagen.hw.memories.board_memories`, :func:`fpgagen.hw.bram_fit.fit_memories`).
+YOSYS_FAMILIES = ("ecp5", "ice40")
 #: Kinds of memory block: ``block`` (M9K, RAMB18, EBR: initialisable, dual-port),
 #: ``spram`` (single-port, no initial contents), ``uram`` (UltraRAM: no initial contents).
 MEMORY_KINDS = ("block", "spram", "uram")

@@ -18,7 +18,8 @@ Banked memories (``LogicalMemory.banked``: the activation RAM) are split in the 
 banks of one row of blocks each, a separate memory to synthesis: they take the rectangular
 count, and among the configurations with the fewest blocks the widest (the shallowest
 bank, so no tool builds a bank from more than one row). :func:`bank_depth` gives the bank
-depth the RTL uses.
+depth the RTL uses; a memory that carries it (``LogicalMemory.bank_depth``: the RTL's
+banks as synthesis builds them, narrower by constant ROM columns) is counted bank by bank.
 
 Memories whose RTL asks for block RAM (``style="block"``: the weight and bias banks and the
 activation memory) always get blocks. The others (``style="auto"``: the schedule ROM, score
@@ -39,7 +40,7 @@ contents, so it holds neither a ROM nor a RAM that is read and written in the sa
 import math
 from dataclasses import dataclass
 
-from .board import Board, MemoryBlock
+from .board import YOSYS_FAMILIES, Board, MemoryBlock
 from .memories import LogicalMemory
 
 __all__ = ["blocks_for", "bank_depth", "fit_memories", "MemoryPlacement", "MemoryFit", "LOGIC_MAX_DEPTH",
@@ -53,7 +54,7 @@ FF_RAM_MAX_BITS = 1024
 #: LUTs))}`` (Xilinx RAM32M / RAM64M simple dual port, ECP5 DPR16X4 in three slices).
 LUTRAM_FAMILIES = {"zynq7": (6, ((32, 6, 4), (64, 3, 4))), "ecp5": (4, ((16, 4, 6),))}
 #: Families whose synthesis (Yosys) packs the rows of a deep memory (module docstring).
-PACKED_FAMILIES = ("ecp5", "ice40")
+PACKED_FAMILIES = YOSYS_FAMILIES
 #: LUT inputs of the families without LUT RAM.
 _LUT_INPUTS = {"max10": 4, "ice40": 4}
 
@@ -74,8 +75,13 @@ def blocks_for(mem: LogicalMemory, block: MemoryBlock, *, packed: bool = False
     (int, (int, int))
         ``ceil(depth / d) * ceil(width / w)`` (packed, unless ``mem.banked``:
         ``ceil(ceil(depth / d) * width / w)``) for the best configuration ``(d, w)``, and
-        that configuration.
+        that configuration. A banked memory whose ``bank_depth`` is fixed: its banks times
+        the blocks of one bank (``bank_depth`` words, built like an unbanked memory).
     """
+    if mem.banked and mem.bank_depth is not None:
+        bank = LogicalMemory(mem.name, mem.bank_depth, mem.width, mem.kind)
+        n, cfg = blocks_for(bank, block, packed=packed)
+        return -(-mem.depth // mem.bank_depth) * n, cfg
     best = None
     for i, (d, w) in enumerate(block.configs):
         rows = -(-mem.depth // d)
@@ -101,6 +107,8 @@ def bank_depth(mem: LogicalMemory, board: Board) -> int:
     """
     if not mem.banked:
         raise ValueError(f"memory {mem.name!r} is not banked")
+    if mem.bank_depth is not None:
+        return mem.bank_depth
     p = fit_memories([mem], board).placement(mem.name)
     if p.config is None:
         raise ValueError(f"memory {mem.name!r} ({mem.depth} x {mem.width}) is not in "

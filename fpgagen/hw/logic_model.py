@@ -41,11 +41,11 @@ here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.
 
 import math
 
-from .bram_fit import fit_memories
-from .memories import design_memories
+from .bram_fit import bank_depth, fit_memories
+from .memories import board_memories
 
 __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers",
-           "memory_logic", "synthesized_memories"]
+           "memory_logic"]
 
 #: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per bank
 #: and bit of a banked memory (and per row and bit of a memory synthesis splits into
@@ -53,10 +53,10 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mul
 #: of a memory split into rows; the memory terms measured on single memories.
 COEFFICIENTS = {
     "ecp5": {"lut_mac": 40.1, "lut_lane": 861.0, "lut_ctrl": 170.5,
-             "ff_mac": 49.8, "ff_lane": 391.8, "ff_ctrl": 1499.7, "mux_lut": 1.0,
+             "ff_mac": 45.3, "ff_lane": 484.8, "ff_ctrl": 1355.7, "mux_lut": 1.0,
              "bank_mux_lut": 0.77, "ram_ff_bit": 0.2, "ram_ff": 0.0, "out_ff_bit": 1.0},
     "zynq7": {"lut_mac": 39.9, "lut_lane": 549.9, "lut_ctrl": 621.2,
-              "ff_mac": 9.6, "ff_lane": 412.9, "ff_ctrl": 1296.0, "mux_lut": 0.5,
+              "ff_mac": 5.1, "ff_lane": 505.9, "ff_ctrl": 1152.0, "mux_lut": 0.5,
               "bank_mux_lut": 0.72, "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
@@ -102,14 +102,19 @@ def _coefficients(board) -> dict:
         raise ValueError(f"no logic model for family {board.family!r}") from None
 
 
-def memory_logic(program, board, *, packed: bool | None = None) -> dict:
+def memory_logic(program, board, *, yosys: bool | None = None) -> dict:
     """LUTs and flip-flops of the memories in logic, of the read multiplexers and of the
     read pipelines of the templated block memories (``templates/rom.v.j2``,
-    ``templates/ram.v.j2``)."""
+    ``templates/ram.v.j2``).
+
+    ``yosys``: the memories as Yosys builds them (constant ROM columns dropped, rows
+    packed); ``None``: as the board's flow does (:func:`fpgagen.hw.memories.board_memories`).
+    """
     from ..gateware.ram import ram_banking
 
     c = _coefficients(board)
-    fit = fit_memories(design_memories(program), board, packed=packed)
+    mems = board_memories(program, board, yosys=yosys)
+    fit = fit_memories(mems, board, packed=yosys)
     luts, ffs = fit.logic_luts, fit.logic_ffs
     for p in fit.placements:
         mem = p.memory
@@ -118,7 +123,7 @@ def memory_logic(program, board, *, packed: bool | None = None) -> dict:
         if mem.banked:
             # a register per bank (ROM: in each part's template), per group and at the
             # output; AND-OR multiplexers
-            banks, _, groups = ram_banking(mem.depth, p.config[0])
+            banks, _, groups = ram_banking(mem.depth, bank_depth(mem, board))
             ffs += mem.width * (banks + groups + 1)
             luts += c["bank_mux_lut"] * mem.width * (banks - 1)
             if mem.kind == "ram":  # the write register
@@ -134,12 +139,12 @@ def memory_logic(program, board, *, packed: bool | None = None) -> dict:
     return {"lut": luts, "ff": ffs}
 
 
-def logic_blocks(hw, board, program) -> dict:
+def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
     """The estimate per block: ``{block: {"lut", "ff", "dsp"}}`` (floats; see the module
-    docstring)."""
+    docstring). ``yosys``: as for :func:`memory_logic`."""
     c = _coefficients(board)
     n = hw.pe_rows
-    mem = memory_logic(program, board)
+    mem = memory_logic(program, board, yosys=yosys)
     dsp_pe = math.ceil((0.5 if board.family == "max10" else 1.0) * n * n)
     return {
         "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n, "dsp": dsp_pe},
@@ -150,7 +155,7 @@ def logic_blocks(hw, board, program) -> dict:
     }
 
 
-def estimate_logic(hw, board, program) -> dict:
+def estimate_logic(hw, board, program, *, yosys: bool | None = None) -> dict:
     """LUTs, flip-flops and hard multipliers of ``program``'s accelerator on ``board``.
 
     Parameters
@@ -158,56 +163,18 @@ def estimate_logic(hw, board, program) -> dict:
     hw : HwParams
     board : Board
     program : Program
+    yosys : bool or None
+        Count the memories as Yosys builds them (the view the coefficients were fitted
+        in); ``None``: as the board's flow does (:func:`fpgagen.hw.memories.board_memories`).
 
     Returns
     -------
     dict
         ``{"lut": int, "ff": int, "dsp": int, "blocks": {block: {...}}}``.
     """
-    blocks = logic_blocks(hw, board, program)
+    blocks = logic_blocks(hw, board, program, yosys=yosys)
     total = {key: int(round(sum(b[key] for b in blocks.values())))
              for key in ("lut", "ff", "dsp")}
     total["blocks"] = {name: {k: int(round(v)) for k, v in b.items()}
                        for name, b in blocks.items()}
     return total
-
-
-def _constant_bits(fields) -> int:
-    """Bit columns that hold the same value in every word of ``fields`` (``(codes (n,),
-    bits)``)."""
-    import numpy as np
-
-    const = 0
-    for codes, bits in fields:
-        codes = np.asarray(codes, dtype=np.int64)
-        if codes.size == 0:
-            continue
-        b = (codes[:, None] >> np.arange(bits)) & 1
-        const += int((b == b[:1]).all(axis=0).sum())
-    return const
-
-
-def synthesized_memories(program):
-    """:func:`fpgagen.hw.memories.design_memories` as synthesis sees them: each weight and
-    bias ROM narrower by the bit columns that are constant over all its words (Yosys, like
-    the vendor tools, turns those into constants: the upper bits of the 8-bit rounding shift
-    are 0 in every bias word, so a 40-bit bias word takes 36 bits)."""
-    import dataclasses
-
-    hw = program.hw
-    wbits = int(getattr(program, "weight_bits", 8))
-    out = []
-    for mem in design_memories(program):
-        kind, _, col = mem.name.partition("_")
-        if kind == "weights" and col.isdigit():
-            bank = program.weight_banks[int(col)]
-            fields = [(bank[:, r], wbits) for r in range(hw.pe_rows)]
-        elif kind == "bias" and col.isdigit():
-            c = int(col)
-            fields = [(program.bias_banks[c], 32), (program.shift_banks[c], 8)]
-        else:
-            out.append(mem)
-            continue
-        width = max(1, mem.width - _constant_bits(fields))
-        out.append(dataclasses.replace(mem, width=width))
-    return out

@@ -1,12 +1,19 @@
 """The logical memories of the accelerator's top level (``fpgagen/gateware/top.py``), as
-the block-RAM fitter sees them: name, depth, width and whether they are ROMs or RAMs."""
+the block-RAM fitter sees them: name, depth, width and whether they are ROMs or RAMs; as
+the RTL declares them (:func:`design_memories`) and as synthesis builds them
+(:func:`synthesized_memories`, :func:`board_memories`)."""
 
+import dataclasses
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..schedule.isa import INSTRUCTION_BITS
 from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
+from .board import YOSYS_FAMILIES
 
-__all__ = ["LogicalMemory", "design_memories", "SCORE_BITS", "CYCLE_LOG_BITS"]
+__all__ = ["LogicalMemory", "design_memories", "synthesized_memories", "board_memories",
+           "SCORE_BITS", "CYCLE_LOG_BITS"]
 
 #: Width of one class score in the score RAM (the GAP's 16-bit output codes).
 SCORE_BITS = 16
@@ -40,6 +47,10 @@ class LogicalMemory:
         Built as separate banks of one row of blocks each, with a registered multiplexer
         over the banks (the activation RAM, ``templates/ram.v.j2``): each bank is its own
         memory to synthesis, so rows never share blocks (see :mod:`fpgagen.hw.bram_fit`).
+    bank_depth : int or None
+        Words per bank when the RTL has fixed it (a banked memory as synthesis builds it,
+        :func:`synthesized_memories`); ``None``: the fit chooses it
+        (:func:`fpgagen.hw.bram_fit.bank_depth`).
     """
 
     name: str
@@ -49,6 +60,7 @@ class LogicalMemory:
     layer: str | None = None
     style: str = "auto"
     banked: bool = False
+    bank_depth: int | None = None
 
     def __post_init__(self):
         if self.kind not in ("rom", "ram"):
@@ -59,6 +71,11 @@ class LogicalMemory:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{f} must be a positive integer, not {v!r}")
+        if self.bank_depth is not None:
+            v = self.bank_depth
+            if not self.banked or isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"bank_depth must be None or, for a banked memory, a "
+                                 f"positive integer, not {v!r} (banked={self.banked})")
 
     @property
     def bits(self) -> int:
@@ -96,3 +113,60 @@ def design_memories(program) -> list[LogicalMemory]:
     mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * rows, "ram"))
     mems.append(LogicalMemory("cycle_log", max(n_instr, 2), CYCLE_LOG_BITS, "ram"))
     return mems
+
+
+def _constant_bits(fields) -> int:
+    """Bit columns that hold the same value in every word of ``fields`` (``(codes (n,),
+    bits)``)."""
+    const = 0
+    for codes, bits in fields:
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.size == 0:
+            continue
+        b = (codes[:, None] >> np.arange(bits)) & 1
+        const += int((b == b[:1]).all(axis=0).sum())
+    return const
+
+
+def synthesized_memories(program, board) -> list[LogicalMemory]:
+    """:func:`design_memories` as Yosys builds them on ``board``: each weight and bias ROM
+    narrower by the bit columns that are constant over all its words (synthesis turns those
+    into constants: the upper bits of the 8-bit rounding shift are 0 in every bias word of
+    the networks measured, so a 40-bit bias word takes 36 bits, one EBR per 512-word part
+    instead of two), every banked memory with the bank depth the RTL has for ``board``
+    (chosen for the declared width, :func:`fpgagen.hw.bram_fit.bank_depth`)."""
+    from .bram_fit import bank_depth  # bram_fit imports this module
+
+    hw = program.hw
+    wbits = int(getattr(program, "weight_bits", 8))
+    out = []
+    for mem in design_memories(program):
+        if mem.banked:
+            mem = dataclasses.replace(mem, bank_depth=bank_depth(mem, board))
+        kind, _, col = mem.name.partition("_")
+        if kind == "weights" and col.isdigit():
+            bank = program.weight_banks[int(col)]
+            fields = [(bank[:, r], wbits) for r in range(hw.pe_rows)]
+        elif kind == "bias" and col.isdigit():
+            c = int(col)
+            fields = [(program.bias_banks[c], BIAS_BITS), (program.shift_banks[c], SHIFT_BITS)]
+        else:
+            out.append(mem)
+            continue
+        width = max(1, mem.width - _constant_bits(fields))
+        out.append(dataclasses.replace(mem, width=width))
+    return out
+
+
+def board_memories(program, board, *, yosys: bool | None = None) -> list[LogicalMemory]:
+    """The memories of ``program``'s accelerator as ``board``'s synthesis flow builds them:
+    the list the block-RAM fit of ``fpgagen build`` and the logic model use.
+
+    ``yosys``: count them as Yosys does (:func:`synthesized_memories`); ``None``: on the
+    families whose project synthesizes with Yosys (:data:`fpgagen.hw.board.YOSYS_FAMILIES`).
+    Elsewhere (Quartus, Vivado, whose handling of constant columns in initialised block
+    RAM is not measured here) the RTL's widths, :func:`design_memories`: an upper bound.
+    """
+    if yosys is None:
+        yosys = board.family in YOSYS_FAMILIES
+    return synthesized_memories(program, board) if yosys else design_memories(program)
