@@ -98,8 +98,8 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     verdict, memfit = analysis.verdict, analysis.memfit
     wbits = int(getattr(program, "weight_bits", 8))
     rows, cols = hw.pe_rows, hw.pe_cols
-    from ..hw.board import YOSYS_FAMILIES
     from ..hw.fit import mac_multipliers
+    from ..hw.memories import counts_as_yosys
     from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
 
     weights = sum(l["weights"] for l in analysis.layers)
@@ -118,7 +118,7 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "logic_luts": memfit.logic_luts,
         "memories": _memory_groups(memfit),
         "widths": ("as Yosys keeps them: ROM bit columns that are the same in every word "
-                   "dropped, bank depths as in the RTL" if board.family in YOSYS_FAMILIES
+                   "dropped, bank depths as in the RTL" if counts_as_yosys(board)
                    else "as the RTL declares them"),
     }
     resources = {r.key: _resource(r) for r in verdict.resources}

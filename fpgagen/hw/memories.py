@@ -13,7 +13,7 @@ from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
 from .board import YOSYS_FAMILIES
 
 __all__ = ["LogicalMemory", "design_memories", "synthesized_memories", "board_memories",
-           "SCORE_BITS", "CYCLE_LOG_BITS"]
+           "counts_as_yosys", "SCORE_BITS", "CYCLE_LOG_BITS"]
 
 #: Width of one class score in the score RAM (the GAP's 16-bit output codes).
 SCORE_BITS = 16
@@ -168,5 +168,12 @@ def board_memories(program, board, *, yosys: bool | None = None) -> list[Logical
     RAM is not measured here) the RTL's widths, :func:`design_memories`: an upper bound.
     """
     if yosys is None:
-        yosys = board.family in YOSYS_FAMILIES
+        yosys = counts_as_yosys(board)
     return synthesized_memories(program, board) if yosys else design_memories(program)
+
+
+def counts_as_yosys(board) -> bool:
+    """Whether :func:`board_memories` counts ``board``'s memories as Yosys builds them by
+    default: on the families whose project synthesizes with Yosys
+    (:data:`fpgagen.hw.board.YOSYS_FAMILIES`)."""
+    return board.family in YOSYS_FAMILIES
