@@ -15,7 +15,7 @@ import numpy as np
 
 from fpgagen.gateware.addrgen import ADDRGEN_LATENCY, AddressGenerator
 from fpgagen.ir.ops import pool_out_size
-from fpgagen.schedule.isa import Opcode, pack_instruction
+from fpgagen.hw.isa import Instr, Opcode, pack_instruction
 
 from .units.support import build, run_cycles
 
@@ -124,7 +124,7 @@ def _table(instructions):
     instr, start = [], []
     expected = []  # (name, start cycle, iterations)
     for name, fields in instructions.items():
-        word = pack_instruction(fields)
+        word = pack_instruction(Instr(**fields))
         steps = walk(fields)
         instr += [word, word]
         start += [0, 1]

@@ -9,7 +9,7 @@ on the same words."""
 import numpy as np
 from amaranth.lib import data
 
-from fpgagen.schedule.isa import Instruction, Opcode, pack_instruction, unpack_instruction
+from fpgagen.hw.isa import Instr, Instruction, Opcode, pack_instruction, unpack_instruction
 
 from .units.support import InstructionFields, build, port_shapes, run_testbench
 
@@ -48,7 +48,7 @@ def test_decode_round_trip(build_dir):
     dut = InstructionFields()
     sim = build(dut, build_dir)
     instrs = _instructions(rng, 500)
-    words = [pack_instruction(f) for f in instrs]
+    words = [pack_instruction(Instr(**f)) for f in instrs]
     shapes = port_shapes(dut)
     ports = [p for p in shapes if p.startswith("f_")]
     got = run_testbench(sim, "tb_decode", {
@@ -64,4 +64,4 @@ def test_decode_round_trip(build_dir):
             have, want, err_msg=f"field {name}: {len(bad)} words differ, first "
                                 f"{[hex(words[i]) for i in bad[:3]]}")
     for f, w in zip(instrs, words):
-        assert unpack_instruction(w) == f, f"unpack_instruction({w:#x})"
+        assert unpack_instruction(w) == Instr(**f), f"unpack_instruction({w:#x})"

@@ -1,5 +1,5 @@
 """Unit test of the post-processing unit (``fpgagen.gateware.postproc.PostProcessor``) under
-Verilator, against the golden ``requantize`` (``fpgagen.golden.primitives``):
+Verilator, against the golden ``requantize`` (``fpgagen.numerics.primitives``):
 ``out = saturate(relu?(rshift_round(acc + bias, shift)), out_type)``, one cycle later.
 
 The stimulus visits the edges of every step: shift 0, small, large (up to 63) and negative
@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from fpgagen.gateware.postproc import POSTPROC_LATENCY, PostProcessor
-from fpgagen.golden.primitives import requantize
+from fpgagen.numerics.primitives import requantize
 from fpgagen.ir import QType
 
 from .units.support import build, run_cycles

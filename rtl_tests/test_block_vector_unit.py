@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from fpgagen.gateware.vector_unit import VECTOR_LATENCY, VectorUnit
-from fpgagen.golden.primitives import global_sum, maxpool, requantize, rshift_round
+from fpgagen.numerics.primitives import global_sum, maxpool, requantize, rshift_round
 from fpgagen.ir import QType
 from fpgagen.ir.ops import pool_out_size
-from fpgagen.schedule.isa import Opcode
+from fpgagen.hw.isa import Opcode
 
 from .units.support import build, run_cycles
 

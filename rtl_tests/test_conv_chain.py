@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from fpgagen.gateware.top import AcceleratorConfig
-from fpgagen.golden.primitives import conv2d_int, maxpool, requantize
+from fpgagen.numerics.primitives import conv2d_int, maxpool, requantize
 from fpgagen.ir import QType
 from fpgagen.hw.cost import instruction_cycles
-from fpgagen.schedule.isa import Opcode, pack_instruction, unpack_instruction
+from fpgagen.hw.isa import Instr, Opcode, pack_instruction, unpack_instruction
 from fpgagen.sim.verilator import build_simulation
 
 # (kind, out_channels, kernel, stride, pad, relu)
@@ -82,7 +82,7 @@ def _assemble(x_shape, lanes, rng):
         in_base, next_base = next_base, next_base + ho * wo * og
         cur = y
     prog[-1]["last"] = 1
-    words = tuple(pack_instruction(f) for f in prog)
+    words = tuple(pack_instruction(Instr(**f)) for f in prog)
     banks = (np.array(wbank), np.array(bbank), np.array(sbank))
     return x, words, banks, regions, expected, next_base
 

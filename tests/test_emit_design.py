@@ -13,7 +13,7 @@ from fpgagen.gateware.rom import InitFormat, bare_init_files, rom_instance, rom_
 from fpgagen.hw.board import list_boards, load_board
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
-from fpgagen.schedule.isa import unpack_instruction
+from fpgagen.hw.isa import unpack_instruction
 from fpgagen.schedule.lower import lower
 
 BOARDS = {p.stem: p for p in list_boards()}
@@ -129,7 +129,7 @@ def _check_rtl(paths, program, board, folder):
     words = [int.from_bytes(raw[i:i + INSTRUCTION_BYTES], "little")
              for i in range(0, len(raw), INSTRUCTION_BYTES)]
     assert words == program.words()
-    assert unpack_instruction(words[-1])["last"] == 1
+    assert unpack_instruction(words[-1]).last == 1
     assert (folder / "schedule.txt").read_text() == program.listing() + "\n"
 
 

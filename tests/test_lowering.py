@@ -16,7 +16,7 @@ from fpgagen.hw import PIPELINE_OVERHEAD, HwParams, instruction_cycles, mac_util
 from fpgagen.ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
 from fpgagen.nets import NetOptions, build_net
 from fpgagen.passes import quantize
-from fpgagen.schedule import (Instruction, Opcode, lower, pack_input, pack_instruction,
+from fpgagen.schedule import (Instr, Instruction, Opcode, lower, pack_input, pack_instruction,
                               run_program, unpack_instruction, unpack_tensor)
 
 HW = {"8x8": HwParams(pe_rows=8, pe_cols=8), "16x16": HwParams(pe_rows=16, pe_cols=16)}
@@ -87,19 +87,19 @@ def test_program_structure_squeezenet1_1():
     program = lower(graph, hw)
     n_instr = sum(not isinstance(n.op, Concat) for n in graph.nodes)
     assert len(program.instructions) == len(program.layers) == len(program.words()) == n_instr
-    assert [f["last"] for f in program.instructions] == [0] * (n_instr - 1) + [1]
+    assert [f.last for f in program.instructions] == [0] * (n_instr - 1) + [1]
     for f, word in zip(program.instructions, program.words()):
         assert unpack_instruction(word) == f
     # Weight and bias banks are laid out layer after layer, without gaps.
-    convs = [f for f in program.instructions if f["op"] == Opcode.CONV]
+    convs = [f for f in program.instructions if f.op == Opcode.CONV]
     wb = 0
     for f in convs:
-        assert f["weight_base"] == wb
-        wb += f["out_groups"] * f["kh"] * f["kw"] * f["in_groups"]
+        assert f.weight_base == wb
+        wb += f.out_groups * f.kh * f.kw * f.in_groups
     assert program.weight_banks.shape == (hw.pe_cols, wb, hw.pe_rows)
     assert program.weight_banks.dtype == np.int8
     assert program.bias_banks.shape == program.shift_banks.shape
-    assert program.bias_banks.shape == (hw.pe_cols, sum(f["out_groups"] for f in convs))
+    assert program.bias_banks.shape == (hw.pe_cols, sum(f.out_groups for f in convs))
     # The fire modules' expand layers write the two halves of one concat buffer.
     e1 = program.tensors["fire2/expand1x1"]
     e3 = program.tensors["fire2/expand3x3"]
@@ -128,17 +128,17 @@ def test_weight_and_bias_banks_follow_the_spec(layer):
         w = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1, 1, 1)
     in_pos = program.tensors[graph.node(layer).inputs[0]].positions
     real_in = {p: ch for ch, p in enumerate(in_pos)}
-    kh, kw, ig = f["kh"], f["kw"], f["in_groups"]
-    for og in range(f["out_groups"]):
+    kh, kw, ig = f.kh, f.kw, f.in_groups
+    for og in range(f.out_groups):
         for c in range(hw.pe_cols):
             o = og * L + c
-            entry = f["bias_base"] + og
+            entry = f.bias_base + og
             real_o = o < w.shape[0]
             assert program.bias_banks[c, entry] == (q.bias[o] if real_o else 0)
             assert program.shift_banks[c, entry] == (q.shift[o] if real_o else 0)
             for tap in range(kh * kw):
                 for g in range(ig):
-                    word = program.weight_banks[c, f["weight_base"] + (og * kh * kw + tap) * ig
+                    word = program.weight_banks[c, f.weight_base + (og * kh * kw + tap) * ig
                                                 + g]
                     for r in range(L):
                         ch = real_in.get(g * L + r)
@@ -182,11 +182,11 @@ def test_full_squeezenet1_1_conv1_is_im2col(squeezenet_227):
         program = lower(squeezenet_227, hw)
         f = program.instructions[0]
         assert program.layers[0].name == "conv1"
-        assert f["op"] == Opcode.CONV
-        assert (f["kh"], f["kw"], f["stride_h"], f["stride_w"], f["pad_h"], f["pad_w"]) == \
+        assert f.op == Opcode.CONV
+        assert (f.kh, f.kw, f.stride_h, f.stride_w, f.pad_h, f.pad_w) == \
             (1, 1, 1, 1, 0, 0)
-        assert f["in_groups"] == groups  # 27 channels ordered (ky, kx, c)
-        assert (f["in_h"], f["in_w"]) == (113, 113)
+        assert f.in_groups == groups  # 27 channels ordered (ky, kx, c)
+        assert (f.in_h, f.in_w) == (113, 113)
         assert program.im2col is not None and program.im2col.kernel == (3, 3)
         assert program.input.channels == 27 and program.input.h == 113
         assert program.input_words == 113 * 113 * groups
@@ -263,16 +263,16 @@ def _field_strategy():
 @settings(max_examples=300)
 @given(_field_strategy())
 def test_instruction_pack_unpack_round_trip(fields):
-    word = pack_instruction(fields)
-    assert unpack_instruction(word) == fields
+    word = pack_instruction(Instr(**fields))
+    assert unpack_instruction(word) == Instr(**fields)
     assert pack_instruction(unpack_instruction(word)) == word
 
 
 def test_pack_instruction_rejects_out_of_range():
     with pytest.raises(ValueError, match="kh=16"):
-        pack_instruction({"op": Opcode.CONV, "kh": 16})
+        pack_instruction(Instr(op=Opcode.CONV, kh=16))
     with pytest.raises(ValueError, match="shift=-129"):
-        pack_instruction({"op": Opcode.GAP, "shift": -129})
+        pack_instruction(Instr(op=Opcode.GAP, shift=-129))
 
 
 # --- errors ---------------------------------------------------------------------------------

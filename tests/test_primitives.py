@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fpgagen.golden.primitives import (accumulator_bits, conv2d_int, maxpool, requantize,
-                                       rshift_round)
+from fpgagen.numerics.fixed_point import accumulator_bits
+from fpgagen.numerics.primitives import conv2d_int, maxpool, requantize, rshift_round
 from fpgagen.ir import QType
 from fpgagen.ir.ops import pool_out_size
 

@@ -13,7 +13,7 @@ from ..gateware.rom import InitFormat, bare_init_files, rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
 from ..hw.bram_fit import bank_depth
 from ..hw.memories import design_memories
-from ..schedule.isa import INSTRUCTION_BITS
+from ..hw.isa import INSTRUCTION_BITS
 from .memory_images import write_bank_images
 
 __all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl",

@@ -8,14 +8,12 @@ import numpy as np
 
 from .. import __version__
 from ..gateware.rom import InitFormat, part_image
+from ..hw.spec import BIAS_WORD
 
 __all__ = ["pack_lanes", "hex_text", "lanes_hex", "fields_hex", "mif_text",
            "write_bank_images", "bank_image_names"]
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-#: Width of a bias bank word: shift ``[39:32]``, bias ``[31:0]``.
-_BIAS_BITS, _SHIFT_BITS = 32, 8
 
 
 def _field_bits(fields) -> np.ndarray:
@@ -142,8 +140,8 @@ def write_bank_images(folder, weight_banks, bias_banks, shift_banks, weight_bits
     paths = []
     for c in range(cols):
         weights = _lane_fields(weight_banks[c], weight_bits)
-        bias = [(np.asarray(bias_banks[c]), _BIAS_BITS), (np.asarray(shift_banks[c]),
-                                                          _SHIFT_BITS)]
+        bias = [(np.asarray(bias_banks[c]), BIAS_WORD["bias"].bits),
+                (np.asarray(shift_banks[c]), BIAS_WORD["shift"].bits)]
         for fields, n, part_depth, what in (
                 (weights, depth, weight_part_depth,
                  f"weight bank {c}: {rows} lanes x {weight_bits} bits"),

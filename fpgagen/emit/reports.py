@@ -100,14 +100,14 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     rows, cols = hw.pe_rows, hw.pe_cols
     from ..hw.fit import mac_multipliers
     from ..hw.memories import counts_as_yosys
-    from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
+    from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
 
     weights = sum(l["weights"] for l in analysis.layers)
     memory = {
         "weight_bits": wbits,
         "weights": int(weights),
         "weight_bytes": program.weight_depth * rows * cols * wbits // 8,
-        "bias_bytes": program.bias_depth * cols * (BIAS_BITS + SHIFT_BITS) // 8,
+        "bias_bytes": program.bias_depth * cols * BIAS_WORD.bits // 8,
         "activation_bytes": int(program.act_depth) * rows * ACT_LANE_BITS // 8,
         "activation_words": int(program.act_depth),
         "blocks": {"weights": memfit.blocks_of("weights_"), "bias": memfit.blocks_of("bias_"),

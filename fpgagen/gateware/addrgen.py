@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.timing import ADDRGEN_LATENCY
-from ..schedule.isa import ADDR_BITS, DIM_BITS, Instruction, Opcode
+from ..hw.isa import ADDR_BITS, DIM_BITS, Instruction, Opcode
 
 __all__ = ["AddressGenerator", "ADDRGEN_LATENCY"]
 

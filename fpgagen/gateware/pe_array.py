@@ -5,13 +5,10 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.spec import ACC_BITS, ACT_LANE_BITS, WEIGHT_BITS
 from ..hw.timing import PE_ARRAY_LATENCY
 
-__all__ = ["PEArray", "PE_ARRAY_LATENCY", "ACT_BITS", "WEIGHT_BITS", "ACC_WIDTH"]
-
-ACT_BITS = 9
-WEIGHT_BITS = 8
-ACC_WIDTH = 32
+__all__ = ["PEArray", "PE_ARRAY_LATENCY"]
 #: Products summed in the first adder-tree stage (the second sums the partial sums).
 _PARTIAL = 4
 
@@ -35,10 +32,10 @@ class PEArray(wiring.Component):
         self._rows, self._cols = pe_rows, pe_cols
         super().__init__({
             "valid": In(1), "first": In(1), "last": In(1),
-            "act": In(signed(ACT_BITS)).array(pe_rows),
+            "act": In(signed(ACT_LANE_BITS)).array(pe_rows),
             "weights": In(signed(WEIGHT_BITS)).array(pe_rows).array(pe_cols),
             "done": Out(1),
-            "acc": Out(signed(ACC_WIDTH)).array(pe_cols),
+            "acc": Out(signed(ACC_BITS)).array(pe_cols),
         })
 
     @property
@@ -56,7 +53,7 @@ class PEArray(wiring.Component):
         # the fan-out of the activation lanes from the memory's output multiplexer).
         v0, f0, l0 = Signal(), Signal(), Signal()
         m.d.sync += [v0.eq(self.valid), f0.eq(self.first), l0.eq(self.last)]
-        act = [Signal(signed(ACT_BITS), name=f"a_{r}") for r in range(rows)]
+        act = [Signal(signed(ACT_LANE_BITS), name=f"a_{r}") for r in range(rows)]
         m.d.sync += [a.eq(self.act[r]) for r, a in enumerate(act)]
         weights = [[Signal(signed(WEIGHT_BITS), name=f"w_{c}_{r}") for r in range(rows)]
                    for c in range(cols)]
@@ -69,7 +66,7 @@ class PEArray(wiring.Component):
         for c in range(cols):
             col = []
             for r in range(rows):
-                p = Signal(signed(ACT_BITS + WEIGHT_BITS), name=f"p_{c}_{r}")
+                p = Signal(signed(ACT_LANE_BITS + WEIGHT_BITS), name=f"p_{c}_{r}")
                 m.d.sync += p.eq(act[r] * weights[c][r])
                 col.append(p)
             prods.append(col)
@@ -80,7 +77,7 @@ class PEArray(wiring.Component):
         for c, col in enumerate(prods):
             parts = []
             for k in range(0, rows, _PARTIAL):
-                ps = Signal(signed(ACT_BITS + WEIGHT_BITS + 2), name=f"ps_{c}_{k // _PARTIAL}")
+                ps = Signal(signed(ACT_LANE_BITS + WEIGHT_BITS + 2), name=f"ps_{c}_{k // _PARTIAL}")
                 m.d.sync += ps.eq(sum(col[k:k + _PARTIAL]))
                 parts.append(ps)
             partials.append(parts)
@@ -89,7 +86,7 @@ class PEArray(wiring.Component):
         m.d.sync += [v3.eq(v2), f3.eq(f2), l3.eq(l2)]
         trees = []
         for c, parts in enumerate(partials):
-            t = Signal(signed(ACT_BITS + WEIGHT_BITS + rows.bit_length()), name=f"t_{c}")
+            t = Signal(signed(ACT_LANE_BITS + WEIGHT_BITS + rows.bit_length()), name=f"t_{c}")
             m.d.sync += t.eq(sum(parts))
             trees.append(t)
         # Stage 4: accumulate.

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.timing import POSTPROC_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
-from .pe_array import ACC_WIDTH
+from ..hw.spec import ACC_BITS, BIAS_WORD, LANE_OUT_BITS
 
 __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
 
@@ -16,18 +16,18 @@ class PostProcessor(wiring.Component):
     shift)))`` :data:`POSTPROC_LATENCY` (4) cycles after the inputs (stages: the sum, plus
     the rounding half, the shift, ReLU and saturation). Every input is taken in the same cycle."""
 
-    acc: In(signed(ACC_WIDTH))
-    bias: In(signed(32))
-    shift: In(signed(8))
+    acc: In(signed(ACC_BITS))
+    bias: In(signed(BIAS_WORD["bias"].bits))
+    shift: In(signed(BIAS_WORD["shift"].bits))
     relu: In(1)
     out_bits: In(5)
     out_signed: In(1)
-    out: Out(signed(18))
+    out: Out(signed(LANE_OUT_BITS))
 
     def elaborate(self, platform):
         m = Module()
         # Stage 1: acc + bias (33 bits), with the controls and the shift's rounding half.
-        total = Signal(signed(ACC_WIDTH + 1))
+        total = Signal(signed(ACC_BITS + 1))
         shift1 = Signal(signed(8))
         half1 = Signal(64)
         relu1, bits1, signed1 = Signal(), Signal(5), Signal()

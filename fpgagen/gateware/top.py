@@ -7,11 +7,13 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
+from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
+                       WEIGHT_BITS)
 from ..hw.timing import (DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY, POSTPROC_LATENCY,
                          VECTOR_LATENCY)
-from ..schedule.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from .addrgen import AddressGenerator
-from .pe_array import ACT_BITS, WEIGHT_BITS, PEArray
+from .pe_array import PEArray
 from .postproc import PostProcessor
 from .ram import DEFAULT_BANK_DEPTH, ram_instance
 from .rom import banked_rom
@@ -91,19 +93,19 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, config: AcceleratorConfig):
-        if not 4 <= config.weight_bits <= WEIGHT_BITS:
-            raise ValueError(f"weight_bits must be in 4..{WEIGHT_BITS}, not "
+        if not MIN_WEIGHT_BITS <= config.weight_bits <= WEIGHT_BITS:
+            raise ValueError(f"weight_bits must be in {MIN_WEIGHT_BITS}..{WEIGHT_BITS}, not "
                              f"{config.weight_bits!r}")
         if config.pe_rows != config.pe_cols:
             raise ValueError(f"the array must be square for now, not "
                              f"{config.pe_rows}x{config.pe_cols}")
         self._cfg = config
-        word = unsigned(ACT_BITS * config.pe_rows)
+        word = unsigned(ACT_LANE_BITS * config.pe_rows)
         super().__init__({
-            "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(32),
+            "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(CYCLE_LOG_BITS),
             "i_stream": In(stream.Signature(word)),
-            "o_stream": Out(stream.Signature(unsigned(16))),
-            "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word), "dbg_perf": Out(32),
+            "o_stream": Out(stream.Signature(unsigned(SCORE_BITS))),
+            "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word), "dbg_perf": Out(CYCLE_LOG_BITS),
         })
 
     @property
@@ -120,9 +122,9 @@ class Accelerator(wiring.Component):
         act_depth = max(cfg.act_depth, 2)
         act_abits = (act_depth - 1).bit_length()
         act_rd = _Port(addr=Signal(ADDR_BITS, name="act_raddr"),
-                       data=Signal(ACT_BITS * L, name="act_rdata"))
+                       data=Signal(ACT_LANE_BITS * L, name="act_rdata"))
         act_wr = _Port(addr=Signal(ADDR_BITS, name="act_waddr"),
-                       data=Signal(ACT_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
+                       data=Signal(ACT_LANE_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
         m.submodules.act_mem = ram_instance(
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
             raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=cfg.act_bank_depth)
@@ -132,12 +134,12 @@ class Accelerator(wiring.Component):
         # Written during the run (GAP), read only while streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.
         m.submodules.scores = scores = memory.Memory(
-            shape=unsigned(16 * L), depth=max(cfg.score_groups, 2), init=[],
+            shape=unsigned(SCORE_BITS * L), depth=max(cfg.score_groups, 2), init=[],
             attrs={"no_rw_check": 1})
         score_rd = scores.read_port()
         score_wr = scores.write_port()
         m.submodules.perf = perf = memory.Memory(
-            shape=unsigned(32), depth=max(len(cfg.program), 2), init=[])
+            shape=unsigned(CYCLE_LOG_BITS), depth=max(len(cfg.program), 2), init=[])
         perf_rd = perf.read_port()
         perf_wr = perf.write_port()
         # Read like the activation memory (MEMORY_LATENCY cycles).
@@ -162,7 +164,7 @@ class Accelerator(wiring.Component):
         biases = []
         for c in range(C):
             w = Signal(cfg.weight_bits * L, name=f"wdata_{c}")
-            b = Signal(40, name=f"bdata_{c}")
+            b = Signal(BIAS_WORD.bits, name=f"bdata_{c}")
             banked_rom(m, f"wbank_{c}", ag.o_weight_addr[:w_abits], w, cfg.weight_depth,
                        cfg.weight_part_depth, f"{cfg.mem_dir}/weights_{c}")
             banked_rom(m, f"bbank_{c}", ag.o_bias_addr[:b_abits], b, cfg.bias_depth,
@@ -179,7 +181,7 @@ class Accelerator(wiring.Component):
         running = Signal()
         m.d.comb += act_rd.addr.eq(Mux(running, ag.o_act_addr, self.dbg_addr))
         m.d.comb += self.dbg_data.eq(act_rd.data)
-        lanes = [act_rd.data[ACT_BITS * l:ACT_BITS * (l + 1)].as_signed() for l in range(L)]
+        lanes = [act_rd.data.word_select(l, ACT_LANE_BITS).as_signed() for l in range(L)]
         is_conv = instr.op == Opcode.CONV
         m.d.comb += [pe.valid.eq(r_valid & is_conv), pe.first.eq(r_first), pe.last.eq(r_last)]
         for l in range(L):
@@ -200,9 +202,11 @@ class Accelerator(wiring.Component):
         # output address follows the post-processors to the write port.
         bias_at_acc = _delay(m, Cat(*biases), PE_ARRAY_LATENCY, "bias")
         for c, post in enumerate(posts):
+            word = bias_at_acc.word_select(c, BIAS_WORD.bits)
+            bias, shift = BIAS_WORD["bias"], BIAS_WORD["shift"]
             m.d.comb += [post.acc.eq(pe.acc[c]),
-                         post.bias.eq(bias_at_acc[40 * c:40 * c + 32]),
-                         post.shift.eq(bias_at_acc[40 * c + 32:40 * c + 40]),
+                         post.bias.eq(word[bias.offset:bias.end]),
+                         post.shift.eq(word[shift.offset:shift.end]),
                          post.relu.eq(instr.relu), post.out_bits.eq(instr.out_bits),
                          post.out_signed.eq(instr.out_signed)]
         conv_done = _delay(m, pe.done, POSTPROC_LATENCY, "conv_done")
@@ -211,8 +215,8 @@ class Accelerator(wiring.Component):
         vec_og_count = Signal(16)
 
         # --- write back ----------------------------------------------------------------------
-        post_word = Cat(*[p.out[:ACT_BITS] for p in posts])
-        vec_word = Cat(*[vec.out[l][:ACT_BITS] for l in range(L)])
+        post_word = Cat(*[p.out[:ACT_LANE_BITS] for p in posts])
+        vec_word = Cat(*[vec.out[l][:ACT_LANE_BITS] for l in range(L)])
         loading = Signal()
         load_count = Signal(ADDR_BITS)
         m.d.comb += self.i_stream.ready.eq(loading)
@@ -226,7 +230,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [act_wr.addr.eq(vec_addr), act_wr.data.eq(vec_word),
                          act_wr.en.eq(1)]
         m.d.comb += [score_wr.addr.eq(vec_og_count),
-                     score_wr.data.eq(Cat(*[vec.out[l][:16] for l in range(L)])),
+                     score_wr.data.eq(Cat(*[vec.out[l][:SCORE_BITS] for l in range(L)])),
                      score_wr.en.eq(vec.done & (instr.op == Opcode.GAP))]
         with m.If(vec.done & (instr.op == Opcode.GAP)):
             m.d.sync += vec_og_count.eq(vec_og_count + 1)
@@ -240,8 +244,8 @@ class Accelerator(wiring.Component):
         lane_bits = (L - 1).bit_length()
         lane = stream_idx[:lane_bits] if lane_bits else Const(0)
         phase = Signal(2)
-        payload = Signal(16)
-        score_word = Signal(16 * L, reset_less=True)
+        payload = Signal(SCORE_BITS)
+        score_word = Signal(SCORE_BITS * L, reset_less=True)
         # the score memory's word goes straight into a register (no enable or reset, so
         # the ECP5 flow packs it into the block RAM); the lane is chosen from it a cycle
         # later
@@ -306,7 +310,7 @@ class Accelerator(wiring.Component):
                     with m.Case(1):
                         m.d.sync += phase.eq(2)  # the word reaches score_word
                     with m.Case(2):
-                        m.d.sync += [payload.eq(score_word.word_select(lane, 16)),
+                        m.d.sync += [payload.eq(score_word.word_select(lane, SCORE_BITS)),
                                      out_valid.eq(1), phase.eq(3)]
                     with m.Default():
                         with m.If(self.o_stream.ready):

@@ -4,16 +4,18 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..schedule.isa import Opcode
+from ..hw.isa import Instruction, Opcode
+from ..hw.spec import (ACC_BITS, ACT_LANE_BITS, GAP_MULTIPLIER_BITS, GAP_SUM_BITS,
+                       LANE_OUT_BITS)
 from ..hw.timing import VECTOR_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
-from .pe_array import ACT_BITS
 
 __all__ = ["VectorUnit", "VECTOR_LATENCY"]
 
-_SUM_BITS = 32
-#: Bits of a GAP sum: at most 15 x 15 (the kernel fields are 4 bits) terms in -256..255.
-_GAP_SUM_BITS = 18
+#: Width of a lane's running sum or maximum.
+_SUM_BITS = ACC_BITS
+#: Shapes of the instruction fields the unit takes.
+_SHAPE = {name: f.shape for name, f in Instruction}
 
 
 class VectorUnit(wiring.Component):
@@ -28,10 +30,11 @@ class VectorUnit(wiring.Component):
         super().__init__({
             "op": In(Opcode), "valid": In(1), "first": In(1), "last": In(1),
             "tap_valid": In(1), "second": In(1),
-            "act": In(signed(ACT_BITS)).array(lanes),
-            "shift": In(signed(8)), "shift_a": In(4), "shift_b": In(4),
-            "multiplier": In(16), "out_bits": In(5), "out_signed": In(1),
-            "done": Out(1), "out": Out(signed(18)).array(lanes),
+            "act": In(signed(ACT_LANE_BITS)).array(lanes),
+            "shift": In(_SHAPE["shift"]), "shift_a": In(_SHAPE["shift_a"]),
+            "shift_b": In(_SHAPE["shift_b"]), "multiplier": In(_SHAPE["multiplier"]),
+            "out_bits": In(_SHAPE["out_bits"]), "out_signed": In(_SHAPE["out_signed"]),
+            "done": Out(1), "out": Out(signed(LANE_OUT_BITS)).array(lanes),
         })
 
     def elaborate(self, platform):
@@ -48,9 +51,11 @@ class VectorUnit(wiring.Component):
         last1, last2, last3, last4 = Signal(), Signal(), Signal(), Signal()
         m.d.sync += [last1.eq(v_t & l_t), last2.eq(last1), last3.eq(last2), last4.eq(last3),
                      self.done.eq(last4)]
-        ctl = [dict(op=Signal(Opcode, name=f"op_{k}"), shift=Signal(signed(8), name=f"sh_{k}"),
+        ctl = [dict(op=Signal(Opcode, name=f"op_{k}"),
+                    shift=Signal(_SHAPE["shift"], name=f"sh_{k}"),
                     half=Signal(64, name=f"half_{k}"),
-                    mult=Signal(16, name=f"mult_{k}"), bits=Signal(5, name=f"bits_{k}"),
+                    mult=Signal(_SHAPE["multiplier"], name=f"mult_{k}"),
+                    bits=Signal(_SHAPE["out_bits"], name=f"bits_{k}"),
                     sgn=Signal(name=f"sgn_{k}")) for k in range(5)]
         # MAXPOOL results pass the rounding stages unchanged (shift 0).
         shift = Mux(self.op == Opcode.MAXPOOL, 0, self.shift)
@@ -61,10 +66,10 @@ class VectorUnit(wiring.Component):
         for k in range(1, len(ctl)):
             m.d.sync += [ctl[k][n].eq(ctl[k - 1][n]) for n in ctl[k]]
         ctl = ctl[1:]  # ctl[k]: the controls of the pixel in finishing stage k + 1
-        low = -(1 << (ACT_BITS - 1)) - 1
+        low = -(1 << (ACT_LANE_BITS - 1)) - 1
         for l in range(lanes):
             a = self.act[l]
-            term = Signal(signed(ACT_BITS + 16), name=f"term_{l}")
+            term = Signal(signed(ACT_LANE_BITS + 16), name=f"term_{l}")
             with m.Switch(self.op):
                 with m.Case(Opcode.MAXPOOL):
                     m.d.sync += term.eq(Mux(self.tap_valid, a, low))
@@ -79,9 +84,9 @@ class VectorUnit(wiring.Component):
                                                         acc[l] + term)))
             # Finishing stage 1: GAP's reciprocal multiplier. A GAP sum has at most 15 x 15
             # terms of 9 bits (|sum| < 2**17), so 18 bits of it feed one 18x18 multiplier.
-            scaled = Signal(signed(_SUM_BITS + 17), name=f"scaled_{l}")
+            scaled = Signal(signed(_SUM_BITS + GAP_MULTIPLIER_BITS + 1), name=f"scaled_{l}")
             m.d.sync += scaled.eq(Mux(ctl[0]["op"] == Opcode.GAP,
-                                      acc[l][:_GAP_SUM_BITS].as_signed() * ctl[0]["mult"],
+                                      acc[l][:GAP_SUM_BITS].as_signed() * ctl[0]["mult"],
                                       acc[l]))
             # Stage 2: plus the rounding half (MAXPOOL: shift 0, unchanged).
             rounded = Signal(signed(64), name=f"rounded_{l}")

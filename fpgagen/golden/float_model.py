@@ -1,11 +1,12 @@
 """float32 forward pass of a graph with float weights, following Caffe's rules
-(ceil-mode pooling, windows clipped at the edge, ReLU fused where the graph says)."""
+(ceil-mode pooling, windows clipped at the edge, ReLU fused where the graph says): each
+operator's float rule of :mod:`fpgagen.operators`."""
 
 import numpy as np
 
 from ..errors import FpgagenError
-from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Relu
-from .primitives import conv2d_float, maxpool
+from ..ir import Graph
+from ..operators import rules_for
 
 __all__ = ["run_float"]
 
@@ -20,26 +21,8 @@ def run_float(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, 
                            f"{graph.input_shape}")
     env = {graph.input_name: x.astype(np.float32)}
     for node in graph.nodes:
-        ins = [env[i] for i in node.inputs]
-        op = node.op
-        if isinstance(op, Conv2d):
-            p = graph.params[node.name]
-            y = conv2d_float(ins[0], p["weight"], p["bias"], op.stride, op.padding)
-            if op.relu:
-                y = np.maximum(y, 0)
-        elif isinstance(op, Relu):
-            y = np.maximum(ins[0], 0)
-        elif isinstance(op, MaxPool):
-            y = maxpool(ins[0], op.kernel, op.stride, op.padding, op.ceil_mode)
-        elif isinstance(op, GlobalAvgPool):
-            y = ins[0].mean(axis=(1, 2), keepdims=True, dtype=np.float32)
-        elif isinstance(op, Concat):
-            y = np.concatenate(ins, axis=0)
-        elif isinstance(op, Add):
-            y = ins[0] + ins[1]
-        else:
-            raise FpgagenError(f"float model: no rule for {op.kind} node {node.name!r}")
-        env[node.name] = y
+        rules = rules_for(node.op, "float model")
+        env[node.name] = rules.run_float(node, [env[i] for i in node.inputs], graph.params)
     if keep_all:
         return env
     return {o: env[o] for o in graph.outputs}

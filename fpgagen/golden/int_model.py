@@ -1,15 +1,15 @@
 """The golden model: integer-only execution of a quantized graph.
 
 Every value is an integer code (``int64`` arrays); the arithmetic is that of
-``docs/numerics.md`` and of :mod:`fpgagen.golden.primitives`.
+``docs/numerics.md``: each operator's rule (:mod:`fpgagen.operators`) computes with the
+primitives of :mod:`fpgagen.numerics.primitives`.
 """
 
 import numpy as np
 
 from ..errors import FpgagenError
-from ..ir import (Add, AddQuant, AvgPoolQuant, Concat, Conv2d, ConvQuant, GlobalAvgPool, Graph,
-                  MaxPool, Relu)
-from .primitives import conv2d_int, global_sum, maxpool, requantize, rshift_round, saturate
+from ..ir import Graph
+from ..operators import rules_for
 
 __all__ = ["input_codes", "run_int", "scores"]
 
@@ -29,6 +29,12 @@ def run_int(graph: Graph, bgr_u8: np.ndarray, keep_all: bool = False) -> dict[st
     """Run one uint8 ``(H, W, 3)`` BGR image through the quantized graph.
 
     Returns ``{output name: int64 codes}``, or every tensor with ``keep_all``.
+
+    Raises
+    ------
+    FpgagenError
+        For a graph that is not quantized, an image of the wrong size, or an operator
+        without golden rules.
     """
     q = graph.quant
     if q is None:
@@ -39,28 +45,9 @@ def run_int(graph: Graph, bgr_u8: np.ndarray, keep_all: bool = False) -> dict[st
                            f"expects {graph.input_shape[1]}x{graph.input_shape[2]}")
     env = {graph.input_name: x}
     for node in graph.nodes:
-        ins = [env[i] for i in node.inputs]
-        op, lq, t_out = node.op, q.layers.get(node.name), q.types[node.name]
-        if isinstance(op, Conv2d):
-            assert isinstance(lq, ConvQuant)
-            acc = conv2d_int(ins[0], lq.weight, lq.bias, op.stride, op.padding)
-            y = requantize(acc, lq.shift[:, None, None], t_out, relu=op.relu)
-        elif isinstance(op, Relu):
-            y = saturate(np.maximum(ins[0], 0), t_out)
-        elif isinstance(op, MaxPool):
-            y = maxpool(ins[0], op.kernel, op.stride, op.padding, op.ceil_mode)
-        elif isinstance(op, GlobalAvgPool):
-            assert isinstance(lq, AvgPoolQuant)
-            y = requantize(global_sum(ins[0]) * lq.multiplier, lq.shift, t_out)
-        elif isinstance(op, Concat):
-            y = np.concatenate(ins, axis=0)
-        elif isinstance(op, Add):
-            assert isinstance(lq, AddQuant)
-            total = rshift_round(ins[0], -lq.left_a) + rshift_round(ins[1], -lq.left_b)
-            y = requantize(total, lq.shift, t_out)
-        else:
-            raise FpgagenError(f"golden model: no rule for {op.kind} node {node.name!r}")
-        env[node.name] = y
+        rules = rules_for(node.op, "golden model")
+        env[node.name] = rules.run_int(node, [env[i] for i in node.inputs],
+                                       q.layers.get(node.name), q.types[node.name])
     if keep_all:
         return env
     return {o: env[o] for o in graph.outputs}

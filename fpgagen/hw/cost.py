@@ -1,7 +1,8 @@
 """The cycle model of the accelerator (``docs/hardware.md``, *Cycle model*)."""
 
-from .timing import INSTRUCTION_OVERHEAD
+from .isa import Instr
 from .params import HwParams
+from .timing import INSTRUCTION_OVERHEAD
 
 __all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization"]
 
@@ -9,14 +10,14 @@ __all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization"]
 PIPELINE_OVERHEAD = INSTRUCTION_OVERHEAD
 
 
-def instruction_cycles(fields: dict, overhead: int = PIPELINE_OVERHEAD) -> int:
+def instruction_cycles(instr: Instr, overhead: int = PIPELINE_OVERHEAD) -> int:
     """Predicted cycles of one instruction.
 
     Parameters
     ----------
-    fields : dict
-        Instruction fields (as for :func:`fpgagen.schedule.isa.pack_instruction`); uses
-        ``out_groups``, ``out_h``, ``out_w``, ``kh``, ``kw`` and ``in_groups``.
+    instr : Instr
+        The instruction; uses ``out_groups``, ``out_h``, ``out_w``, ``kh``, ``kw`` and
+        ``in_groups``.
     overhead : int
         Fixed cycles added per instruction.
 
@@ -26,10 +27,8 @@ def instruction_cycles(fields: dict, overhead: int = PIPELINE_OVERHEAD) -> int:
         ``out_groups * out_h * out_w * kh * kw * in_groups + overhead``: one activation
         read per cycle, no bubbles.
     """
-    reads = 1
-    for name in ("out_groups", "out_h", "out_w", "kh", "kw", "in_groups"):
-        reads *= int(fields.get(name, 0))
-    return reads + int(overhead)
+    i = instr
+    return i.out_groups * i.out_h * i.out_w * i.kh * i.kw * i.in_groups + int(overhead)
 
 
 def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:

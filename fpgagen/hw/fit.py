@@ -13,13 +13,14 @@ from typing import Callable
 from .board import Board
 from .bram_fit import MemoryFit
 from .params import PE_SIZES, HwParams
+from .spec import ACT_LANE_BITS
 
 __all__ = ["Resource", "Verdict", "make_verdict", "multipliers_per_mac", "mac_multipliers",
            "default_pe", "layer_rows", "performance", "DesignPoint", "Proposal", "propose",
            "ACT_OPERAND_BITS", "WIDTH_STEPS", "INPUT_SIZE_STEPS", "CLASS_STEPS"]
 
 #: Width of the activation operand of every multiplier (9-bit two's complement codes).
-ACT_OPERAND_BITS = 9
+ACT_OPERAND_BITS = ACT_LANE_BITS
 
 #: Width multipliers tried by the proposals, largest first.
 WIDTH_STEPS = (0.75, 0.5, 0.375, 0.25, 0.1875, 0.125, 0.0625)
@@ -179,15 +180,15 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
     blocks in proportion to the words it occupies (integers by largest remainder that sum
     to the banks' blocks). The activation memory is shared and not apportioned.
     """
-    from ..schedule.isa import Opcode
-    from ..schedule.lower import ACT_LANE_BITS
+    from .isa import Opcode
+    from .spec import ACT_LANE_BITS
 
     hw = program.hw
     rows, cols = hw.pe_rows, hw.pe_cols
     wbits = int(getattr(program, "weight_bits", 8))
-    convs = [(i, f) for i, f in enumerate(program.instructions) if Opcode(f["op"]) == Opcode.CONV]
-    wwords = _spans([(i, int(f["weight_base"])) for i, f in convs], program.weight_depth)
-    bwords = _spans([(i, int(f["bias_base"])) for i, f in convs], program.bias_depth)
+    convs = [(i, f) for i, f in enumerate(program.instructions) if f.op == Opcode.CONV]
+    wwords = _spans([(i, f.weight_base) for i, f in convs], program.weight_depth)
+    bwords = _spans([(i, f.bias_base) for i, f in convs], program.bias_depth)
     wblocks = memfit.blocks_of("weights_")
     bblocks = memfit.blocks_of("bias_")
     wshare = _apportion([wwords.get(i, 0) for i in range(len(program.layers))], wblocks)
@@ -196,7 +197,7 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
     weights = graph.weight_shapes()
     out = []
     for i, (f, info) in enumerate(zip(program.instructions, program.layers)):
-        op = Opcode(f["op"])
+        op = f.op
         w = weights.get(info.name)
         count = math.prod(w[0]) if w else 0
         words = wwords.get(i, 0)

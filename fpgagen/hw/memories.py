@@ -8,17 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..schedule.isa import INSTRUCTION_BITS
-from ..schedule.lower import ACT_LANE_BITS, BIAS_BITS, SHIFT_BITS
 from .board import YOSYS_FAMILIES
+from .isa import INSTRUCTION_BITS
+from .spec import ACT_LANE_BITS, BIAS_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, SHIFT_BITS
 
 __all__ = ["LogicalMemory", "design_memories", "synthesized_memories", "board_memories",
-           "counts_as_yosys", "SCORE_BITS", "CYCLE_LOG_BITS"]
-
-#: Width of one class score in the score RAM (the GAP's 16-bit output codes).
-SCORE_BITS = 16
-#: Width of one cycle log entry.
-CYCLE_LOG_BITS = 32
+           "counts_as_yosys"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +100,7 @@ def design_memories(program) -> list[LogicalMemory]:
         mems.append(LogicalMemory(f"weights_{c}", program.weight_depth, rows * weight_bits,
                                   "rom", style="block", banked=True))
     for c in range(cols):
-        mems.append(LogicalMemory(f"bias_{c}", program.bias_depth, BIAS_BITS + SHIFT_BITS,
+        mems.append(LogicalMemory(f"bias_{c}", program.bias_depth, BIAS_WORD.bits,
                                   "rom", style="block", banked=True))
     mems.append(LogicalMemory("act", max(int(program.act_depth), 2), ACT_LANE_BITS * rows,
                               "ram", style="block", banked=True))

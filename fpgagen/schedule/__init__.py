@@ -2,13 +2,13 @@
 input packing and a word-level model of the engine."""
 
 from .engine_model import EngineResult, run_program
-from .isa import (ADDR_BITS, DIM_BITS, INSTRUCTION_BITS, Instruction, Opcode, pack_instruction,
-                  unpack_instruction)
+from ..hw.isa import (ADDR_BITS, DIM_BITS, INSTRUCTION_BITS, Instr, Instruction, Opcode,
+                      pack_instruction, unpack_instruction)
 from .lower import lower
 from .pack import pack_input, pack_tensor, unpack_tensor
 from .program import Im2col, LayerInfo, Program, TensorPlacement
 
-__all__ = ["Opcode", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS", "DIM_BITS",
+__all__ = ["Opcode", "Instr", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS", "DIM_BITS",
            "pack_instruction", "unpack_instruction", "Program", "LayerInfo", "TensorPlacement",
            "Im2col", "lower", "pack_input", "pack_tensor", "unpack_tensor", "run_program",
            "EngineResult"]

@@ -19,25 +19,14 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
+from ..hw.isa import Instr
 from ..hw.params import HwParams
-from ..ir import (Add, AddQuant, AvgPoolQuant, Concat, Conv2d, ConvQuant, GlobalAvgPool, Graph,
-                  MaxPool, Node)
-from .isa import Opcode, pack_instruction, unpack_instruction
+from ..hw.spec import ACT_LANE_BITS, lane_range
+from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
+from ..operators import FUSED_ONLY, LOWERED, rules_for
 from .program import Im2col, LayerInfo, Program, TensorPlacement
 
-__all__ = ["lower", "ACT_LANE_BITS", "BIAS_BITS", "SHIFT_BITS"]
-
-#: Width of one activation lane (two's complement): every code kept in memory must fit.
-ACT_LANE_BITS = 9
-#: Width of a bias bank entry's bias (two's complement).
-BIAS_BITS = 32
-#: Width of a bias bank entry's rounding shift (two's complement).
-SHIFT_BITS = 8
-
-_DIRECT_WRITERS = (Conv2d, MaxPool, Add)
-_MAPPED = (Conv2d, MaxPool, Add, Concat, GlobalAvgPool)
-#: Every instruction field, zero (instructions list all of them).
-_ZERO_FIELDS = unpack_instruction(0)
+__all__ = ["lower", "LowerContext"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +125,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True)
     concat_of = _concat_inputs(graph, producers)
     im2col = _im2col(graph)
     layouts = _layouts(graph, lanes, producers, im2col)
-    order = [n for n in graph.nodes if not isinstance(n.op, Concat)]
+    order = [n for n in graph.nodes if rules_for(n.op, "lowering").lowering == LOWERED]
     if not order:
         raise FpgagenError(f"cannot map graph {graph.name!r}: it has no conv, pool or add node")
     step = {n.name: i for i, n in enumerate(order)}
@@ -150,26 +139,21 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True)
             concat_done.setdefault(max(step[i] for i in n.inputs), []).append(n.name)
     instructions, infos = [], []
     banks = _Banks(hw)
+    ctx = LowerContext(graph=graph, lanes=lanes, layouts=layouts, places=places, im2col=im2col,
+                       banks=banks)
     output_channels = 0
     for s, node in enumerate(order):
         op = node.op
-        if isinstance(op, Conv2d):
-            fields = _conv(graph, node, lanes, layouts, places, im2col, banks)
-        elif isinstance(op, MaxPool):
-            fields = _maxpool(graph, node, layouts, places)
-        elif isinstance(op, Add):
-            fields = _add(graph, node, layouts, places)
-        else:
-            fields = _gap(graph, node, lanes, layouts, places)
+        fields = rules_for(op, "lowering").lower(ctx, node)
+        if isinstance(op, GlobalAvgPool):
             output_channels = shapes[node.name][0]
-        fields = {**_ZERO_FIELDS, **fields, "last": int(s == len(order) - 1)}
         try:
-            pack_instruction(fields)
+            instr = Instr(**{**fields, "last": int(s == len(order) - 1)})
         except ValueError as e:
             raise FpgagenError(f"cannot map {op.kind} node {node.name!r}: {e}") from None
-        instructions.append(fields)
-        infos.append(LayerInfo(name=node.name, opcode=fields["op"], macs=int(macs[node.name]),
-                               cycles_predicted=instruction_cycles(fields, PIPELINE_OVERHEAD),
+        instructions.append(instr)
+        infos.append(LayerInfo(name=node.name, opcode=instr.op, macs=int(macs[node.name]),
+                               cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
                                output=node.name,
                                completes=(node.name, *concat_done.get(s, ()))))
     weight_banks, bias_banks, shift_banks = banks.arrays()
@@ -188,7 +172,8 @@ def _check_nodes(graph: Graph):
     last = graph.nodes[-1].name if graph.nodes else None
     for n in graph.nodes:
         op = n.op
-        if not isinstance(op, _MAPPED):
+        rules = rules_for(op, "lowering")
+        if rules.lowering == FUSED_ONLY:
             hint = (" (only a ReLU that directly follows a conv, as its only reader, can be "
                     "fused into it; see FuseRelu)" if op.kind == "relu" else "")
             raise FpgagenError(f"cannot map {op.kind} node {n.name!r} (input {n.inputs[0]!r}) "
@@ -211,7 +196,7 @@ def _concat_inputs(graph: Graph, producers: dict) -> dict[str, str]:
             continue
         for i in n.inputs:
             prod = producers.get(i)
-            if prod is None or not isinstance(prod.op, _DIRECT_WRITERS):
+            if prod is None or not rules_for(prod.op, "lowering").writes_in_place:
                 what = "the graph input" if prod is None else f"a {prod.op.kind} node"
                 raise FpgagenError(f"cannot map concat node {n.name!r}: its input {i!r} is "
                                    f"{what}; every concat input must be written directly by a "
@@ -235,7 +220,7 @@ def _im2col(graph: Graph) -> Im2col | None:
 
 
 def _check_codes_fit(graph: Graph, places: dict):
-    lo, hi = -(1 << (ACT_LANE_BITS - 1)), (1 << (ACT_LANE_BITS - 1)) - 1
+    lo, hi = lane_range(ACT_LANE_BITS)
     for t in places:
         qt = graph.quant.types[t]
         if qt.min < lo or qt.max > hi:
@@ -381,103 +366,36 @@ class _Banks:
                 np.concatenate(self.shifts, axis=1))
 
 
-def _out_type_fields(graph: Graph, node: Node) -> dict:
-    t = graph.quant.types[node.name]
-    return dict(out_signed=int(t.signed), out_bits=t.bits)
+@dataclass
+class LowerContext:
+    """What an operator's lowering rule (:meth:`fpgagen.operators.OperatorRules.lower`) may
+    read and use: the graph, the lanes of a word, every tensor's lane layout and placement,
+    the im2col packing of the input, and the weight and bias banks to append to."""
 
+    graph: Graph
+    lanes: int
+    layouts: dict
+    places: dict
+    im2col: Im2col | None
+    banks: _Banks
 
-def _read_fields(place: TensorPlacement, prefix: str = "in") -> dict:
-    return {f"{prefix}_base": place.base + place.group_offset}
+    def out_type_fields(self, node: Node) -> dict:
+        """``out_signed`` and ``out_bits`` of ``node``'s output type."""
+        t = self.graph.quant.types[node.name]
+        return dict(out_signed=int(t.signed), out_bits=t.bits)
 
+    @staticmethod
+    def read_fields(place: TensorPlacement, prefix: str = "in") -> dict:
+        """The base address field of reading ``place`` (``in_base`` or ``in2_base``)."""
+        return {f"{prefix}_base": place.base + place.group_offset}
 
-def _write_fields(place: TensorPlacement) -> dict:
-    return dict(out_base=place.base, out_h=place.h, out_w=place.w,
-                out_pixel_groups=place.pixel_groups, out_group_offset=place.group_offset,
-                out_groups=place.groups)
+    @staticmethod
+    def write_fields(place: TensorPlacement) -> dict:
+        """The output fields of writing ``place``."""
+        return dict(out_base=place.base, out_h=place.h, out_w=place.w,
+                    out_pixel_groups=place.pixel_groups, out_group_offset=place.group_offset,
+                    out_groups=place.groups)
 
-
-def _conv(graph, node, lanes, layouts, places, im2col, banks) -> dict:
-    op: Conv2d = node.op
-    q = graph.quant.layers.get(node.name)
-    if not isinstance(q, ConvQuant):
-        raise FpgagenError(f"conv2d node {node.name!r} has no integer parameters")
-    src = node.inputs[0]
-    inp, out = places[src], places[node.name]
-    in_lay, out_lay = layouts[src], layouts[node.name]
-    weight = np.asarray(q.weight)
-    kernel, stride, padding = op.kernel, op.stride, op.padding
-    if im2col is not None and im2col.conv == node.name:
-        # Input channel (ky * kw + kx) * C + c of the packed input.
-        weight = weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1, 1, 1)
-        kernel, stride, padding = (1, 1), (1, 1), (0, 0)
-    cols = banks.hw.pe_cols
-    og, ig = out_lay.groups, in_lay.groups
-    kh, kw = kernel
-    lay = np.zeros((og * cols, ig * lanes, kh, kw), dtype=np.int8)
-    out_pos = np.asarray(out_lay.positions)
-    in_pos = np.asarray(in_lay.positions)
-    lay[out_pos[:, None], in_pos[None, :]] = weight
-    words = lay.reshape(og, cols, ig, lanes, kh, kw).transpose(1, 0, 4, 5, 2, 3)
-    words = words.reshape(cols, og * kh * kw * ig, lanes)
-    bias = np.zeros(og * cols, dtype=np.int64)
-    shift = np.zeros(og * cols, dtype=np.int64)
-    bias[out_pos] = np.asarray(q.bias, dtype=np.int64)
-    shift[out_pos] = np.asarray(q.shift, dtype=np.int64)
-    for what, values, bits in (("bias", bias, BIAS_BITS), ("shift", shift, SHIFT_BITS)):
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        bad = values[(values < lo) | (values > hi)]
-        if bad.size:
-            raise FpgagenError(f"cannot map conv2d node {node.name!r}: {what} {int(bad[0])} "
-                               f"does not fit the {bits}-bit {what} field of the bias banks")
-    weight_base, bias_base = banks.add(words, bias.reshape(og, cols).T.copy(),
-                                       shift.reshape(og, cols).T.copy())
-    return dict(op=Opcode.CONV, relu=int(op.relu), **_out_type_fields(graph, node),
-                **_read_fields(inp), in_h=inp.h, in_w=inp.w, in_groups=ig,
-                in_pixel_groups=inp.pixel_groups, depthwise=0, kh=kh, kw=kw,
-                stride_h=stride[0], stride_w=stride[1], pad_h=padding[0], pad_w=padding[1],
-                **_write_fields(out), weight_base=weight_base, bias_base=bias_base)
-
-
-def _maxpool(graph, node, layouts, places) -> dict:
-    op: MaxPool = node.op
-    inp, out = places[node.inputs[0]], places[node.name]
-    return dict(op=Opcode.MAXPOOL, **_out_type_fields(graph, node), **_read_fields(inp),
-                in_h=inp.h, in_w=inp.w, in_groups=1, in_pixel_groups=inp.pixel_groups,
-                depthwise=1, kh=op.kernel[0], kw=op.kernel[1], stride_h=op.stride[0],
-                stride_w=op.stride[1], pad_h=op.padding[0], pad_w=op.padding[1],
-                **_write_fields(out))
-
-
-def _add(graph, node, layouts, places) -> dict:
-    q = graph.quant.layers.get(node.name)
-    if not isinstance(q, AddQuant):
-        raise FpgagenError(f"add node {node.name!r} has no integer parameters")
-    a, b = (places[i] for i in node.inputs)
-    out = places[node.name]
-    if a.pixel_groups != b.pixel_groups:
-        raise FpgagenError(f"cannot map add node {node.name!r}: its inputs {a.name!r} and "
-                           f"{b.name!r} live in buffers of {a.pixel_groups} and "
-                           f"{b.pixel_groups} words per pixel; ADD reads both with one stride")
-    return dict(op=Opcode.ADD, **_out_type_fields(graph, node), **_read_fields(a),
-                **_read_fields(b, "in2"), in_h=a.h, in_w=a.w, in_groups=1,
-                in_pixel_groups=a.pixel_groups, depthwise=1, kh=1, kw=2, stride_h=1,
-                stride_w=1, pad_h=0, pad_w=0, **_write_fields(out), shift_a=q.left_a,
-                shift_b=q.left_b, shift=q.shift)
-
-
-def _gap(graph, node, lanes, layouts, places) -> dict:
-    q = graph.quant.layers.get(node.name)
-    if not isinstance(q, AvgPoolQuant):
-        raise FpgagenError(f"global_avgpool node {node.name!r} has no integer parameters")
-    src = node.inputs[0]
-    inp = places[src]
-    if layouts[src].positions != tuple(range(inp.channels)):
-        raise FpgagenError(f"cannot map global_avgpool node {node.name!r}: its input {src!r} "
-                           f"has unused lanes between its channels ({_describe(layouts[src])}:"
-                           f" a concat of inputs whose channel counts are not multiples of "
-                           f"{lanes}); the score stream needs contiguous channels")
-    return dict(op=Opcode.GAP, **_out_type_fields(graph, node), **_read_fields(inp),
-                in_h=inp.h, in_w=inp.w, in_groups=1, in_pixel_groups=inp.pixel_groups,
-                depthwise=1, kh=inp.h, kw=inp.w, stride_h=1, stride_w=1, pad_h=0, pad_w=0,
-                out_h=1, out_w=1, out_groups=inp.groups, out_channels=inp.channels,
-                multiplier=q.multiplier, shift=q.shift)
+    def describe(self, tensor: str) -> str:
+        """``"lanes 0..18, 32..50"``: the lanes ``tensor``'s channels occupy."""
+        return _describe(self.layouts[tensor])

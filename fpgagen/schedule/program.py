@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import FpgagenError
 from ..hw.cost import mac_utilization
 from ..hw.params import HwParams
-from .isa import Opcode, pack_instruction
+from ..hw.isa import Instr, Opcode, pack_instruction
 
 __all__ = ["TensorPlacement", "LayerInfo", "Im2col", "Program"]
 
@@ -113,9 +113,8 @@ class Program:
     Attributes
     ----------
     hw : HwParams
-    instructions : list of dict
-        Field dicts of the instructions (see :func:`fpgagen.schedule.isa.pack_instruction`),
-        in execution order; the last one has ``last`` set.
+    instructions : list of Instr
+        The instructions in execution order; the last one has ``last`` set.
     layers : list of LayerInfo
         One per instruction.
     weight_banks : np.ndarray
@@ -145,7 +144,7 @@ class Program:
     """
 
     hw: HwParams
-    instructions: list[dict]
+    instructions: list[Instr]
     layers: list[LayerInfo]
     weight_banks: np.ndarray
     bias_banks: np.ndarray
@@ -207,31 +206,31 @@ class Program:
                  f"input {self.input_words} words at {self.input.base}"
                  + (f" (im2col of {self.im2col.conv})" if self.im2col else "")]
         for i, (f, info) in enumerate(zip(self.instructions, self.layers)):
-            op = Opcode(f["op"])
-            k = f"k{f['kh']}x{f['kw']}"
+            op = f.op
+            k = f"k{f.kh}x{f.kw}"
             if op in (Opcode.CONV, Opcode.MAXPOOL):
-                k += f" s{f['stride_h']}x{f['stride_w']} p{f['pad_h']}x{f['pad_w']}"
+                k += f" s{f.stride_h}x{f.stride_w} p{f.pad_h}x{f.pad_w}"
             text = (f"{i:3d} {op.name:<7} {info.name:<28} "
-                    f"in @{f['in_base']:<6d} {f['in_h']}x{f['in_w']}x{f['in_groups']}g"
-                    f"/P{f['in_pixel_groups']} {k:<16} -> ")
+                    f"in @{f.in_base:<6d} {f.in_h}x{f.in_w}x{f.in_groups}g"
+                    f"/P{f.in_pixel_groups} {k:<16} -> ")
             if op == Opcode.GAP:
-                text += (f"stream {f['out_channels']} scores ({f['out_groups']}g) "
-                         f"mult {f['multiplier']} >>{f['shift']}")
+                text += (f"stream {f.out_channels} scores ({f.out_groups}g) "
+                         f"mult {f.multiplier} >>{f.shift}")
             else:
-                text += (f"@{f['out_base']:<6d} {f['out_h']}x{f['out_w']}x{f['out_groups']}g"
-                         f"/P{f['out_pixel_groups']}+{f['out_group_offset']}")
+                text += (f"@{f.out_base:<6d} {f.out_h}x{f.out_w}x{f.out_groups}g"
+                         f"/P{f.out_pixel_groups}+{f.out_group_offset}")
             if op == Opcode.CONV:
-                text += f" w@{f['weight_base']} b@{f['bias_base']}"
-                text += " relu" if f.get("relu") else ""
+                text += f" w@{f.weight_base} b@{f.bias_base}"
+                text += " relu" if f.relu else ""
             if op == Opcode.ADD:
-                text += (f" in2 @{f['in2_base']} (a<<{f['shift_a']}) + (b<<{f['shift_b']}) "
-                         f">>{f['shift']}")
-            text += (f" {'s' if f.get('out_signed') else 'u'}{f['out_bits']}"
+                text += (f" in2 @{f.in2_base} (a<<{f.shift_a}) + (b<<{f.shift_b}) "
+                         f">>{f.shift}")
+            text += (f" {'s' if f.out_signed else 'u'}{f.out_bits}"
                      f" {info.cycles_predicted} cyc")
             if info.macs:
                 util = mac_utilization(info.macs, info.cycles_predicted, hw)
                 text += f" {100 * util:.0f}%"
-            if f.get("last"):
+            if f.last:
                 text += " last"
             lines.append(text)
         cycles, macs = self.cycles_predicted, self.macs

@@ -10,7 +10,8 @@ from ..errors import FpgagenError
 from ..gateware.top import AcceleratorConfig
 from ..ir import Graph
 from ..schedule.pack import pack_input, unpack_tensor
-from ..schedule.isa import Opcode
+from ..hw.isa import Opcode
+from ..hw.spec import SCORE_BITS
 from ..schedule.program import Program
 from .verilator import SimBuild, build_simulation
 
@@ -48,10 +49,11 @@ class NetworkRun:
 
 
 def _signed_scores(program: Program, raw: np.ndarray) -> np.ndarray:
-    gap = [f for f in program.instructions if f["op"] == Opcode.GAP]
+    gap = [f for f in program.instructions if f.op == Opcode.GAP]
     raw = np.asarray(raw, dtype=np.int64)
-    if gap and gap[-1]["out_signed"]:
-        raw = np.where(raw >= 1 << 15, raw - (1 << 16), raw)
+    if gap and gap[-1].out_signed:
+        half = 1 << (SCORE_BITS - 1)
+        raw = np.where(raw >= half, raw - 2 * half, raw)
     return raw
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..emit.memory_images import pack_lanes, write_bank_images
-from ..gateware.pe_array import ACT_BITS
+from ..hw.spec import ACT_LANE_BITS
 from ..gateware.ram import ram_verilog
 from ..gateware.rom import rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
@@ -64,7 +64,7 @@ class SimBuild:
         from cocotb_tools.runner import get_runner
 
         ensure_verilator_on_path()
-        words = pack_lanes(input_lanes, ACT_BITS)
+        words = pack_lanes(input_lanes, ACT_LANE_BITS)
         with tempfile.TemporaryDirectory(dir=self.build_dir) as tmp:
             tb_in, tb_out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
             regions_arr = np.array(list(regions), dtype=np.int64).reshape(-1, 2)
@@ -86,9 +86,10 @@ class SimBuild:
             out_regions = []
             for i in range(len(regions_arr)):
                 ws = [int(x, 16) for x in data[f"region_{i}"]]
-                codes = np.array([[((w >> (ACT_BITS * l)) & 0x1FF) for l in range(lanes)]
+                mask, sign = (1 << ACT_LANE_BITS) - 1, 1 << (ACT_LANE_BITS - 1)
+                codes = np.array([[((w >> (ACT_LANE_BITS * l)) & mask) for l in range(lanes)]
                                   for w in ws], dtype=np.int64).reshape(-1, lanes)
-                codes[codes >= 256] -= 512
+                codes[codes >= sign] -= 2 * sign
                 out_regions.append(codes)
             log = data["cycle_log"]
             return SimResult(scores=data["scores"], cycles=int(data["cycles"]),

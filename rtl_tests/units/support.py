@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from fpgagen.schedule.isa import INSTRUCTION_BITS, Instruction
+from fpgagen.hw.isa import INSTRUCTION_BITS, Instruction
 from fpgagen.sim.component import ComponentBuild, build_component
 
 __all__ = ["RTL_TESTS", "port_shapes", "build", "run_testbench", "run_cycles",
@@ -72,7 +72,7 @@ def run_cycles(sim: ComponentBuild, component: wiring.Component, inputs: dict,
 
 
 class InstructionFields(wiring.Component):
-    """Views ``word`` through the :class:`~fpgagen.schedule.isa.Instruction` layout and
+    """Views ``word`` through the :class:`~fpgagen.hw.isa.Instruction` layout and
     puts every field on its own output port ``f_<field>``, with the field's shape (the
     opcode as its 2-bit value); purely combinational."""
 

@@ -12,7 +12,7 @@ from ..ir.types import QType
 
 __all__ = [
     "rshift_round", "saturate", "requantize", "im2col", "conv2d_int", "conv2d_float",
-    "maxpool", "global_sum", "accumulator_bits",
+    "maxpool", "global_sum",
 ]
 
 # Exact integer matrix products go through float64 BLAS: every partial sum of an int8 x
@@ -94,12 +94,3 @@ def maxpool(x: np.ndarray, kernel, stride, padding, ceil_mode=True) -> np.ndarra
 def global_sum(x: np.ndarray) -> np.ndarray:
     """Sum over height and width, ``(C, 1, 1)`` int64."""
     return x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-
-
-def accumulator_bits(terms: int, act: QType, weight: QType, bias_max: int = 0) -> int:
-    """Width (sign included) that holds any ``sum`` of ``terms`` products of codes of
-    ``act`` and ``weight`` plus a bias of magnitude at most ``bias_max``."""
-    amax = max(abs(act.min), abs(act.max))
-    wmax = max(abs(weight.min), abs(weight.max))
-    bound = terms * amax * wmax + abs(int(bias_max))
-    return int(bound).bit_length() + 1

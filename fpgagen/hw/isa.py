@@ -1,0 +1,147 @@
+"""The instruction set of the accelerator, defined once.
+
+:class:`Instr` lists every field of a layer instruction with its hardware shape; the
+Amaranth layout :data:`Instruction` the decoder reads is derived from it, and the Python
+assembler packs with that same layout, so compiler and hardware cannot drift.
+
+Every instruction runs one loop nest over the activation memory (see
+``docs/hardware.md``)::
+
+    for og in range(out_groups):              # output channel group (pe_cols channels)
+      for oy in range(out_h):
+        for ox in range(out_w):
+          for tap in range(kh * kw):            # kernel taps, row-major
+            for g in range(in_groups):          # input channel groups (pe_rows channels)
+              read one activation word, and for CONV one weight word per column
+          write one output word (or, for GAP, pe_rows scores)
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from amaranth import signed, unsigned
+from amaranth.lib import data, enum
+
+from .spec import ADDR_BITS, DIM_BITS, GAP_MULTIPLIER_BITS
+
+__all__ = ["Opcode", "OPCODE_BITS", "Instr", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS",
+           "DIM_BITS", "pack_instruction", "unpack_instruction"]
+
+#: Width of the opcode field.
+OPCODE_BITS = 2
+
+
+class Opcode(enum.Enum, shape=OPCODE_BITS):
+    """What the engine does with the words the loop nest reads."""
+
+    #: Multiply-accumulate over taps and input groups; bias, shift, ReLU, saturate.
+    CONV = 0
+    #: Lane-wise maximum over the valid taps of a window (input group = output group).
+    MAXPOOL = 1
+    #: Lane-wise sum over the whole input (kernel = input size), times a multiplier,
+    #: round-shift, saturate to 16 bits, stream the scores out.
+    GAP = 2
+    #: Lane-wise ``(a << shift_a) + (b << shift_b)``, round-shift, saturate (tap 0 reads
+    #: ``in_base``, tap 1 reads ``in2_base``).
+    ADD = 3
+
+
+def _f(shape, doc: str = "", default=0):
+    return field(default=default, metadata={"shape": shape, "doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Instr:
+    """One layer instruction, field by field (see the module docstring for the loop nest).
+
+    The fields' order is their bit order in the packed word, lowest first.
+    """
+
+    op: Opcode = _f(Opcode, default=Opcode.CONV)
+    last: int = _f(unsigned(1), "the program ends after this instruction")
+    relu: int = _f(unsigned(1), "CONV: ReLU before saturation")
+    out_signed: int = _f(unsigned(1), "output codes are two's complement (else unsigned)")
+    out_bits: int = _f(unsigned(5), "output code width (8, or 16 for GAP scores)")
+    in_base: int = _f(unsigned(ADDR_BITS), "word address of input pixel (0, 0), group 0")
+    in2_base: int = _f(unsigned(ADDR_BITS), "ADD: the second input's base")
+    in_h: int = _f(unsigned(DIM_BITS))
+    in_w: int = _f(unsigned(DIM_BITS))
+    in_groups: int = _f(unsigned(DIM_BITS), "input channel groups read per tap (1: pooling)")
+    in_pixel_groups: int = _f(unsigned(DIM_BITS), "words per input pixel (input stride)")
+    depthwise: int = _f(unsigned(1), "input group = output group (pooling, GAP, ADD)")
+    kh: int = _f(unsigned(4))
+    kw: int = _f(unsigned(4))
+    stride_h: int = _f(unsigned(3))
+    stride_w: int = _f(unsigned(3))
+    pad_h: int = _f(unsigned(3))
+    pad_w: int = _f(unsigned(3))
+    out_base: int = _f(unsigned(ADDR_BITS))
+    out_h: int = _f(unsigned(DIM_BITS))
+    out_w: int = _f(unsigned(DIM_BITS))
+    out_groups: int = _f(unsigned(DIM_BITS), "output channel groups computed (loop count)")
+    out_pixel_groups: int = _f(unsigned(DIM_BITS), "words per output pixel (output stride)")
+    out_group_offset: int = _f(unsigned(DIM_BITS), "first group written (concat offset)")
+    out_channels: int = _f(unsigned(DIM_BITS), "GAP: scores streamed out")
+    weight_base: int = _f(unsigned(ADDR_BITS), "CONV: weight word of (og 0, tap 0, group 0)")
+    bias_base: int = _f(unsigned(ADDR_BITS), "CONV: bias/shift entry of og 0")
+    shift: int = _f(signed(8), "ADD/GAP: final rounding right shift")
+    shift_a: int = _f(unsigned(4), "ADD: left shift of input a")
+    shift_b: int = _f(unsigned(4), "ADD: left shift of input b")
+    multiplier: int = _f(unsigned(GAP_MULTIPLIER_BITS), "GAP: reciprocal multiplier")
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "op", Opcode(self.op))
+        except ValueError:
+            raise ValueError(f"instruction field op={self.op!r} is not an opcode") from None
+        for f in dataclasses.fields(self)[1:]:
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                try:
+                    v = int(v)
+                except (TypeError, ValueError):
+                    raise ValueError(f"instruction field {f.name}={v!r} is not an "
+                                     "integer") from None
+                object.__setattr__(self, f.name, v)
+            shape = f.metadata["shape"]
+            lo = -(1 << (shape.width - 1)) if shape.signed else 0
+            hi = (1 << (shape.width - 1)) - 1 if shape.signed else (1 << shape.width) - 1
+            if not lo <= v <= hi:
+                raise ValueError(f"instruction field {f.name}={v} does not fit {shape}")
+
+    def replace(self, **changes) -> "Instr":
+        """A copy with ``changes`` applied (checked like a new instruction)."""
+        return dataclasses.replace(self, **changes)
+
+    def fields(self) -> dict:
+        """``{field: value}`` in bit order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+#: The hardware layout of :class:`Instr` (an Amaranth ``data.StructLayout``).
+Instruction = data.StructLayout({f.name: f.metadata["shape"] for f in dataclasses.fields(Instr)})
+
+#: Width of one packed instruction.
+INSTRUCTION_BITS = Instruction.size
+
+
+def pack_instruction(instr: Instr) -> int:
+    """The instruction as an integer with the hardware's layout."""
+    if not isinstance(instr, Instr):
+        raise TypeError(f"expected an Instr, not {type(instr).__name__}")
+    return Instruction.const(instr.fields()).as_value().value
+
+
+def unpack_instruction(word: int) -> Instr:
+    """The instruction packed in ``word`` (the inverse of :func:`pack_instruction`)."""
+    out = {}
+    for name, fld in Instruction:
+        raw = (word >> fld.offset) & ((1 << fld.width) - 1)
+        shape = fld.shape
+        if name == "op":
+            out[name] = Opcode(raw)
+        elif getattr(shape, "signed", False) and raw >> (fld.width - 1):
+            out[name] = raw - (1 << fld.width)
+        else:
+            out[name] = raw
+    return Instr(**out)

@@ -1,0 +1,110 @@
+"""Widths and word formats of the accelerator's datapath and memories, defined once.
+
+The gateware (:mod:`fpgagen.gateware`), the compiler (:mod:`fpgagen.schedule`,
+:mod:`fpgagen.passes`), the cycle model, the fit and the simulator all read these, as they
+read the pipeline latencies of :mod:`fpgagen.hw.timing`; none of them restates a width.
+This module imports nothing of the package.
+"""
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ACT_LANE_BITS", "WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS", "BIAS_BITS", "SHIFT_BITS",
+    "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS", "GAP_SUM_BITS",
+    "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "SCORE_STREAM_CYCLES", "Field", "WordFormat",
+    "BIAS_WORD", "lane_range", "act_word_bits", "weight_word_bits",
+]
+
+#: Width of one activation lane (two's complement): every code kept in the activation
+#: memory, and the activation operand of every multiplier.
+ACT_LANE_BITS = 9
+#: Widest stored weight code (two's complement), the weight operand of every multiplier.
+WEIGHT_BITS = 8
+#: Narrowest stored weight code the banks support.
+MIN_WEIGHT_BITS = 4
+#: Width of a column's accumulator (two's complement, wraps).
+ACC_BITS = 32
+#: Width of a bias bank entry's bias (two's complement).
+BIAS_BITS = 32
+#: Width of a bias bank entry's rounding shift (two's complement).
+SHIFT_BITS = 8
+#: Width of one class score (the GAP's output codes) in the score memory and on the
+#: output stream.
+SCORE_BITS = 16
+#: Width of one cycle log entry.
+CYCLE_LOG_BITS = 32
+#: Width of activation, weight and bias memory addresses (words) in an instruction.
+ADDR_BITS = 20
+#: Width of height, width and channel-group counts in an instruction.
+DIM_BITS = 12
+#: Bits of a GAP sum that feed the reciprocal multiplier: at most 15 x 15 terms (the kernel
+#: fields are 4 bits) of 9-bit codes, ``|sum| < 2**17``.
+GAP_SUM_BITS = 18
+#: Width of the GAP's unsigned reciprocal multiplier.
+GAP_MULTIPLIER_BITS = 16
+#: Width of a post-processor's or vector lane's saturated result (a 16-bit code, signed
+#: or unsigned).
+LANE_OUT_BITS = 18
+#: Cycles the sequencer takes per streamed score (address, word, lane, payload held until
+#: accepted: four with a ready consumer).
+SCORE_STREAM_CYCLES = 4
+
+
+def lane_range(bits: int = ACT_LANE_BITS) -> tuple[int, int]:
+    """``(lowest, highest)`` two's complement code of ``bits`` bits."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def act_word_bits(lanes: int) -> int:
+    """Width of one activation memory word of ``lanes`` lanes."""
+    return ACT_LANE_BITS * lanes
+
+
+def weight_word_bits(lanes: int, weight_bits: int = WEIGHT_BITS) -> int:
+    """Width of one weight bank word: ``lanes`` codes of ``weight_bits`` bits."""
+    return weight_bits * lanes
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a memory word: ``bits`` bits from bit ``offset``, two's complement."""
+
+    name: str
+    offset: int
+    bits: int
+
+    @property
+    def end(self) -> int:
+        """One past the field's highest bit."""
+        return self.offset + self.bits
+
+
+@dataclass(frozen=True)
+class WordFormat:
+    """A memory word made of fields, the first at bit 0."""
+
+    fields: tuple[Field, ...]
+
+    @classmethod
+    def of(cls, *fields: tuple[str, int]) -> "WordFormat":
+        """Fields ``(name, bits)`` packed from bit 0 upwards."""
+        out, offset = [], 0
+        for name, bits in fields:
+            out.append(Field(name, offset, bits))
+            offset += bits
+        return cls(tuple(out))
+
+    @property
+    def bits(self) -> int:
+        """Width of the word."""
+        return sum(f.bits for f in self.fields)
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+#: A bias bank word: the bias at ``[31:0]``, the rounding shift at ``[39:32]``.
+BIAS_WORD = WordFormat.of(("bias", BIAS_BITS), ("shift", SHIFT_BITS))

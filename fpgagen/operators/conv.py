@@ -1,0 +1,149 @@
+"""Convolution (``Conv2d``, with a fused ReLU): multiply-accumulate on the PE array."""
+
+import numpy as np
+
+from ..errors import FpgagenError
+from ..hw.isa import Opcode
+from ..hw.spec import ACC_BITS, BIAS_BITS, SHIFT_BITS, lane_range
+from ..ir.ops import Conv2d
+from ..ir.quant import ConvQuant
+from ..ir.types import QType
+from ..numerics.fixed_point import (SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, accumulator_bits,
+                                    choose_frac)
+from ..numerics.lanes import rshift_round, saturate_bits, wrap
+from ..numerics.primitives import conv2d_float, conv2d_int, requantize
+from .base import OperatorRules, register
+
+__all__ = ["ConvRules"]
+
+
+@register
+class ConvRules(OperatorRules):
+    """``y = sat(relu?(rshift_round(sum(x * w) + bias, shift)))`` per output channel."""
+
+    op_type = Conv2d
+    opcode = Opcode.CONV
+    writes_in_place = True
+
+    def run_float(self, node, ins, params):
+        op = node.op
+        p = params[node.name]
+        y = conv2d_float(ins[0], p["weight"], p["bias"], op.stride, op.padding)
+        return np.maximum(y, 0) if op.relu else y
+
+    def run_int(self, node, ins, lq, out_type):
+        op = node.op
+        acc = conv2d_int(ins[0], lq.weight, lq.bias, op.stride, op.padding)
+        return requantize(acc, lq.shift[:, None, None], out_type, relu=op.relu)
+
+    def nonnegative(self, node, inputs_nonnegative):
+        return node.op.relu
+
+    def quantize(self, ctx, node, in_types, out_type):
+        """Per-channel (or per-layer) power-of-two weight scales, the bias at accumulator
+        scale, the rounding shift to the output scale (clamped, see
+        :mod:`fpgagen.numerics.fixed_point`); refuses a layer whose worst-case accumulator
+        exceeds the hardware's."""
+        t_in = in_types[0]
+        wb = ctx.config.weight_bits
+        p = ctx.graph.params[node.name]
+        w, b = p["weight"].astype(np.float64), p["bias"].astype(np.float64)
+        qmax = (1 << (wb - 1)) - 1
+        if ctx.config.per_channel:
+            maxima = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+        else:
+            maxima = np.full(w.shape[0], np.abs(w).max())
+        w_frac = np.array([choose_frac(float(m), qmax) for m in maxima], dtype=np.int64)
+        scale = 2.0 ** w_frac.astype(np.float64)
+        w_int = np.clip(np.round(w * scale[:, None, None, None]), -qmax - 1, qmax)
+        acc_frac = t_in.frac + w_frac
+        b_int = np.round(b * 2.0 ** acc_frac.astype(np.float64)).astype(np.int64)
+        terms = int(np.prod(w.shape[1:]))
+        acc = accumulator_bits(terms, t_in, QType(wb, 0, True),
+                               int(np.abs(b_int).max(initial=0)))
+        if acc > ACC_BITS:
+            raise FpgagenError(f"layer {node.name!r}: worst-case accumulator needs {acc} bits "
+                               f"(> {ACC_BITS}); its bias or reduction length is too large")
+        # Shifts beyond these bounds give the same codes (0, or saturation) for any 32-bit
+        # accumulator, and keep both the golden model's int64 shifts and the hardware's
+        # 6-bit shifter well defined.
+        shift = np.clip(acc_frac - out_type.frac, -SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT)
+        return ConvQuant(weight=w_int.astype(np.int8), weight_bits=wb, weight_frac=w_frac,
+                         bias=b_int, shift=shift, acc_bits=acc)
+
+    def lower(self, ctx, node):
+        """Weights laid out per PE column (``docs/hardware.md``, *Weight layout*), bias and
+        shift per output channel; the first convolution of an im2col program as 1x1."""
+        op: Conv2d = node.op
+        q = ctx.graph.quant.layers.get(node.name)
+        if not isinstance(q, ConvQuant):
+            raise FpgagenError(f"conv2d node {node.name!r} has no integer parameters")
+        src = node.inputs[0]
+        inp, out = ctx.places[src], ctx.places[node.name]
+        in_lay, out_lay = ctx.layouts[src], ctx.layouts[node.name]
+        weight = np.asarray(q.weight)
+        kernel, stride, padding = op.kernel, op.stride, op.padding
+        if ctx.im2col is not None and ctx.im2col.conv == node.name:
+            # Input channel (ky * kw + kx) * C + c of the packed input.
+            weight = weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1, 1, 1)
+            kernel, stride, padding = (1, 1), (1, 1), (0, 0)
+        lanes, cols = ctx.lanes, ctx.banks.hw.pe_cols
+        og, ig = out_lay.groups, in_lay.groups
+        kh, kw = kernel
+        lay = np.zeros((og * cols, ig * lanes, kh, kw), dtype=np.int8)
+        out_pos = np.asarray(out_lay.positions)
+        in_pos = np.asarray(in_lay.positions)
+        lay[out_pos[:, None], in_pos[None, :]] = weight
+        words = lay.reshape(og, cols, ig, lanes, kh, kw).transpose(1, 0, 4, 5, 2, 3)
+        words = words.reshape(cols, og * kh * kw * ig, lanes)
+        bias = np.zeros(og * cols, dtype=np.int64)
+        shift = np.zeros(og * cols, dtype=np.int64)
+        bias[out_pos] = np.asarray(q.bias, dtype=np.int64)
+        shift[out_pos] = np.asarray(q.shift, dtype=np.int64)
+        for what, values, bits in (("bias", bias, BIAS_BITS), ("shift", shift, SHIFT_BITS)):
+            lo, hi = lane_range(bits)
+            bad = values[(values < lo) | (values > hi)]
+            if bad.size:
+                raise FpgagenError(f"cannot map conv2d node {node.name!r}: {what} "
+                                   f"{int(bad[0])} does not fit the {bits}-bit {what} field "
+                                   f"of the bias banks")
+        weight_base, bias_base = ctx.banks.add(words, bias.reshape(og, cols).T.copy(),
+                                               shift.reshape(og, cols).T.copy())
+        return dict(op=Opcode.CONV, relu=int(op.relu), **ctx.out_type_fields(node),
+                    **ctx.read_fields(inp), in_h=inp.h, in_w=inp.w, in_groups=ig,
+                    in_pixel_groups=inp.pixel_groups, depthwise=0, kh=kh, kw=kw,
+                    stride_h=stride[0], stride_w=stride[1], pad_h=padding[0],
+                    pad_w=padding[1], **ctx.write_fields(out), weight_base=weight_base,
+                    bias_base=bias_base)
+
+    def execute(self, eng, f):
+        addr, valid, tap = eng.loop(f)
+        og_n, ig, kk = f.out_groups, f.in_groups, len(tap)
+        act = eng.read(addr, valid)  # (OG', P, KK, IG, L)
+        k = kk * ig * eng.lanes
+        a = act.reshape(act.shape[0], act.shape[1], k).astype(np.float64)
+        og = np.arange(og_n)
+        waddr = (f.weight_base + (og[:, None, None] * kk + tap[None, :, None]) * ig
+                 + np.arange(ig)[None, None, :])
+        if waddr.max() >= eng.weights.shape[1]:
+            raise FpgagenError(f"instruction {eng.pc} reads weight word {waddr.max()} beyond "
+                               f"the banks ({eng.weights.shape[1]} words)")
+        w = eng.weights[:, waddr.ravel(), :].reshape(eng.cols, og_n, k)
+        w = w.transpose(1, 2, 0).astype(np.float64)  # (OG, K, cols)
+        # Exact: |products| < 2**16 and K < 2**20 terms keep every sum below 2**53.
+        if a.shape[0] == 1:  # one product for all output groups
+            acc = (a[0] @ w.transpose(1, 0, 2).reshape(k, og_n * eng.cols))
+            acc = acc.reshape(-1, og_n, eng.cols).transpose(1, 0, 2)
+        else:
+            acc = np.matmul(a, w)
+        acc = wrap(acc.astype(np.int64), ACC_BITS)  # (OG, P, cols)
+        baddr = f.bias_base + og
+        if baddr.max() >= eng.bias.shape[1]:
+            raise FpgagenError(f"instruction {eng.pc} reads bias entry {baddr.max()} beyond "
+                               f"the banks ({eng.bias.shape[1]} entries)")
+        bias = eng.bias[:, baddr].T[:, None, :]
+        shift = eng.shift[:, baddr].T[:, None, :]
+        v = rshift_round(acc + bias, shift)
+        if f.relu:
+            v = np.maximum(v, 0)
+        eng.write(f, saturate_bits(v, f.out_bits, f.out_signed))
