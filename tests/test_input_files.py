@@ -1,5 +1,5 @@
-"""Image files: every Pillow mode and sample depth decodes to the right 8-bit pixels, and
-every bad file gets one clear line from the CLI (exit 2, no traceback)."""
+"""Image and weights files: every Pillow mode and sample depth decodes to the right 8-bit
+pixels, and every bad file gets one clear line from the CLI (exit 2, no traceback)."""
 
 import json
 import logging
@@ -13,7 +13,9 @@ from PIL import Image, ImageOps
 
 from fpgagen.cli import main
 from fpgagen.errors import FpgagenError
+from fpgagen.frontend import export_onnx, generate_weights, load_npz_weights, npz_key
 from fpgagen.frontend.images import load_image_bgr
+from fpgagen.nets import NetOptions, build_net
 
 SIZE = 32  # network input side for the CLI runs: small and quick
 
@@ -152,12 +154,98 @@ def test_16bit_copy_of_a_photo_classifies_the_same(tmp_path, capsys, v1_1_weight
     assert top1[2:] == [top1[0], top1[1], top1[1]]
 
 
+# --- weights: values ---------------------------------------------------------------------
+def test_released_weights_load_without_warnings(caplog, v1_1_weights, v1_0_weights):
+    with caplog.at_level(logging.WARNING):
+        load_npz_weights(build_net("squeezenet1_1"), v1_1_weights)
+        load_npz_weights(build_net("squeezenet1_0"), v1_0_weights)
+    assert caplog.records == []
+
+
+def _weights(**changes):
+    graph = generate_weights(build_net("squeezenet", NetOptions(input_size=SIZE)))
+    arrays = {npz_key(n, w): a for n, p in graph.params.items() for w, a in p.items()}
+    arrays.update(changes)
+    return arrays
+
+
+def test_all_zero_weight_layers_warn_in_one_line(tmp_path, caplog, capsys, photo):
+    shapes = _weights()
+    path = tmp_path / "w.npz"
+    np.savez(path, **_weights(**{k: np.zeros_like(shapes[k]) for k in
+                                 ("fire3.expand1x1.weight", "conv10.weight", "conv10.bias")}))
+    image = _save(photo, tmp_path / "x.png")
+    with caplog.at_level(logging.WARNING):
+        assert main(["classify", "--input-size", str(SIZE), "--weights", str(path),
+                     str(image)]) == 0
+    [record] = caplog.records
+    assert re.search(r"w\.npz: weight tensor 'fire3\.expand1x1\.weight' \(and 1 more\) are all "
+                     r"zero: those layers ignore their input", record.getMessage())
+
+
+def test_all_zero_bias_is_silent(tmp_path, caplog):
+    shapes = _weights()
+    path = tmp_path / "w.npz"
+    np.savez(path, **_weights(**{k: np.zeros_like(a) for k, a in shapes.items()
+                                 if k.endswith(".bias")}))
+    with caplog.at_level(logging.WARNING):
+        load_npz_weights(build_net("squeezenet", NetOptions(input_size=SIZE)), path)
+    assert caplog.records == []
+
+
+def test_integer_weights_are_accepted(tmp_path):
+    shapes = _weights()
+    path = tmp_path / "w.npz"
+    np.savez(path, **_weights(**{"conv1.weight": np.ones(shapes["conv1.weight"].shape,
+                                                         np.int16)}))
+    g = load_npz_weights(build_net("squeezenet", NetOptions(input_size=SIZE)), path)
+    assert g.params["conv1"]["weight"].dtype == np.float32
+
+
 # --- the CLI: one line per bad file ------------------------------------------------------
+def _bias(value, dtype=np.float32):
+    b = _weights()["conv10.bias"].astype(dtype)
+    b[3] = value
+    return b
+
+
 @pytest.fixture(scope="module")
 def bad(tmp_path_factory, photo):
     """Every bad input file, by name, and a good image ``good.png``."""
     d = tmp_path_factory.mktemp("bad")
     f = {"good.png": _save(photo, d / "good.png")}
+    # weights
+    (d / "dir.npz").mkdir()
+    f["dir.npz"] = d / "dir.npz"
+    f["missing.npz"] = d / "missing.npz"
+    (d / "empty_file.npz").write_bytes(b"")
+    f["empty_file.npz"] = d / "empty_file.npz"
+    np.save(d / "array.npy", _weights()["conv1.weight"])
+    f["array.npy"] = d / "array.npy"
+    (d / "text.npz").write_text("conv1.weight = 0.5\n")
+    f["text.npz"] = d / "text.npz"
+    np.savez(d / "no_tensors.npz")
+    f["no_tensors.npz"] = d / "no_tensors.npz"
+    np.savez(d / "whole.npz", **_weights())
+    (d / "truncated.npz").write_bytes((d / "whole.npz").read_bytes()[:5000])
+    f["truncated.npz"] = d / "truncated.npz"
+    variants = {
+        "objects.npz": {"conv1.weight": np.array([None, 1.0], dtype=object)},
+        "complex.npz": {"conv1.weight": _weights()["conv1.weight"].astype(np.complex64)},
+        "bool.npz": {"conv1.weight": _weights()["conv1.weight"] > 0},
+        "nan.npz": {"conv10.bias": _bias(np.nan)},
+        "bias_1e38.npz": {"conv10.bias": _bias(1e38)},
+        "bias_1e39_f64.npz": {"conv10.bias": _bias(1e39, np.float64)},
+        "weight_2e6.npz": {"fire9.expand3x3.weight": _weights()["fire9.expand3x3.weight"] * 0
+                           + np.float32(2.5e6)},
+    }
+    for name, change in variants.items():
+        np.savez(d / name, **_weights(**change))
+        f[name] = d / name
+    graph = generate_weights(build_net("squeezenet", NetOptions(input_size=SIZE)))
+    graph.params["conv10"]["bias"] = _bias(1e38)
+    export_onnx(graph, d / "bias_1e38.onnx")
+    f["bias_1e38.onnx"] = d / "bias_1e38.onnx"
     # images
     (d / "photo_dir.jpg").mkdir()
     f["photo_dir.jpg"] = d / "photo_dir.jpg"
@@ -177,6 +265,29 @@ def bad(tmp_path_factory, photo):
     return f
 
 
+WEIGHTS_CASES = [
+    ("dir.npz", r"weights '.*dir\.npz' is a directory, not a \.npz file"),
+    ("missing.npz", r"weights file not found: '.*missing\.npz'"),
+    ("empty_file.npz", r"cannot read '.*empty_file\.npz' as a \.npz weights file: not a zip "
+                       r"archive of named tensors \(the file is empty\)"),
+    ("array.npy", r"array\.npy' as a \.npz weights file: it is a \.npy file \(a single array\)"),
+    ("text.npz", r"text\.npz' as a \.npz weights file: not a zip archive of named tensors "
+                 r"\(it starts with b'conv1\.we'\)"),
+    ("no_tensors.npz", r"no_tensors\.npz' is an empty \.npz archive: no tensors"),
+    ("truncated.npz", r"cannot read '.*truncated\.npz' as a \.npz weights file: "),
+    ("objects.npz", r"objects\.npz': tensor 'conv1\.weight' holds Python objects, not numbers"),
+    ("complex.npz", r"tensor 'conv1\.weight' has complex dtype complex64; weights must be real"),
+    ("bool.npz", r"tensor 'conv1\.weight' has non-numeric dtype bool"),
+    ("nan.npz", r"tensor 'conv10\.bias' holds 1 NaN/Inf value\(s\), first at index \(3,\): nan"),
+    ("bias_1e38.npz", r"tensor 'conv10\.bias' holds 1 value\(s\) of magnitude >= 1e\+06, "
+                      r"first at index \(3,\): 1e\+38"),
+    ("bias_1e39_f64.npz", r"tensor 'conv10\.bias' holds 1 value\(s\) .*: 1e\+39"),
+    ("weight_2e6.npz", r"tensor 'fire9\.expand3x3\.weight' holds \d+ value\(s\) of magnitude "
+                       r">= 1e\+06, first at index \(0, 0, 0, 0\): 2\.5e\+06"),
+    ("bias_1e38.onnx", r"tensor '.*' of Conv node '.*conv10.*' holds 1 value\(s\) of "
+                       r"magnitude >= 1e\+06, first at index \(3,\): 1e\+38"),
+]
+
 IMAGE_CASES = [
     ("photo_dir.jpg", r"image '.*photo_dir\.jpg' is a directory, not an image file"),
     ("missing.png", r"image not found: '.*missing\.png'"),
@@ -192,6 +303,14 @@ IMAGE_CASES = [
 ]
 
 
+def _weights_argv(command, path, good, out):
+    if command == "classify":
+        return ["classify", "--net", "squeezenet", "--input-size", str(SIZE),
+                "--weights", str(path), str(good)]
+    return ["build", "--board", "ecp5-85", "--input-size", str(SIZE), "--no-proposals",
+            "--out", str(out), "--weights", str(path)]
+
+
 def _image_argv(command, path, good, out):
     size = ["--input-size", str(SIZE)]
     return {"classify": ["classify", *size, str(path)],
@@ -202,6 +321,9 @@ def _image_argv(command, path, good, out):
 
 
 def _cases():
+    for name, message in WEIGHTS_CASES:
+        for command in ("classify", "build"):
+            yield pytest.param(_weights_argv, command, name, message, id=f"{command}-{name}")
     for name, message in IMAGE_CASES:
         for command in ("classify", "calibration", "build", "simulate"):
             if name == "photo_dir.jpg" and command != "classify":
