@@ -16,6 +16,7 @@ from onnx import numpy_helper
 from ..errors import FpgagenError
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
 from ..passes.fuse_relu import FuseRelu
+from .npz import check_param_values, npz_key, warn_zero_weights
 
 __all__ = ["load_onnx", "SUPPORTED_OPS"]
 
@@ -56,6 +57,10 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
       logits is that of the probabilities; it is refused when it normalizes over groups
       smaller than the whole output, where dropping it would change the ranking.
 
+    Conv weights and biases are checked like ``.npz`` weights
+    (:func:`~fpgagen.frontend.npz.check_param_values`: real, finite, magnitude below
+    ``MAX_ABS_PARAM``), and one warning is logged when a weight tensor is all zero.
+
     IR node names are the ONNX node names when unique and non-empty, else the op type
     followed by the node's index (``Conv3``); as everywhere in the IR, a tensor carries the
     name of the node producing it, so ``graph.outputs[0]`` is the name of the node behind the
@@ -86,10 +91,15 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     """
     path = Path(path)
     model = _read_model(path)
-    return _Importer(model, name or path.stem, mean).run()
+    graph = _Importer(model, name or path.stem, mean).run()
+    warn_zero_weights({npz_key(n, "weight"): p["weight"] for n, p in graph.params.items()},
+                      str(path))
+    return graph
 
 
 def _read_model(path: Path) -> onnx.ModelProto:
+    if path.is_dir():
+        raise FpgagenError(f"ONNX file {str(path)!r} is a directory, not a file")
     if not path.is_file():
         raise FpgagenError(f"ONNX file not found: {str(path)!r}")
     try:
@@ -367,17 +377,7 @@ class _Importer:
         return _make(label, node, Conv2d, out_c, kernel, strides, pads), (x,)
 
     def _float(self, tensor, arr, label) -> np.ndarray:
-        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise FpgagenError(f"tensor {tensor!r} of Conv node '{label}' has non-numeric "
-                               f"dtype {arr.dtype}")
-        out = np.array(arr, dtype=np.float32)
-        bad = ~np.isfinite(out)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise FpgagenError(f"tensor {tensor!r} of Conv node '{label}' holds "
-                               f"{int(bad.sum())} NaN/Inf value(s), first at index {idx}: "
-                               f"{out[idx]}")
-        return out
+        return check_param_values(arr, f"tensor {tensor!r} of Conv node '{label}'")
 
     def _op_Relu(self, node, label, attrs, ir_name):
         return Relu(), (self._data(node, label, node.input[0]),)
