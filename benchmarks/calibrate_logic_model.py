@@ -1,4 +1,4 @@
-"""Calibrate the LUT / flip-flop coefficients of ``fpgagen.hw.logic_model`` against Yosys.
+"""Calibrate the LUT / flip-flop coefficients of ``fpgagen.fit.logic_model`` against Yosys.
 
 For pe 2x2, 4x4 and 8x8 designs of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000
 classes), and a 4x4 one with 10 classes (other memory geometry and program), the script
@@ -17,7 +17,7 @@ the fitted coefficients (paste them into ``COEFFICIENTS``) and the estimate next
     python benchmarks/calibrate_logic_model.py            # fit the recorded measurements
     python benchmarks/calibrate_logic_model.py --rerun    # synthesize again (about 10 min)
 
-The recorded measurements (``MEASURED``, which is ``fpgagen.hw.logic_model.CALIBRATION``) are
+The recorded measurements (``MEASURED``, which is ``fpgagen.fit.logic_model.CALIBRATION``) are
 the ones this script printed on the development machine with ``--rerun``.
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from fpgagen.flow import FlowConfig, step_import, step_quantize
-from fpgagen.hw.board import resolve_board
-from fpgagen.hw.logic_model import CALIBRATION, COEFFICIENTS, estimate_logic, memory_logic
+from fpgagen.devices.board import resolve_board
+from fpgagen.fit.logic_model import CALIBRATION, COEFFICIENTS, estimate_logic, memory_logic
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower

@@ -1,5 +1,5 @@
 """Measure the logic of the banked activation RAM alone (``templates/ram.v.j2``) with Yosys,
-for the memory terms of ``fpgagen.hw.logic_model.COEFFICIENTS``.
+for the memory terms of ``fpgagen.fit.logic_model.COEFFICIENTS``.
 
 For RAMs of 18 to 144 bits and 1 to 59 banks (the shapes of the 8x8 ECP5-85 benchmark
 design and around it) the script synthesizes the RAM in a one-instance top level with

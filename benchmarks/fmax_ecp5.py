@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fpgagen.build_flow import BuildConfig, run_build
 from fpgagen.flow import FlowConfig
-from fpgagen.hw.board import resolve_board
+from fpgagen.devices.board import resolve_board
 from fpgagen.nets import NetOptions
 
 ROOT = Path(__file__).resolve().parents[1]

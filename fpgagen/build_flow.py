@@ -7,16 +7,18 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .devices.board import Board, list_boards, load_board
 from .errors import FpgagenError
+from .fit import logic_model
+from .fit.layers import layer_rows, performance
+from .fit.memories import board_memories
+from .fit.multipliers import default_pe
+from .fit.placement import MemoryFit, fit_memories
+from .fit.proposals import DesignPoint, Proposal, propose
+from .fit.verdict import Verdict, make_verdict
 from .flow import FlowConfig, step_import, step_quantize
-from .hw.board import Board, list_boards, load_board
-from .hw.bram_fit import MemoryFit, fit_memories
-from .hw import logic_model
-from .hw.fit import (DesignPoint, Proposal, Verdict, default_pe, layer_rows, make_verdict,
-                     performance, propose)
-from .hw.logic_model import multipliers
-from .hw.memories import LogicalMemory, board_memories
 from .hw.params import HwParams
+from .schedule.memory_map import MemoryMap, MemoryRole
 from .ir import Graph
 from .nets import NetOptions, canonical_name
 
@@ -35,7 +37,7 @@ class BuildConfig:
     """Everything that decides a build."""
 
     flow: FlowConfig = field(default_factory=FlowConfig)  #: network, weights, quantization
-    board: Board  #: the target board (:func:`fpgagen.hw.board.resolve_board`)
+    board: Board  #: the target board (:func:`fpgagen.devices.board.resolve_board`)
     out_dir: Path | None = None  #: output folder; ``None``: ``build/<net>-<board>``
     pe: int | None = None  #: side of the square PE array; ``None``: the board's default
     clock_mhz: float | None = None  #: accelerator clock; ``None``: the board's
@@ -63,7 +65,7 @@ class Analysis:
     board: Board
     hw: HwParams
     clock_mhz: float
-    memories: list[LogicalMemory]
+    memories: MemoryMap
     memfit: MemoryFit
     logic: dict
     verdict: Verdict
@@ -133,9 +135,8 @@ def _remove_previous(out: Path):
 
 def step_hw(cfg: BuildConfig) -> HwParams:
     """The PE array: ``cfg.pe`` or the largest square one (up to 16x16) whose multipliers
-    the board has, counted by the logic model (:func:`fpgagen.hw.logic_model.multipliers`)."""
-    n = cfg.pe if cfg.pe is not None else default_pe(
-        cfg.board, cfg.flow.weight_bits, count=lambda pe: multipliers(pe, cfg.board))
+    the board has (:func:`fpgagen.fit.multipliers.default_pe`)."""
+    n = cfg.pe if cfg.pe is not None else default_pe(cfg.board, cfg.flow.weight_bits)
     try:
         return HwParams(pe_rows=n, pe_cols=n)
     except ValueError as e:
@@ -150,7 +151,7 @@ def step_lower(graph: Graph, hw: HwParams):
 
 
 def estimate_logic(hw: HwParams, board: Board, program) -> dict:
-    """LUTs, flip-flops and hard multipliers of :func:`fpgagen.hw.logic_model.estimate_logic`
+    """LUTs, flip-flops and hard multipliers of :func:`fpgagen.fit.logic_model.estimate_logic`
     (``model`` names it in the report)."""
     out = logic_model.estimate_logic(hw, board, program)
     return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
@@ -174,8 +175,7 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
     """The options of an analysed design, with the network's defaults resolved."""
     g = analysis.graph
     return DesignPoint(pe=analysis.hw.pe_rows,
-                       weight_bits=int(getattr(analysis.program, "weight_bits",
-                                               cfg.flow.weight_bits)),
+                       weight_bits=int(analysis.program.weight_bits),
                        input_size=int(g.input_shape[1]), width=float(cfg.flow.net_options.width),
                        num_classes=int(g.shapes()[g.outputs[0]][0]))
 
@@ -233,7 +233,7 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
 
 
 def step_propose(cfg: BuildConfig, analysis: Analysis) -> list[Proposal]:
-    """Options that fit (:func:`fpgagen.hw.fit.propose`), on this board and on the larger
+    """Options that fit (:func:`fpgagen.fit.proposals.propose`), on this board and on the larger
     bundled ones; empty when the design fits."""
     if analysis.fits or not cfg.proposals:
         return []
@@ -245,12 +245,12 @@ def step_propose(cfg: BuildConfig, analysis: Analysis) -> list[Proposal]:
             continue
         if b.key != cfg.board.key:
             boards.append(b)
-    narrow = hasattr(analysis.program, "weight_bits")
     log.info("looking for options that fit")
     memfit = analysis.memfit
-    base_blocks = {"weights": memfit.blocks_of("weights_"), "activation": memfit.blocks_of("act")}
+    base_blocks = {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
+                   "activation": memfit.blocks_of(MemoryRole.ACTIVATIONS)}
     return propose(design_point(cfg, analysis), cfg.board, _evaluator(cfg, analysis),
-                   boards=boards, narrow_weights=narrow, base_blocks=base_blocks)
+                   boards=boards, base_blocks=base_blocks)
 
 
 def _write(path: Path, data) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .build_flow import BuildConfig, run_build
 from .cli_common import add_net_args, add_quant_args, flow_config, pe_array, positive_float
 from .emit.reports import summary_text
-from .hw.board import list_boards, resolve_board
+from .devices.board import list_boards, resolve_board
 
 __all__ = ["add_parser", "run", "EXIT_FITS", "EXIT_DOES_NOT_FIT"]
 

@@ -53,7 +53,7 @@ def format_table(entry: dict) -> str:
 
 def run(args) -> int:
     """Run ``fpgagen synth``; returns the exit status."""
-    from .hw.board import resolve_board
+    from .devices.board import resolve_board
     from .synth.report import add_synthesis, load_report, rtl_sources
     from .synth.yosys import OPEN_FLOW_FAMILIES, run_yosys
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fpgagen.gateware.top import AcceleratorConfig
+from fpgagen.schedule.memory_map import MemoryMap
 from fpgagen.numerics.primitives import conv2d_int, maxpool, requantize
 from fpgagen.ir import QType
 from fpgagen.hw.cost import instruction_cycles
@@ -99,10 +100,12 @@ def _lanes_of(tensor, lanes):
 def test_layer_chain_bit_exact(build_dir, lanes):
     rng = np.random.default_rng(lanes)
     x, words, banks, regions, expected, depth = _assemble((3, 13, 11), lanes, rng)
-    cfg = AcceleratorConfig(pe_rows=lanes, pe_cols=lanes, program=words, act_depth=depth,
-                            input_base=0, input_words=len(_lanes_of(x, lanes)),
-                            weight_depth=banks[0].shape[1], bias_depth=banks[1].shape[1],
-                            score_groups=0, mem_dir=str(build_dir))
+    memories = MemoryMap.build(pe_rows=lanes, pe_cols=lanes, weight_bits=8,
+                               weight_depth=banks[0].shape[1], bias_depth=banks[1].shape[1],
+                               act_depth=depth, instructions=len(words), score_groups=0)
+    cfg = AcceleratorConfig(program=words, input_base=0, input_words=len(_lanes_of(x, lanes)),
+                            score_groups=0, memories=memories.with_bank_depths(lambda m: 512),
+                            image_dir=str(build_dir.resolve()))
     sim = build_simulation(cfg, *banks, build_dir)
     result = sim.run(_lanes_of(x, lanes), regions=regions)
     for (kind, *_), want, got in zip(CHAIN, expected, result.regions):

@@ -8,7 +8,7 @@ import yaml
 
 from fpgagen.cli import main
 from fpgagen.errors import FpgagenError
-from fpgagen.hw.board import BOARDS_DIR, Board, list_boards, load_board, resolve_board
+from fpgagen.devices.board import BOARDS_DIR, Board, list_boards, load_board, resolve_board
 
 BUNDLED = ["ecp5-85", "ice40-up5k", "max10", "zynq7020", "zynq7045"]
 

@@ -10,12 +10,14 @@ import pytest
 
 from fpgagen.frontend import generate_weights
 from fpgagen.hw import HwParams
-from fpgagen.hw.board import MemoryBlock, resolve_board
-from fpgagen.hw.bram_fit import bank_depth, blocks_for, fit_memories
-from fpgagen.hw.fit import (default_pe, layer_rows, mac_multipliers, make_verdict,
-                            multipliers_per_mac)
-from fpgagen.hw.memories import (LogicalMemory, board_memories, design_memories,
-                                 synthesized_memories)
+from fpgagen.devices.board import MemoryBlock, resolve_board
+from fpgagen.fit.placement import bank_depth, blocks_for, fit_memories
+from fpgagen.fit.layers import layer_rows
+from fpgagen.fit.memories import board_memories, synthesized_memories
+from fpgagen.fit.multipliers import count_multipliers, default_pe
+from fpgagen.fit.verdict import make_verdict
+from fpgagen.schedule.memory_map import LogicalMemory, MemoryRole
+from fpgagen.schedule.memory_map import memory_map as design_memories
 from fpgagen.nets import NetOptions, build_net
 from fpgagen.passes import quantize
 from fpgagen.schedule import INSTRUCTION_BITS, lower
@@ -265,7 +267,7 @@ def test_layer_rows_apportion_the_bank_blocks():
     rows = layer_rows(program, graph, fit)
     assert len(rows) == len(program.layers)
     assert sum(r["weight_words"] for r in rows) == program.weight_depth
-    assert sum(r["bram"] for r in rows) == fit.blocks_of("weights_") + fit.blocks_of("bias_")
+    assert sum(r["bram"] for r in rows) == fit.blocks_of(MemoryRole.WEIGHTS) + fit.blocks_of(MemoryRole.BIAS)
     assert sum(r["macs"] for r in rows) == program.macs
     assert sum(r["cycles"] for r in rows) == program.cycles_predicted
     conv10 = next(r for r in rows if r["name"] == "conv10")
@@ -275,25 +277,20 @@ def test_layer_rows_apportion_the_bank_blocks():
 
 # --- multipliers ---------------------------------------------------------------------------
 
-def test_multipliers_per_mac():
+def test_multipliers_per_block():
     boards = {n: resolve_board(n) for n in ("max10", "zynq7020", "ecp5-85", "ice40-up5k")}
     # 9-bit activation x 8-bit weight: two per MAX 10 18x18 (9x9 mode, Quartus); one
     # MULT18X18D on ECP5 (Yosys does not use the 9x9 mode); one DSP48E1; one MAC16
-    assert multipliers_per_mac(boards["max10"]) == 0.5
-    assert multipliers_per_mac(boards["ecp5-85"]) == 1
-    assert multipliers_per_mac(boards["zynq7020"]) == 1
-    assert multipliers_per_mac(boards["ice40-up5k"]) == 1
-    hw16 = HwParams(pe_rows=16, pe_cols=16)
-    assert mac_multipliers(hw16, boards["max10"]) == 128
-    assert mac_multipliers(hw16, boards["zynq7020"]) == 256
-    # default PE array: the largest square one the multipliers hold (at most 16x16)
+    pe16 = {n: count_multipliers(16, b).pe_array for n, b in boards.items()}
+    assert pe16 == {"max10": 128, "zynq7020": 256, "ecp5-85": 256, "ice40-up5k": 256}
+    # one GAP product per lane (two 16x16 MAC16 on iCE40), four in the address generator
+    assert count_multipliers(HwParams(pe_rows=8, pe_cols=8), boards["ice40-up5k"]).lanes == 16
+    assert count_multipliers(16, boards["max10"]).total == 128 + 16 + 4
+    # default PE array: the largest square one whose design's multipliers the board has
+    # (at most 16x16): 16x16 on MAX 10 would need 148 > 144; 8x8 on the XC7Z020 takes
+    # 64 + 8 + 4 of 220 and 16x16 too many; the iCE40's 8 MAC16 hold not even 2x2
     assert [default_pe(resolve_board(n)) for n in ("max10", "zynq7020", "zynq7045", "ecp5-85",
-                                                   "ice40-up5k")] == [16, 8, 16, 8, 2]
-    # with a count of every multiplier of the design (here: 1 per lane and 4 more):
-    # 16x16 on MAX 10 would need 128 + 16 + 4 = 148 > 144
-    assert default_pe(boards["max10"], count=lambda n: n * n // 2 + n + 4) == 8
-    assert default_pe(boards["ecp5-85"], count=lambda n: n * n + n + 4) == 8
-    assert default_pe(boards["ice40-up5k"], count=lambda n: n * n + n + 4) == 2
+                                                   "ice40-up5k")] == [8, 8, 16, 8, 2]
 
 
 # --- SqueezeNet v1.1 on the 10M50 ----------------------------------------------------------
@@ -309,10 +306,10 @@ def test_squeezenet_v11_on_the_10m50():
     fit = fit_memories(design_memories(program), board)
     assert program.weight_banks.size * 8 == 9_887_744
     assert round(program.weight_banks.size * 8 / (182 * 8192), 2) == 6.63
-    assert fit.blocks_of("weights_") == 16 * 75 == 1200
+    assert fit.blocks_of(MemoryRole.WEIGHTS) == 16 * 75 == 1200
     assert round(1200 / 182, 1) == 6.6
-    assert fit.blocks_of("act") == 1200
-    assert fit.blocks_of("bias_") == 32
+    assert fit.blocks_of(MemoryRole.ACTIVATIONS) == 1200
+    assert fit.blocks_of(MemoryRole.BIAS) == 32
     assert fit.placement("scores").blocks == 8
     assert fit.totals["M9K"] == 2440
     verdict = make_verdict(board, fit, {"lut": 1, "ff": 1, "dsp": 128})

@@ -10,7 +10,7 @@ import pytest
 from fpgagen.build_flow import BuildConfig, step_analyze, step_hw, step_lower
 from fpgagen.cli import main
 from fpgagen.flow import FlowConfig, step_import, step_quantize
-from fpgagen.hw.board import BOARDS_DIR, list_boards, resolve_board
+from fpgagen.devices.board import BOARDS_DIR, list_boards, resolve_board
 from fpgagen.nets import NetOptions
 
 #: A network small enough for every bundled board (the iCE40 UP5K included).

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from fpgagen.emit import memory_images as mi
-from fpgagen.emit.design import (INSTRUCTION_BYTES, TOP_MODULE, VERILOG_FILES,
-                                 design_bank_depths, init_format_for, write_rtl)
+from fpgagen.emit.design import (INSTRUCTION_BYTES, TOP_MODULE, VERILOG_FILES, board_config,
+                                 init_format_for, write_rtl)
 from fpgagen.flow import FlowConfig, step_import, step_quantize
-from fpgagen.gateware.rom import InitFormat, bare_init_files, rom_instance, rom_verilog
-from fpgagen.hw.board import list_boards, load_board
+from fpgagen.gateware.rom import InitFormat, rom_verilog
+from fpgagen.gateware.top import AcceleratorConfig
+from fpgagen.schedule.memory_map import MemoryRole
+from fpgagen.devices.board import list_boards, load_board
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.hw.isa import unpack_instruction
@@ -73,18 +75,17 @@ def test_rom_variants():
         rom_verilog("mif")
 
 
-def test_bare_init_files_renames_only_inside():
-    from amaranth.hdl import Signal
-
-    addr, data = Signal(4), Signal(8)
-    assert rom_instance(addr, data, 16, "/abs/dir/weights_3.hex").parameters["INIT"] == \
-        "/abs/dir/weights_3.hex"
-    with bare_init_files(InitFormat.MIF):
-        assert rom_instance(addr, data, 16, "/abs/dir/weights_3.hex").parameters["INIT"] == \
-            "weights_3.mif"
-    with bare_init_files(InitFormat.HEX):
-        assert rom_instance(addr, data, 16, "./bias_0.hex").parameters["INIT"] == "bias_0.hex"
-    assert rom_instance(addr, data, 16, "./bias_0.hex").parameters["INIT"] == "./bias_0.hex"
+def test_image_names_bare_for_builds_absolute_for_simulation(tiny_program):
+    board = load_board(BOARDS["max10"])
+    cfg = board_config(tiny_program, board)
+    wmem = cfg.memories.of(MemoryRole.WEIGHTS)[3]
+    parts = -(-tiny_program.weight_depth // wmem.bank_depth)
+    assert cfg.images(wmem) == [f"weights_3_{k}.mif" for k in range(parts)]
+    sim = AcceleratorConfig.for_program(tiny_program, cfg.memories, image_dir="/abs/dir")
+    assert sim.images(cfg.memories.one(MemoryRole.BIAS))[0] == "/abs/dir/bias_0_0.hex"
+    with pytest.raises(ValueError, match="has no bank depth"):
+        AcceleratorConfig.for_program(tiny_program, cfg.memories.with_bank_depths(
+            lambda m: None))
 
 
 # --- the RTL folder --------------------------------------------------------------------------
@@ -99,7 +100,9 @@ def _check_rtl(paths, program, board, folder):
     assert f"module {TOP_MODULE}(" in top
     assert "src =" not in top  # no source paths of the machine that generated it
     inits = re.findall(r'\.INIT\("([^"]*)"\)', top)
-    depths = design_bank_depths(program, board)
+    memories = board_config(program, board).memories
+    depths = {"weights": memories.one(MemoryRole.WEIGHTS).bank_depth,
+              "bias": memories.one(MemoryRole.BIAS).bank_depth}
     parts = {"weights": -(-program.weight_depth // depths["weights"]),
              "bias": -(-program.bias_depth // depths["bias"])}
     assert sorted(inits) == sorted(f"{kind}_{c}_{k}{fmt.suffix}" for kind in parts
@@ -149,7 +152,8 @@ def test_weights_round_trip_through_hex(tiny_program, tmp_path):
     write_rtl(tiny_program, tmp_path, board=board)
     bits = tiny_program.weight_bits
     lanes = tiny_program.hw.pe_rows
-    parts = -(-tiny_program.weight_depth // design_bank_depths(tiny_program, board)["weights"])
+    wmem = board_config(tiny_program, board).memories.one(MemoryRole.WEIGHTS)
+    parts = -(-tiny_program.weight_depth // wmem.bank_depth)
     assert parts > 1  # the round trip joins several parts
     for c in (0, tiny_program.hw.pe_cols - 1):
         words = [int(line, 16) for k in range(parts)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from fpgagen.errors import FpgagenError
-from fpgagen.hw.board import resolve_board
+from fpgagen.devices.board import resolve_board
 from fpgagen.synth import nextpnr
 
 

@@ -11,11 +11,12 @@ import pytest
 from fpgagen.cli import main
 from fpgagen.emit.design import TOP_MODULE, VERILOG_FILES, write_rtl
 from fpgagen.flow import FlowConfig, step_import, step_quantize
-from fpgagen.hw.board import resolve_board
-from fpgagen.hw.bram_fit import fit_memories
+from fpgagen.devices.board import resolve_board
+from fpgagen.fit.placement import fit_memories
 from fpgagen.build_flow import step_analyze
-from fpgagen.hw.logic_model import CALIBRATION, estimate_logic, multipliers
-from fpgagen.hw.memories import synthesized_memories
+from fpgagen.fit.logic_model import CALIBRATION, estimate_logic
+from fpgagen.fit.multipliers import count_multipliers
+from fpgagen.fit.memories import synthesized_memories
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower
@@ -54,10 +55,10 @@ def test_multipliers_per_family():
     ecp5, zynq, max10, ice40 = (resolve_board(n) for n in ("ecp5-85", "zynq7020", "max10",
                                                            "ice40-up5k"))
     # one per PE product (Yosys), one per vector lane, four in the address generator
-    assert [multipliers(n, ecp5) for n in (2, 4, 8, 16)] == [10, 24, 76, 276]
-    assert multipliers(8, zynq) == 76
-    assert multipliers(8, ice40) == 64 + 16 + 4  # the GAP product takes two 16x16 MAC16
-    assert multipliers(16, max10) == 128 + 16 + 4  # 9x9 pairs in the 18x18 multipliers
+    assert [count_multipliers(n, ecp5).total for n in (2, 4, 8, 16)] == [10, 24, 76, 276]
+    assert count_multipliers(8, zynq).total == 76
+    assert count_multipliers(8, ice40).total == 64 + 16 + 4  # the GAP product takes two 16x16 MAC16
+    assert count_multipliers(16, max10).total == 128 + 16 + 4  # 9x9 pairs in the 18x18 multipliers
 
 
 def test_estimate_blocks_add_up():

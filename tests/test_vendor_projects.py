@@ -11,7 +11,7 @@ from fpgagen.emit.vendor import (PROJECT_FILES, nextpnr_device_args, top_ports, 
                                  write_project, yosys_synth_command)
 from fpgagen.errors import FpgagenError
 from fpgagen.flow import FlowConfig, step_import, step_quantize
-from fpgagen.hw.board import list_boards, load_board
+from fpgagen.devices.board import list_boards, load_board
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower
@@ -53,7 +53,7 @@ def _project(board_key, rtl, tmp_path, sub="proj"):
 @pytest.mark.parametrize("board_key", sorted(BOARDS))
 def test_every_board_gets_its_project(board_key, rtl, tmp_path):
     board, root, paths = _project(board_key, rtl, tmp_path)
-    want = [n.format(top=TOP_MODULE) for n in PROJECT_FILES[board.vendor]]
+    want = [n.format(top=TOP_MODULE) for n in PROJECT_FILES[board.profile.project]]
     assert [p.name for p in paths] == want
     for p in paths:
         text = p.read_text()

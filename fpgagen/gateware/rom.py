@@ -3,19 +3,16 @@ a file: ``$readmemh`` of a ``.hex`` file (Yosys, Vivado, Verilator), or a ``.mif
 named by the ``ram_init_file`` attribute (Quartus). A deep ROM is built from parts of one
 row of blocks each, with a registered multiplexer over them (:func:`banked_rom`)."""
 
-import contextlib
-import contextvars
 import enum
-from pathlib import PurePosixPath
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, Value
 
 from .. import __version__
 from .ram import ram_banking
-from .templates import verilog_template_env
+from ..resources import template_env
 
-__all__ = ["ROM_MODULE", "InitFormat", "rom_verilog", "rom_instance", "bare_init_files",
-           "banked_rom", "part_image"]
+__all__ = ["ROM_MODULE", "InitFormat", "rom_verilog", "rom_instance", "banked_rom",
+           "part_image"]
 
 #: Name of the Verilog module rendered from ``templates/rom.v.j2``.
 ROM_MODULE = "fpgagen_rom"
@@ -35,10 +32,6 @@ class InitFormat(enum.Enum):
         return f".{self.value}"
 
 
-# Set by :func:`bare_init_files` while a design is converted to Verilog.
-_BARE_INIT = contextvars.ContextVar("fpgagen_bare_init", default=None)
-
-
 def rom_verilog(init_format: InitFormat = InitFormat.HEX, *, ramstyle: str | None = None
                 ) -> str:
     """Verilog source of the ROM module.
@@ -52,30 +45,14 @@ def rom_verilog(init_format: InitFormat = InitFormat.HEX, *, ramstyle: str | Non
     """
     if not isinstance(init_format, InitFormat):
         raise ValueError(f"init_format must be an InitFormat, not {init_format!r}")
-    return verilog_template_env().get_template("rom.v.j2").render(
+    return template_env().get_template("rom.v.j2").render(
         module=ROM_MODULE, version=__version__, init_format=init_format.value,
         ramstyle=ramstyle)
 
 
-@contextlib.contextmanager
-def bare_init_files(init_format: InitFormat):
-    """While active, :func:`rom_instance` names its image by the bare file name with the
-    suffix of ``init_format`` (``/any/dir/weights_3.hex`` -> ``weights_3.mif``), so that the
-    Verilog refers to its images relative to the folder the tools run in. Wrap the Verilog
-    conversion (elaboration happens there) in it."""
-    token = _BARE_INIT.set(init_format)
-    try:
-        yield
-    finally:
-        _BARE_INIT.reset(token)
-
-
 def rom_instance(addr: Signal, data: Signal, depth: int, init_file: str) -> Instance:
-    """An instance reading ``data`` (2 cycles later) at ``addr``
-    from the image ``init_file`` (renamed as :func:`bare_init_files` says, when active)."""
-    fmt = _BARE_INIT.get()
-    if fmt is not None:
-        init_file = PurePosixPath(init_file).with_suffix(fmt.suffix).name
+    """An instance reading ``data`` (2 cycles later) at ``addr`` from the image
+    ``init_file`` (the name the Verilog gives the tools)."""
     return Instance(ROM_MODULE, p_WIDTH=len(data), p_DEPTH=depth, p_ABITS=len(addr),
                     p_INIT=init_file, i_clk=ClockSignal(), i_addr=addr, o_data=data)
 
@@ -87,16 +64,18 @@ def part_image(stem: str, part: int, suffix: str = ".hex") -> str:
 
 
 def banked_rom(m: Module, name: str, addr: Value, data: Signal, depth: int, part_depth: int,
-               image_stem: str) -> None:
+               images: list[str]) -> None:
     """A ROM of ``depth`` words read into ``data`` :data:`MEMORY_LATENCY` (4) cycles after
     ``addr``, built from parts of ``part_depth`` words (a power of two: one row of the
-    device's blocks) with the images ``image_stem_<k>.hex``.
+    device's blocks), part ``k`` with the image ``images[k]``.
 
     Each part (``templates/rom.v.j2``) registers its output in the fabric next to its
     blocks (latency 2); a registered multiplexer picks the part within a group of parts,
     a second one the group (:func:`fpgagen.gateware.ram.ram_banking`), each an AND-OR of
     its inputs with registered one-hot selects."""
     parts, group, groups = ram_banking(depth, part_depth)
+    if len(images) != parts:
+        raise ValueError(f"ROM {name!r} has {parts} parts, got {len(images)} image names")
     pbits = part_depth.bit_length() - 1
     width = len(data)
     outs = []
@@ -104,8 +83,7 @@ def banked_rom(m: Module, name: str, addr: Value, data: Signal, depth: int, part
         this = min(part_depth, depth - k * part_depth)
         abits = max(1, (this - 1).bit_length())
         q = Signal(width, name=f"{name}_part{k}")
-        m.submodules[f"{name}_{k}"] = rom_instance(addr[:abits], q, this,
-                                                   part_image(image_stem, k))
+        m.submodules[f"{name}_{k}"] = rom_instance(addr[:abits], q, this, images[k])
         outs.append(q)
     sel = addr[pbits:] if len(addr) > pbits else Const(0, 1)
     lo1 = Signal(max(1, (group - 1).bit_length()), name=f"{name}_lo1")

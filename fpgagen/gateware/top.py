@@ -15,8 +15,9 @@ from ..hw.timing import (DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY, POSTPRO
 from .addrgen import AddressGenerator
 from .pe_array import PEArray
 from .postproc import PostProcessor
-from .ram import DEFAULT_BANK_DEPTH, ram_instance
-from .rom import banked_rom
+from ..schedule.memory_map import LogicalMemory, MemoryMap, MemoryRole
+from .ram import ram_instance
+from .rom import banked_rom, part_image
 from .vector_unit import VectorUnit
 
 __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
@@ -25,42 +26,70 @@ __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
 
 @dataclass(frozen=True)
 class AcceleratorConfig:
-    """What the top level needs from the compiled program (no weights: those are files)."""
+    """What the top level needs: the packed program, where the input goes, and the memory
+    map with its bank depths chosen (no weights: the ROMs read them from image files).
 
-    pe_rows: int  #: lanes of an activation word
-    pe_cols: int  #: output channels per cycle
-    program: tuple[int, ...]  #: packed instructions
-    act_depth: int  #: activation memory words
-    input_base: int  #: word address of the streamed input tensor
-    input_words: int  #: words streamed in before the program starts
-    weight_depth: int  #: words per weight bank
-    bias_depth: int  #: words per bias bank
-    score_groups: int  #: groups of pe_rows scores the GAP instruction produces
-    mem_dir: str  #: folder of the weight and bias images (``weights_c_k.hex``, ``bias_c_k.hex``)
-    weight_bits: int = 8  #: stored weight width (4..8), sign-extended to 8 bits on read
-    act_bank_depth: int = DEFAULT_BANK_DEPTH  #: activation RAM words per bank (a power of 2)
-    weight_part_depth: int = DEFAULT_BANK_DEPTH  #: weight ROM words per part (a power of 2)
-    bias_part_depth: int = DEFAULT_BANK_DEPTH  #: bias ROM words per part (a power of 2)
+    Attributes
+    ----------
+    program : tuple of int
+        The packed instructions (the schedule ROM's contents).
+    input_base, input_words : int
+        Word address and length of the input tensor streamed in before the program starts.
+    score_groups : int
+        Words of ``pe_rows`` scores the program's GAP writes (0: no scores).
+    memories : MemoryMap
+        Every memory of the design (:func:`fpgagen.schedule.memory_map.memory_map`), each
+        banked one with its ``bank_depth`` (a power of two: one row of the device's blocks).
+    image_dir : str
+        The folder the Verilog names the ROM images in; ``""``: bare file names (the tools
+        run in the RTL folder, which can then move as a whole).
+    image_suffix : str
+        ``.hex`` (``$readmemh``) or ``.mif`` (Quartus ``ram_init_file``).
+    """
+
+    program: tuple[int, ...]
+    input_base: int
+    input_words: int
+    score_groups: int
+    memories: MemoryMap
+    image_dir: str = ""
+    image_suffix: str = ".hex"
+
+    def __post_init__(self):
+        for mem in self.memories:
+            if mem.banked and mem.bank_depth is None:
+                raise ValueError(f"memory {mem.name!r} has no bank depth; choose them with "
+                                 "MemoryMap.with_bank_depths")
 
     @classmethod
-    def for_program(cls, program, mem_dir: str = ".", *,
-                    bank_depths: dict | None = None) -> "AcceleratorConfig":
-        """The configuration of a compiled :class:`~fpgagen.schedule.program.Program`, with
-        the bank images in ``mem_dir``. ``bank_depths`` (``{"act", "weights", "bias"}``,
-        default 512 each) gives the words per bank of the activation RAM and per part of
-        the weight and bias ROMs: one row of the device's blocks
-        (:func:`fpgagen.hw.bram_fit.bank_depth`)."""
-        depths = {"act": DEFAULT_BANK_DEPTH, "weights": DEFAULT_BANK_DEPTH,
-                  "bias": DEFAULT_BANK_DEPTH, **(bank_depths or {})}
-        hw = program.hw
-        return cls(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols, program=tuple(program.words()),
-                   act_depth=program.act_depth, input_base=program.input.base,
-                   input_words=program.input_words, weight_depth=program.weight_depth,
-                   bias_depth=program.bias_depth,
-                   score_groups=-(-program.output_channels // hw.pe_rows),
-                   mem_dir=str(mem_dir), weight_bits=program.weight_bits,
-                   act_bank_depth=depths["act"], weight_part_depth=depths["weights"],
-                   bias_part_depth=depths["bias"])
+    def for_program(cls, program, memories: MemoryMap, *, image_dir: str = "",
+                    image_suffix: str = ".hex") -> "AcceleratorConfig":
+        """The configuration of a compiled :class:`~fpgagen.schedule.program.Program` with
+        its memory map ``memories`` (bank depths chosen)."""
+        return cls(program=tuple(program.words()), input_base=program.input.base,
+                   input_words=program.input_words,
+                   score_groups=-(-program.output_channels // program.hw.pe_rows),
+                   memories=memories, image_dir=str(image_dir), image_suffix=image_suffix)
+
+    @property
+    def pe_cols(self) -> int:
+        """Output channels per cycle: one weight bank per column."""
+        return len(self.memories.of(MemoryRole.WEIGHTS))
+
+    @property
+    def pe_rows(self) -> int:
+        """Lanes of an activation word."""
+        return self.memories.one(MemoryRole.ACTIVATIONS).width // ACT_LANE_BITS
+
+    @property
+    def weight_bits(self) -> int:
+        """Stored weight width (sign-extended on read)."""
+        return self.memories.one(MemoryRole.WEIGHTS).width // self.pe_rows
+
+    def images(self, mem: LogicalMemory) -> list[str]:
+        """The image file of every part of the ROM ``mem``, as the Verilog names them."""
+        names = [part_image(mem.name, k, self.image_suffix) for k in range(mem.parts)]
+        return [f"{self.image_dir}/{n}" if self.image_dir else n for n in names]
 
 
 @dataclass
@@ -93,6 +122,8 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, config: AcceleratorConfig):
+        if config.pe_cols < 1 or config.pe_rows < 1:
+            raise ValueError("the memory map has no weight banks or activation memory")
         if not MIN_WEIGHT_BITS <= config.weight_bits <= WEIGHT_BITS:
             raise ValueError(f"weight_bits must be in {MIN_WEIGHT_BITS}..{WEIGHT_BITS}, not "
                              f"{config.weight_bits!r}")
@@ -119,7 +150,8 @@ class Accelerator(wiring.Component):
 
         # --- memories -------------------------------------------------------------------
         # The activation memory: a templated RAM (no initial contents to emit).
-        act_depth = max(cfg.act_depth, 2)
+        act = cfg.memories.one(MemoryRole.ACTIVATIONS)
+        act_depth = act.depth
         act_abits = (act_depth - 1).bit_length()
         act_rd = _Port(addr=Signal(ADDR_BITS, name="act_raddr"),
                        data=Signal(ACT_LANE_BITS * L, name="act_rdata"))
@@ -127,19 +159,21 @@ class Accelerator(wiring.Component):
                        data=Signal(ACT_LANE_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
         m.submodules.act_mem = ram_instance(
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
-            raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=cfg.act_bank_depth)
+            raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=act.bank_depth)
         m.submodules.rom = rom = memory.Memory(
             shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program), init=list(cfg.program))
         rom_rd = rom.read_port()
         # Written during the run (GAP), read only while streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.
         m.submodules.scores = scores = memory.Memory(
-            shape=unsigned(SCORE_BITS * L), depth=max(cfg.score_groups, 2), init=[],
+            shape=unsigned(SCORE_BITS * L), depth=cfg.memories.one(MemoryRole.SCORES).depth,
+            init=[],
             attrs={"no_rw_check": 1})
         score_rd = scores.read_port()
         score_wr = scores.write_port()
         m.submodules.perf = perf = memory.Memory(
-            shape=unsigned(CYCLE_LOG_BITS), depth=max(len(cfg.program), 2), init=[])
+            shape=unsigned(CYCLE_LOG_BITS),
+            depth=cfg.memories.one(MemoryRole.CYCLE_LOG).depth, init=[])
         perf_rd = perf.read_port()
         perf_wr = perf.write_port()
         # Read like the activation memory (MEMORY_LATENCY cycles).
@@ -158,17 +192,17 @@ class Accelerator(wiring.Component):
         instr = Signal(Instruction)
         m.d.comb += ag.instr.eq(instr)
 
-        w_abits = max(1, (cfg.weight_depth - 1).bit_length())
-        b_abits = max(1, (cfg.bias_depth - 1).bit_length())
         weights = []
         biases = []
-        for c in range(C):
-            w = Signal(cfg.weight_bits * L, name=f"wdata_{c}")
-            b = Signal(BIAS_WORD.bits, name=f"bdata_{c}")
-            banked_rom(m, f"wbank_{c}", ag.o_weight_addr[:w_abits], w, cfg.weight_depth,
-                       cfg.weight_part_depth, f"{cfg.mem_dir}/weights_{c}")
-            banked_rom(m, f"bbank_{c}", ag.o_bias_addr[:b_abits], b, cfg.bias_depth,
-                       cfg.bias_part_depth, f"{cfg.mem_dir}/bias_{c}")
+        banks = zip(cfg.memories.of(MemoryRole.WEIGHTS), cfg.memories.of(MemoryRole.BIAS))
+        for c, (wmem, bmem) in enumerate(banks):
+            w = Signal(wmem.width, name=f"wdata_{c}")
+            b = Signal(bmem.width, name=f"bdata_{c}")
+            for name, addr, data, mem in ((f"wbank_{c}", ag.o_weight_addr, w, wmem),
+                                          (f"bbank_{c}", ag.o_bias_addr, b, bmem)):
+                abits = max(1, (mem.depth - 1).bit_length())
+                banked_rom(m, name, addr[:abits], data, mem.depth, mem.bank_depth,
+                           cfg.images(mem))
             weights.append(w)
             biases.append(b)
 

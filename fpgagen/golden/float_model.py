@@ -8,7 +8,13 @@ from ..errors import FpgagenError
 from ..ir import Graph
 from ..operators import rules_for
 
-__all__ = ["run_float"]
+__all__ = ["run_float", "bgr_to_float_chw"]
+
+
+def bgr_to_float_chw(bgr_u8: np.ndarray, mean) -> np.ndarray:
+    """float32 CHW input of the float network: BGR pixels minus the per-channel mean."""
+    x = bgr_u8.astype(np.float32) - np.asarray(mean, dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def run_float(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np.ndarray]:

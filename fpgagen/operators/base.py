@@ -126,6 +126,6 @@ def rules_for_opcode(opcode, stage: str = "engine model") -> OperatorRules:
     try:
         return _BY_OPCODE[Opcode(opcode)]
     except (KeyError, ValueError):
-        known = ", ".join(o.name for o in _BY_OPCODE)
+        known = ", ".join(o.name for o in sorted(_BY_OPCODE, key=lambda o: o.value))
         raise FpgagenError(f"{stage}: no operator executes opcode {opcode!r}; "
                            f"registered: {known}") from None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..golden.float_model import run_float
+from ..golden.float_model import bgr_to_float_chw, run_float
 from ..ir import Graph
 
 __all__ = ["calibration_ranges", "generated_calibration_images"]
@@ -35,8 +35,6 @@ def generated_calibration_images(graph: Graph, count: int = 4, seed: int = 0) ->
 
 def calibration_ranges(graph: Graph, images_bgr_u8) -> dict[str, float]:
     """``{tensor: max |value|}`` over the images (``(N, H, W, 3)`` uint8 BGR)."""
-    from ..frontend.images import bgr_to_float_chw
-
     ranges: dict[str, float] = {}
     for img in images_bgr_u8:
         env = run_float(graph, bgr_to_float_chw(img, graph.mean), keep_all=True)

@@ -85,6 +85,8 @@ class Quantize:
     def apply(self, graph: Graph):
         if not graph.params:
             raise FpgagenError(f"graph {graph.name!r} has no weights to quantize")
+        for n in graph.nodes:
+            rules_for(n.op, "quantization")  # every operator has rules, before calibrating
         images = self.calibration_images
         if images is None:
             images = generated_calibration_images(graph)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
-from ..hw.isa import Instr, Opcode, unpack_instruction
+from ..hw.isa import Instr, Instruction, Opcode, unpack_instruction
 from ..hw.spec import ACT_LANE_BITS, lane_range
 from ..numerics.lanes import wrap
 from ..operators import rules_for_opcode
@@ -22,6 +22,8 @@ from .pack import unpack_tensor
 from .program import Program
 
 __all__ = ["EngineResult", "run_program"]
+
+_OP_FIELD = dict(iter(Instruction))["op"]
 
 
 @dataclass
@@ -158,8 +160,10 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
         if eng.pc >= len(words):
             raise FpgagenError(f"program {program.name!r} ran past its {len(words)} "
                                "instructions without one marked last")
+        op = (words[eng.pc] >> _OP_FIELD.offset) & ((1 << _OP_FIELD.width) - 1)
+        rules = rules_for_opcode(op)
         f = unpack_instruction(words[eng.pc])
-        streamed = rules_for_opcode(f.op).execute(eng, f)
+        streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD))

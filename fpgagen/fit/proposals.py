@@ -1,26 +1,15 @@
-"""The fit verdict (used / available per resource), the per-layer resource table, and
-proposals: concrete changes of options that make a design fit, each checked by the same
-model.
+"""Proposals: concrete changes of options that make a design fit, each checked by the same
+model as the design itself."""
 
-Resources: block RAM (every block type of the board, in that type's blocks), hard
-multipliers, LUTs and flip-flops. A design fits when every resource is within the device.
-"""
-
-import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .board import Board
-from .bram_fit import MemoryFit
-from .params import PE_SIZES, HwParams
-from .spec import ACT_LANE_BITS
+from ..devices.board import Board
+from ..hw.params import PE_SIZES
+from .verdict import Verdict
 
-__all__ = ["Resource", "Verdict", "make_verdict", "multipliers_per_mac", "mac_multipliers",
-           "default_pe", "layer_rows", "performance", "DesignPoint", "Proposal", "propose",
-           "ACT_OPERAND_BITS", "WIDTH_STEPS", "INPUT_SIZE_STEPS", "CLASS_STEPS"]
-
-#: Width of the activation operand of every multiplier (9-bit two's complement codes).
-ACT_OPERAND_BITS = ACT_LANE_BITS
+__all__ = ["DesignPoint", "Proposal", "propose", "WIDTH_STEPS", "INPUT_SIZE_STEPS",
+           "CLASS_STEPS"]
 
 #: Width multipliers tried by the proposals, largest first.
 WIDTH_STEPS = (0.75, 0.5, 0.375, 0.25, 0.1875, 0.125, 0.0625)
@@ -29,211 +18,6 @@ INPUT_SIZE_STEPS = (192, 160, 128, 112, 96, 80, 64, 48, 32)
 #: Class counts tried by the proposals, largest first.
 CLASS_STEPS = (100, 10)
 
-
-# --- resources and verdict ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Resource:
-    """One resource of the device.
-
-    Attributes
-    ----------
-    key : str
-        ``bram`` (the main block RAM), ``dsp``, ``lut``, ``ff``, or the lower-case name of
-        another memory block type (``spram``).
-    unit : str
-        What is counted (``M9K``, ``RAMB18E1``, ``18x18``, ``LUT``, ``FF``).
-    used, available : int
-    """
-
-    key: str
-    unit: str
-    used: int
-    available: int
-
-    @property
-    def fits(self) -> bool:
-        return self.used <= self.available
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.used / self.available if self.available else math.inf
-
-    @property
-    def ratio(self) -> float:
-        """``used / available``: how many times the device's amount the design needs."""
-        return self.used / self.available if self.available else math.inf
-
-    @property
-    def over(self) -> int:
-        """How many more than available (0 when it fits)."""
-        return max(0, self.used - self.available)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Used and available amounts of every resource and whether the design fits."""
-
-    resources: tuple[Resource, ...]
-
-    @property
-    def fits(self) -> bool:
-        return all(r.fits for r in self.resources)
-
-    @property
-    def overflows(self) -> tuple[Resource, ...]:
-        return tuple(r for r in self.resources if not r.fits)
-
-    def __getitem__(self, key: str) -> Resource:
-        for r in self.resources:
-            if r.key == key:
-                return r
-        raise KeyError(key)
-
-
-def multipliers_per_mac(board: Board, weight_bits: int = 8) -> float:
-    """Hard multipliers one MAC unit takes on ``board``: a ``9 x weight_bits`` signed
-    product.
-
-    ``18x18`` on MAX 10: half (Quartus packs two products in one multiplier's 9x9 mode);
-    ``18x18`` on ECP5: one (the sysDSP has a 9x9 mode, but Yosys's ``synth_ecp5``, the flow
-    of the ECP5 project, maps every product to its own MULT18X18D); ``dsp48e1``: one (its
-    25x18 multiplier cannot be shared by two products with 9-bit activations); ``mac16``
-    (iCE40): one (its 8x8 halves are too narrow for 9-bit activations). Unknown types: one.
-    """
-    if board.multiplier == "18x18" and board.family == "max10" \
-            and max(ACT_OPERAND_BITS, weight_bits) <= 9:
-        return 0.5
-    return 1.0
-
-
-def mac_multipliers(hw: HwParams, board: Board, weight_bits: int = 8) -> int:
-    """Hard multipliers of the PE array (``pe_rows * pe_cols`` MAC units)."""
-    return math.ceil(hw.pe_rows * hw.pe_cols * multipliers_per_mac(board, weight_bits))
-
-
-def default_pe(board: Board, weight_bits: int = 8, largest: int = 16,
-               count: Callable[[int], int] | None = None) -> int:
-    """Side of the largest square PE array (at most ``largest``) whose multipliers the
-    board has; 2 when even that does not fit.
-
-    ``count(n)``: the multipliers of an ``n x n`` design (default: those of the PE array,
-    :func:`mac_multipliers`).
-    """
-    if count is None:
-        def count(n):
-            return mac_multipliers(HwParams(pe_rows=n, pe_cols=n), board, weight_bits)
-    for n in sorted((s for s in PE_SIZES if s <= largest), reverse=True):
-        if count(n) <= board.multipliers:
-            return n
-    return min(PE_SIZES)
-
-
-def make_verdict(board: Board, memfit: MemoryFit, logic: dict) -> Verdict:
-    """The verdict of a design: its memory placement plus the logic estimate ``logic``
-    (``{"lut", "ff", "dsp"}``)."""
-    totals = memfit.totals
-    res = []
-    for block in board.memory:
-        key = "bram" if block is board.block_ram else block.name.lower()
-        res.append(Resource(key, block.name, totals[block.name], block.count))
-    res.sort(key=lambda r: r.key != "bram")
-    res += [Resource("dsp", board.multiplier, int(logic["dsp"]), board.multipliers),
-            Resource("lut", "LUT", int(logic["lut"]), board.luts),
-            Resource("ff", "FF", int(logic["ff"]), board.ffs)]
-    return Verdict(tuple(res))
-
-
-# --- per-layer table ------------------------------------------------------------------------
-
-def _apportion(shares: list[float], total: int) -> list[int]:
-    """Integers proportional to ``shares`` summing to ``total`` (largest remainder; ties to
-    the earlier entry)."""
-    s = sum(shares)
-    if total <= 0 or s <= 0:
-        return [0] * len(shares)
-    exact = [total * x / s for x in shares]
-    out = [math.floor(x) for x in exact]
-    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - out[i]), i))
-    for i in order[:total - sum(out)]:
-        out[i] += 1
-    return out
-
-
-def _spans(entries: list[tuple[int, int]], depth: int) -> dict[int, int]:
-    """``{instruction index: words}`` from ``(index, base)`` of the layers sharing a bank."""
-    entries = sorted(entries, key=lambda e: (e[1], e[0]))
-    out = {}
-    for k, (i, base) in enumerate(entries):
-        end = entries[k + 1][1] if k + 1 < len(entries) else depth
-        out[i] = end - base
-    return out
-
-
-def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
-    """One row per instruction: name, opcode, output shape, MACs, predicted cycles, MAC
-    utilization, weights (count, bits, bank words, stored bytes), the layer's share of the
-    weight and bias bank blocks, and the bytes of its output tensor in the activation
-    memory.
-
-    The banks are shared by all layers, so a layer's ``bram`` is its share of the banks'
-    blocks in proportion to the words it occupies (integers by largest remainder that sum
-    to the banks' blocks). The activation memory is shared and not apportioned.
-    """
-    from .isa import Opcode
-    from .spec import ACT_LANE_BITS
-
-    hw = program.hw
-    rows, cols = hw.pe_rows, hw.pe_cols
-    wbits = int(getattr(program, "weight_bits", 8))
-    convs = [(i, f) for i, f in enumerate(program.instructions) if f.op == Opcode.CONV]
-    wwords = _spans([(i, f.weight_base) for i, f in convs], program.weight_depth)
-    bwords = _spans([(i, f.bias_base) for i, f in convs], program.bias_depth)
-    wblocks = memfit.blocks_of("weights_")
-    bblocks = memfit.blocks_of("bias_")
-    wshare = _apportion([wwords.get(i, 0) for i in range(len(program.layers))], wblocks)
-    bshare = _apportion([bwords.get(i, 0) for i in range(len(program.layers))], bblocks)
-    shapes = graph.shapes()
-    weights = graph.weight_shapes()
-    out = []
-    for i, (f, info) in enumerate(zip(program.instructions, program.layers)):
-        op = f.op
-        w = weights.get(info.name)
-        count = math.prod(w[0]) if w else 0
-        words = wwords.get(i, 0)
-        place = program.tensors.get(info.output)
-        act_words = place.h * place.w * place.groups if place is not None else 0
-        util = info.macs / (info.cycles_predicted * rows * cols) if info.cycles_predicted else 0
-        out.append({
-            "index": i, "name": info.name, "op": op.name.lower(),
-            "shape": list(shapes.get(info.name, ())),
-            "macs": int(info.macs), "cycles": int(info.cycles_predicted),
-            "mac_utilization": round(util, 4),
-            "weights": int(count), "weight_bits": wbits if count else 0,
-            "weight_words": int(words),
-            "weight_bytes": words * rows * cols * wbits // 8,
-            "bram": wshare[i] + bshare[i],
-            "activation_bytes": act_words * rows * ACT_LANE_BITS // 8,
-        })
-    return out
-
-
-def performance(program, clock_mhz: float) -> dict:
-    """Throughput from the cycle model: ``cycles`` of the program, ``frame_cycles`` with
-    the input streamed in (one word per cycle) and the scores streamed out (three cycles
-    each), frames per second at ``clock_mhz``."""
-    hw = program.hw
-    cycles = int(program.cycles_predicted)
-    frame = int(program.input_words) + cycles + 3 * int(program.output_channels)
-    macs = int(program.macs)
-    util = macs / (cycles * hw.pe_rows * hw.pe_cols) if cycles else 0.0
-    return {"macs": macs, "cycles": cycles, "frame_cycles": frame,
-            "mac_utilization": round(util, 4), "clock_mhz": float(clock_mhz),
-            "latency_ms": round(1e3 * frame / (clock_mhz * 1e6), 4),
-            "fps": round(clock_mhz * 1e6 / frame, 3) if frame else 0.0}
-
-
-# --- proposals ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DesignPoint:
@@ -275,7 +59,7 @@ class Proposal:
         Options to add or change (``--board`` included when the board changes).
     verdict : Verdict
     performance : dict
-        As :func:`performance`.
+        As :func:`fpgagen.fit.layers.performance`.
     """
 
     what: str

@@ -1,4 +1,4 @@
-"""Map logical memories onto a device's memory blocks with the data sheet's geometries.
+"""Place logical memories on a device's memory blocks with the data sheet's geometries.
 
 A memory of ``depth x width`` bits built from blocks in configuration ``(d, w)`` takes
 ``ceil(depth / d)`` rows of ``ceil(width / w)`` blocks: the depth is split across rows (a
@@ -29,8 +29,9 @@ this rule (``LOGIC_MAX_DEPTH``, ``FF_RAM_MAX_BITS``):
 - a ROM at most 64 words deep becomes LUTs on every family (a 6-input function per bit:
   far cheaper than a block that would stay nearly empty);
 - a RAM at most 64 words deep goes to LUT RAM on families that have it (Xilinx 7-series
-  distributed RAM, ECP5 PFU RAM); on families without LUT RAM (MAX 10 has no MLAB, iCE40
-  none at all) only a RAM of at most 1024 bits does, as flip-flops.
+  distributed RAM, ECP5 PFU RAM: :attr:`fpgagen.devices.families.FamilyProfile.lutram`); on
+  families without LUT RAM (MAX 10 has no MLAB, iCE40 none at all) only a RAM of at most
+  1024 bits does, as flip-flops.
 
 Memory kinds other than ``block``: ``spram`` (iCE40 SPRAM) is single-port with no initial
 contents, so it holds neither a ROM nor a RAM that is read and written in the same cycle
@@ -40,23 +41,17 @@ contents, so it holds neither a ROM nor a RAM that is read and written in the sa
 import math
 from dataclasses import dataclass
 
-from .board import YOSYS_FAMILIES, Board, MemoryBlock
-from .memories import LogicalMemory
+from ..devices.board import Board, MemoryBlock
+from ..devices.families import FamilyProfile
+from ..schedule.memory_map import LogicalMemory, MemoryRole
 
-__all__ = ["blocks_for", "bank_depth", "fit_memories", "MemoryPlacement", "MemoryFit", "LOGIC_MAX_DEPTH",
-           "FF_RAM_MAX_BITS", "LUTRAM_FAMILIES", "PACKED_FAMILIES"]
+__all__ = ["blocks_for", "bank_depth", "fit_memories", "MemoryPlacement", "MemoryFit",
+           "LOGIC_MAX_DEPTH", "FF_RAM_MAX_BITS"]
 
 #: Memories at most this many words deep are candidates for logic (see the module docstring).
 LOGIC_MAX_DEPTH = 64
 #: On families without LUT RAM, a shallow RAM of at most this many bits becomes flip-flops.
 FF_RAM_MAX_BITS = 1024
-#: Families with LUT RAM: ``{family: (LUT inputs, LUT RAM primitives as (depth, width,
-#: LUTs))}`` (Xilinx RAM32M / RAM64M simple dual port, ECP5 DPR16X4 in three slices).
-LUTRAM_FAMILIES = {"zynq7": (6, ((32, 6, 4), (64, 3, 4))), "ecp5": (4, ((16, 4, 6),))}
-#: Families whose synthesis (Yosys) packs the rows of a deep memory (module docstring).
-PACKED_FAMILIES = YOSYS_FAMILIES
-#: LUT inputs of the families without LUT RAM.
-_LUT_INPUTS = {"max10": 4, "ice40": 4}
 
 
 def blocks_for(mem: LogicalMemory, block: MemoryBlock, *, packed: bool = False
@@ -207,9 +202,9 @@ class MemoryFit:
                 return p
         raise KeyError(name)
 
-    def blocks_of(self, prefix: str) -> int:
-        """Blocks used by the memories whose name starts with ``prefix`` (``weights_``)."""
-        return sum(p.blocks for p in self.placements if p.memory.name.startswith(prefix))
+    def blocks_of(self, *roles: MemoryRole) -> int:
+        """Blocks used by the memories holding any of ``roles``."""
+        return sum(p.blocks for p in self.placements if p.memory.role in roles)
 
 
 def _eligible(mem: LogicalMemory, block: MemoryBlock) -> bool:
@@ -220,20 +215,18 @@ def _eligible(mem: LogicalMemory, block: MemoryBlock) -> bool:
     return False  # spram: single-port, no initial contents
 
 
-def _logic(mem: LogicalMemory, family: str) -> MemoryPlacement | None:
+def _logic(mem: LogicalMemory, family: FamilyProfile) -> MemoryPlacement | None:
     """The memory in logic, if the rule of the module docstring puts it there."""
     if mem.style == "block" or mem.depth > LOGIC_MAX_DEPTH:
         return None
     if mem.kind == "rom":
-        k = LUTRAM_FAMILIES.get(family, (_LUT_INPUTS.get(family, 4),))[0]
-        leaves = -(-mem.depth // (1 << k))
+        leaves = -(-mem.depth // (1 << family.lut_inputs))
         # one LUT per 2**k words and bit, a 2:1 multiplexer tree above them, a registered read
         return MemoryPlacement(mem, None, None, 0, luts=mem.width * (2 * leaves - 1),
                                ffs=mem.width)
-    if family in LUTRAM_FAMILIES:
-        k, prims = LUTRAM_FAMILIES[family]
+    if family.has_lutram:
         luts = None
-        for d, w, cost in prims:
+        for d, w, cost in family.lutram:
             rows = -(-mem.depth // d)
             n = rows * -(-mem.width // w) * cost + (rows - 1) * mem.width
             luts = n if luts is None else min(luts, n)
@@ -256,7 +249,8 @@ def fit_memories(memories, board: Board, *, packed: bool | None = None) -> Memor
     memories : iterable of LogicalMemory
     board : Board
     packed : bool or None
-        Rows share blocks (module docstring); ``None``: on :data:`PACKED_FAMILIES`.
+        Rows share blocks (module docstring); ``None``: on the families whose synthesis is
+        Yosys (:attr:`fpgagen.devices.families.FamilyProfile.yosys_flow`).
 
     Returns
     -------
@@ -265,10 +259,10 @@ def fit_memories(memories, board: Board, *, packed: bool | None = None) -> Memor
         count.
     """
     if packed is None:
-        packed = board.family in PACKED_FAMILIES
+        packed = board.profile.yosys_flow
     placements = []
     for mem in memories:
-        logic = _logic(mem, board.family)
+        logic = _logic(mem, board.profile)
         if logic is not None:
             placements.append(logic)
             continue

@@ -4,15 +4,8 @@ calibrated against Yosys synthesis (``benchmarks/calibrate_logic_model.py``, fig
 
 The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 
-- **multipliers**: the PE array has ``n**2`` int9 x int8 products; the vector unit one
-  18 x 16 GAP product per lane (the GAP sum takes 18 bits: one 18x18-class multiplier); the
-  address generator four (pixel indices times the row width, and pixel index times the
-  pixel groups, for input and output; ``oy * stride`` is kept by addition). Yosys maps
-  every product to its own MULT18X18D (ECP5), DSP48E1 (7-series) or SB_MAC16 (iCE40): it
-  does not split an ECP5 18x18 into two 9x9. On MAX 10 (Quartus) two PE products share one
-  18x18 multiplier in 9x9 mode; an iCE40 MAC16 (16x16) is too narrow for the GAP product,
-  which takes two. So ``dsp = k * n**2 + m * n + 4`` with ``k = 1`` (``0.5`` on MAX 10,
-  rounded up) and ``m = 1`` (``2`` on iCE40).
+- **multipliers**: :func:`fpgagen.fit.multipliers.count_multipliers` (``dsp = k * n**2 + m
+  * n + 4`` with ``k = 1``, ``0.5`` on MAX 10 rounded up, and ``m = 1``, ``2`` on iCE40).
 - **PE array** (input registers, products, two-stage adder trees, accumulators):
   ``lut_mac * n**2`` LUTs and ``ff_mac * n**2`` flip-flops.
 - **columns and lanes** (post-processors with their four stages and 64-bit rounding
@@ -20,7 +13,7 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   muxing): ``lut_lane * n`` and ``ff_lane * n``.
 - **control** (address generator, sequencer, instruction register, schedule ROM in LUTs,
   score streaming): ``lut_ctrl`` and ``ff_ctrl``.
-- **memory logic**: what the block-RAM fit (:mod:`fpgagen.hw.bram_fit`) puts in logic (the
+- **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
   schedule ROM, LUT RAM), plus the read pipelines of the templated block memories, all
   banked (weight and bias ROMs in parts, the activation RAM in banks, each one row of
   blocks): a register per bank, per group of banks and at the output (one flip-flop per
@@ -39,13 +32,12 @@ MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not 
 here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
 """
 
-import math
-
-from .bram_fit import bank_depth, fit_memories
+from ..gateware.ram import ram_banking
 from .memories import board_memories
+from .multipliers import count_multipliers
+from .placement import bank_depth, fit_memories
 
-__all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "multipliers",
-           "memory_logic"]
+__all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "memory_logic"]
 
 #: Per family: LUTs and flip-flops per MAC, per lane (column), constant, LUTs per bank
 #: and bit of a banked memory (and per row and bit of a memory synthesis splits into
@@ -77,24 +69,6 @@ CALIBRATION = {
     ('zynq7', 4, 10): {'lut': 3969, 'ff': 4463, 'bram': 16, 'dsp': 24},
 }
 
-# Multipliers outside the PE array: per vector lane (the 18 x 16 GAP product; two of the
-# iCE40's 16x16 MAC16), and in the address generator.
-_VECTOR_MULTS_PER_LANE = 1
-_VECTOR_MULTS_PER_LANE_MAC16 = 2
-_ADDRGEN_MULTS = 4
-
-
-def _lane_multipliers(board) -> int:
-    return (_VECTOR_MULTS_PER_LANE_MAC16 if getattr(board, "multiplier", None) == "mac16"
-            else _VECTOR_MULTS_PER_LANE)
-
-
-def multipliers(pe: int, board) -> int:
-    """Hard multipliers of an ``pe x pe`` design on ``board`` (module docstring)."""
-    per_mac = 0.5 if board.family == "max10" else 1.0
-    return math.ceil(per_mac * pe * pe) + _lane_multipliers(board) * pe + _ADDRGEN_MULTS
-
-
 def _coefficients(board) -> dict:
     try:
         return COEFFICIENTS[board.family]
@@ -108,10 +82,8 @@ def memory_logic(program, board, *, yosys: bool | None = None) -> dict:
     ``templates/ram.v.j2``).
 
     ``yosys``: the memories as Yosys builds them (constant ROM columns dropped, rows
-    packed); ``None``: as the board's flow does (:func:`fpgagen.hw.memories.board_memories`).
+    packed); ``None``: as the board's flow does (:func:`fpgagen.fit.memories.board_memories`).
     """
-    from ..gateware.ram import ram_banking
-
     c = _coefficients(board)
     mems = board_memories(program, board, yosys=yosys)
     fit = fit_memories(mems, board, packed=yosys)
@@ -145,12 +117,12 @@ def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
     c = _coefficients(board)
     n = hw.pe_rows
     mem = memory_logic(program, board, yosys=yosys)
-    dsp_pe = math.ceil((0.5 if board.family == "max10" else 1.0) * n * n)
+    dsp = count_multipliers(hw, board, program.weight_bits)
     return {
-        "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n, "dsp": dsp_pe},
-        "lanes": {"lut": c["lut_lane"] * n, "ff": c["ff_lane"] * n,
-                  "dsp": _lane_multipliers(board) * n},
-        "control": {"lut": c["lut_ctrl"], "ff": c["ff_ctrl"], "dsp": _ADDRGEN_MULTS},
+        "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n,
+                     "dsp": dsp.pe_array},
+        "lanes": {"lut": c["lut_lane"] * n, "ff": c["ff_lane"] * n, "dsp": dsp.lanes},
+        "control": {"lut": c["lut_ctrl"], "ff": c["ff_ctrl"], "dsp": dsp.control},
         "memory_logic": {"lut": mem["lut"], "ff": mem["ff"], "dsp": 0},
     }
 
@@ -165,7 +137,7 @@ def estimate_logic(hw, board, program, *, yosys: bool | None = None) -> dict:
     program : Program
     yosys : bool or None
         Count the memories as Yosys builds them (the view the coefficients were fitted
-        in); ``None``: as the board's flow does (:func:`fpgagen.hw.memories.board_memories`).
+        in); ``None``: as the board's flow does (:func:`fpgagen.fit.memories.board_memories`).
 
     Returns
     -------

@@ -11,21 +11,12 @@ from pathlib import Path
 import yaml
 
 from ..errors import FpgagenError
+from ..resources import BOARDS_DIR
+from .families import FAMILIES, VENDORS, FamilyProfile, family_profile
 
 __all__ = ["MemoryBlock", "Board", "load_board", "resolve_board", "list_boards", "BOARDS_DIR",
-           "VENDORS", "FAMILIES", "YOSYS_FAMILIES", "MEMORY_KINDS"]
+           "MEMORY_KINDS"]
 
-#: Folder of the bundled board files (``boards/`` at the repository root).
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
-
-#: Allowed vendors and, for each, its families.
-VENDORS = {"intel": ("max10",), "xilinx": ("zynq7",), "lattice": ("ecp5", "ice40")}
-#: Every allowed family.
-FAMILIES = tuple(f for fams in VENDORS.values() for f in fams)
-#: Families whose generated project synthesizes with Yosys (the Lattice flows, ``Makefile``
-#: + ``synth.ys``): the fit counts their memories as Yosys builds them
-#: (:func:`fpgagen.hw.memories.board_memories`, :func:`fpgagen.hw.bram_fit.fit_memories`).
-YOSYS_FAMILIES = ("ecp5", "ice40")
 #: Kinds of memory block: ``block`` (M9K, RAMB18, EBR: initialisable, dual-port),
 #: ``spram`` (single-port, no initial contents), ``uram`` (UltraRAM: no initial contents).
 MEMORY_KINDS = ("block", "spram", "uram")
@@ -103,6 +94,12 @@ class Board:
     multipliers: int
     memory: tuple[MemoryBlock, ...]
     path: Path | None = None
+
+    @property
+    def profile(self) -> FamilyProfile:
+        """What fpgagen knows about the board's family
+        (:class:`fpgagen.devices.families.FamilyProfile`)."""
+        return family_profile(self.family)
 
     @property
     def key(self) -> str:
@@ -239,7 +236,7 @@ def load_board(path) -> Board:
                            f"{getattr(e, 'problem', None) or e}") from None
     chk.mapping(data, "", _FIELDS, _OPTIONAL)
     vendor = chk.choice(data, "vendor", tuple(VENDORS))
-    family = chk.choice(data, "family", FAMILIES)
+    family = chk.choice(data, "family", tuple(FAMILIES))
     if family not in VENDORS[vendor]:
         chk.fail("family", f"{family!r} is not a {vendor} family (expected one of "
                            f"{', '.join(VENDORS[vendor])})")

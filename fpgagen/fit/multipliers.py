@@ -1,0 +1,60 @@
+"""The one model of the accelerator's hard multipliers, per block, on a board.
+
+- **PE array**: ``n**2`` int9 x int``w`` products (``w`` the stored weight width). Two
+  share one 18x18 multiplier on families whose synthesis pairs them (MAX 10 in 9x9 mode:
+  :meth:`fpgagen.devices.families.FamilyProfile.pe_multipliers_per_mac`), so the array
+  takes ``ceil(n**2 / 2)`` there and ``n**2`` elsewhere (Yosys maps every product of the
+  ECP5, 7-series and iCE40 projects to its own MULT18X18D, DSP48E1 or SB_MAC16).
+- **vector unit**: one 18 x 16 GAP product per lane; an iCE40 MAC16 (16x16) is too narrow
+  for it and takes two.
+- **address generator**: four (pixel indices times the row width, and pixel index times
+  the pixel groups, for input and output).
+"""
+
+import math
+from dataclasses import dataclass
+
+from ..hw.params import PE_SIZES, HwParams
+from ..hw.spec import WEIGHT_BITS
+
+__all__ = ["MultiplierCount", "count_multipliers", "default_pe", "ADDRGEN_MULTIPLIERS"]
+
+#: Multipliers of the address generator.
+ADDRGEN_MULTIPLIERS = 4
+# Multipliers per vector lane: the 18 x 16 GAP product (two of the iCE40's 16x16 MAC16).
+_LANE_MULTIPLIERS = 1
+_LANE_MULTIPLIERS_MAC16 = 2
+
+
+@dataclass(frozen=True)
+class MultiplierCount:
+    """Hard multipliers of a design, per block."""
+
+    pe_array: int
+    lanes: int
+    control: int
+
+    @property
+    def total(self) -> int:
+        return self.pe_array + self.lanes + self.control
+
+
+def count_multipliers(hw: HwParams | int, board, weight_bits: int = WEIGHT_BITS
+                      ) -> MultiplierCount:
+    """The hard multipliers of a ``hw`` design (an :class:`HwParams` or the side of a square
+    array) on ``board``, with ``weight_bits``-bit stored weights."""
+    n = hw if isinstance(hw, int) else hw.pe_rows
+    per_mac = board.profile.pe_multipliers_per_mac(weight_bits)
+    per_lane = _LANE_MULTIPLIERS_MAC16 if board.multiplier == "mac16" else _LANE_MULTIPLIERS
+    return MultiplierCount(pe_array=math.ceil(per_mac * n * n), lanes=per_lane * n,
+                           control=ADDRGEN_MULTIPLIERS)
+
+
+def default_pe(board, weight_bits: int = WEIGHT_BITS, largest: int = 16) -> int:
+    """Side of the largest square PE array (at most ``largest``) whose design's multipliers
+    (:func:`count_multipliers`, every block) the board has; the smallest array when even
+    that does not fit."""
+    for n in sorted((s for s in PE_SIZES if s <= largest), reverse=True):
+        if count_multipliers(n, board, weight_bits).total <= board.multipliers:
+            return n
+    return min(PE_SIZES)

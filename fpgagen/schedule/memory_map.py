@@ -1,0 +1,184 @@
+"""The memory map of an accelerator: every memory of its top level as typed data, derived
+once from a compiled program and the hardware spec (:mod:`fpgagen.hw.spec`).
+
+The top level (:mod:`fpgagen.gateware.top`) builds its memories from it, the block-RAM fit
+places it, the image writer writes the images its entries name, the reports group it by
+role and the simulator builds from it: nobody parses memory names.
+"""
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Callable
+
+from ..hw.isa import INSTRUCTION_BITS
+from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS,
+                       weight_word_bits)
+
+__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map"]
+
+
+class MemoryRole(enum.Enum):
+    """What a memory holds."""
+
+    WEIGHTS = "weights"  #: one PE column's weight bank (ROM)
+    BIAS = "bias"  #: one PE column's bias and shift bank (ROM)
+    ACTIVATIONS = "act"  #: the activation memory (RAM)
+    SCHEDULE = "schedule"  #: the packed instructions (ROM)
+    SCORES = "scores"  #: the class scores the GAP writes and the stream reads (RAM)
+    CYCLE_LOG = "cycle_log"  #: the cycle count at the end of every instruction (RAM)
+
+
+@dataclass(frozen=True)
+class LogicalMemory:
+    """One memory of the design.
+
+    Parameters
+    ----------
+    name : str
+        Its name in the design and the reports (``weights_3``, ``act``), for people: code
+        asks :attr:`role` and :attr:`column`.
+    depth : int
+        Words.
+    width : int
+        Bits per word.
+    kind : str
+        ``rom`` (contents fixed at configuration) or ``ram`` (simple dual port: one write
+        and one read port, used in the same cycle).
+    layer : str or None
+        The layer that owns the memory alone, or ``None`` for memories shared by all layers
+        (every memory of the current design).
+    style : str
+        ``block`` when the RTL asks for block RAM (the templated bank ROMs and activation
+        RAM carry ``rom_style``/``ram_style = "block"`` or Quartus ``ramstyle``), ``auto``
+        when the synthesis tool chooses (Amaranth memories without attributes).
+    banked : bool
+        Built as separate banks (RAM) or parts (ROM) of one row of blocks each, with a
+        registered multiplexer over them (``templates/ram.v.j2``, ``templates/rom.v.j2``):
+        each bank is its own memory to synthesis, so rows never share blocks (see
+        :mod:`fpgagen.fit.placement`).
+    bank_depth : int or None
+        Words per bank once chosen for a target (:meth:`MemoryMap.with_bank_depths`);
+        ``None``: not chosen yet.
+    role : MemoryRole or None
+        What the memory holds (``None`` for a memory made up outside a design, e.g. in a
+        test of the fit).
+    column : int or None
+        The PE column of a weight or bias bank.
+    """
+
+    name: str
+    depth: int
+    width: int
+    kind: str
+    layer: str | None = None
+    style: str = "auto"
+    banked: bool = False
+    bank_depth: int | None = None
+    role: MemoryRole | None = None
+    column: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("rom", "ram"):
+            raise ValueError(f"kind must be 'rom' or 'ram', not {self.kind!r}")
+        if self.style not in ("auto", "block"):
+            raise ValueError(f"style must be 'auto' or 'block', not {self.style!r}")
+        for f in ("depth", "width"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{f} must be a positive integer, not {v!r}")
+        if self.bank_depth is not None:
+            v = self.bank_depth
+            if not self.banked or isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"bank_depth must be None or, for a banked memory, a "
+                                 f"positive integer, not {v!r} (banked={self.banked})")
+
+    @property
+    def bits(self) -> int:
+        """``depth * width``."""
+        return self.depth * self.width
+
+    @property
+    def parts(self) -> int:
+        """Banks (parts) the memory is built from: 1 unless banked with a chosen depth."""
+        if not self.banked or self.bank_depth is None:
+            return 1
+        return max(1, -(-self.depth // self.bank_depth))
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """Every memory of one accelerator, in the top level's order: the weight banks, the
+    bias banks, the activation memory, the schedule, the scores and the cycle log."""
+
+    memories: tuple[LogicalMemory, ...]
+
+    @classmethod
+    def build(cls, *, pe_rows: int, pe_cols: int, weight_bits: int, weight_depth: int,
+              bias_depth: int, act_depth: int, instructions: int,
+              score_groups: int) -> "MemoryMap":
+        """The memories of a design of these sizes, as the top level declares them.
+
+        Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
+        ``pe_rows * weight_bits`` bits) and the bias ROM ``bias_c`` (``bias_depth`` words of
+        :data:`~fpgagen.hw.spec.BIAS_WORD`). Shared: the activation RAM ``act``
+        (``act_depth`` words of ``pe_rows`` lanes), the schedule ROM (one word per
+        instruction), the score RAM (``score_groups`` words of ``pe_rows`` scores) and the
+        cycle log RAM (one entry per instruction). RAMs are at least two words deep. The
+        banks and the activation RAM are templated memories that ask for block RAM and are
+        banked; the other three are Amaranth memories the synthesis tool places.
+        """
+        mems = [LogicalMemory(f"weights_{c}", weight_depth,
+                              weight_word_bits(pe_rows, weight_bits), "rom", style="block",
+                              banked=True, role=MemoryRole.WEIGHTS, column=c)
+                for c in range(pe_cols)]
+        mems += [LogicalMemory(f"bias_{c}", bias_depth, BIAS_WORD.bits, "rom", style="block",
+                               banked=True, role=MemoryRole.BIAS, column=c)
+                 for c in range(pe_cols)]
+        mems.append(LogicalMemory("act", max(int(act_depth), 2), ACT_LANE_BITS * pe_rows,
+                                  "ram", style="block", banked=True,
+                                  role=MemoryRole.ACTIVATIONS))
+        mems.append(LogicalMemory("schedule", max(instructions, 1), INSTRUCTION_BITS, "rom",
+                                  role=MemoryRole.SCHEDULE))
+        mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * pe_rows, "ram",
+                                  role=MemoryRole.SCORES))
+        mems.append(LogicalMemory("cycle_log", max(instructions, 2), CYCLE_LOG_BITS, "ram",
+                                  role=MemoryRole.CYCLE_LOG))
+        return cls(tuple(mems))
+
+    def __iter__(self):
+        return iter(self.memories)
+
+    def __len__(self):
+        return len(self.memories)
+
+    def of(self, role: MemoryRole) -> list[LogicalMemory]:
+        """The memories holding ``role``, in order (per column for the banks)."""
+        return [m for m in self.memories if m.role is role]
+
+    def one(self, role: MemoryRole) -> LogicalMemory:
+        """The first memory holding ``role`` (the banks of every column are alike)."""
+        for m in self.memories:
+            if m.role is role:
+                return m
+        raise KeyError(role)
+
+    def with_bank_depths(self, depth_of: Callable[[LogicalMemory], int]) -> "MemoryMap":
+        """A copy whose banked memories have ``bank_depth = depth_of(memory)``."""
+        return MemoryMap(tuple(dataclasses.replace(m, bank_depth=depth_of(m)) if m.banked
+                               else m for m in self.memories))
+
+    def replace(self, memories) -> "MemoryMap":
+        """A map of other memories (e.g. narrowed by synthesis), in the same order."""
+        return MemoryMap(tuple(memories))
+
+
+def memory_map(program) -> MemoryMap:
+    """The memories of ``program``'s accelerator (a
+    :class:`~fpgagen.schedule.program.Program`), bank depths not chosen yet."""
+    hw = program.hw
+    return MemoryMap.build(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols,
+                           weight_bits=int(program.weight_bits),
+                           weight_depth=program.weight_depth, bias_depth=program.bias_depth,
+                           act_depth=program.act_depth, instructions=len(program.instructions),
+                           score_groups=-(-int(program.output_channels) // hw.pe_rows))
