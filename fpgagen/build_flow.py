@@ -155,7 +155,7 @@ def estimate_logic(hw: HwParams, board: Board, program) -> dict:
     (``model`` names it in the report)."""
     out = logic_model.estimate_logic(hw, board, program)
     return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
-            "model": "fpgagen.hw.logic_model"}
+            "model": "fpgagen.fit.logic_model"}
 
 
 def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analysis:

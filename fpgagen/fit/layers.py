@@ -4,7 +4,7 @@ import math
 
 from ..hw.cost import mac_utilization
 from ..hw.isa import Opcode
-from ..hw.spec import ACT_LANE_BITS
+from ..hw.spec import ACT_LANE_BITS, SCORE_STREAM_CYCLES
 from ..schedule.memory_map import MemoryRole
 from .placement import MemoryFit
 
@@ -82,10 +82,12 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
 
 def performance(program, clock_mhz: float) -> dict:
     """Throughput from the cycle model: ``cycles`` of the program, ``frame_cycles`` with
-    the input streamed in (one word per cycle) and the scores streamed out (three cycles
-    each), frames per second at ``clock_mhz``."""
+    the input streamed in (one word per cycle) and the scores streamed out
+    (:data:`~fpgagen.hw.spec.SCORE_STREAM_CYCLES` each), frames per second at
+    ``clock_mhz``."""
     cycles = int(program.cycles_predicted)
-    frame = int(program.input_words) + cycles + 3 * int(program.output_channels)
+    frame = (int(program.input_words) + cycles
+             + SCORE_STREAM_CYCLES * int(program.output_channels))
     macs = int(program.macs)
     util = mac_utilization(macs, cycles, program.hw)
     return {"macs": macs, "cycles": cycles, "frame_cycles": frame,

@@ -75,8 +75,10 @@ class VectorUnit(wiring.Component):
                     m.d.sync += term.eq(Mux(self.tap_valid, a, low))
                 with m.Case(Opcode.GAP):
                     m.d.sync += term.eq(a)
-                with m.Default():  # ADD
+                with m.Case(Opcode.ADD):
                     m.d.sync += term.eq(Mux(self.second, a << self.shift_b, a << self.shift_a))
+                with m.Default():  # CONV (not the vector unit's) and opcodes without an operator
+                    m.d.sync += term.eq(0)
             # Stage A: accumulate (maximum or sum).
             with m.If(v_t):
                 m.d.sync += acc[l].eq(Mux(f_t, term, Mux(max_t, Mux(term > acc[l], term,

@@ -27,8 +27,10 @@ from .spec import ADDR_BITS, DIM_BITS, GAP_MULTIPLIER_BITS
 __all__ = ["Opcode", "OPCODE_BITS", "Instr", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS",
            "DIM_BITS", "pack_instruction", "unpack_instruction"]
 
-#: Width of the opcode field.
-OPCODE_BITS = 2
+#: Width of the opcode field: room for 16 operations (four are defined; the operators to
+#: come, such as convolution with fused pooling, codebook weights and depthwise
+#: convolution, take the next values).
+OPCODE_BITS = 4
 
 
 class Opcode(enum.Enum, shape=OPCODE_BITS):
