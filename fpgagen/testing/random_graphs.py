@@ -33,8 +33,8 @@ from ..errors import FpgagenError
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 
 __all__ = ["Draw", "LayerSpec", "BlockSpec", "GraphSpec", "BLOCK_KINDS", "draw_graph_spec",
-           "numpy_draw", "build_graph", "block_tensors", "MAX_KERNEL", "MAX_STRIDE",
-           "MAX_PAD", "MAX_SIZE", "MAX_GAP_SIZE"]
+           "numpy_draw", "build_graph", "block_tensors", "KNOWN_RTL_BUGS", "MAX_KERNEL",
+           "MAX_STRIDE", "MAX_PAD", "MAX_SIZE", "MAX_GAP_SIZE"]
 
 #: ``draw(lo, hi)`` returns an integer in ``lo..hi`` (both included).
 Draw = Callable[[int, int], int]
@@ -54,6 +54,11 @@ MAX_GAP_SIZE = 15
 #: Block kinds in the order a shrinking draw prefers them (simplest first).
 BLOCK_KINDS = ("conv", "maxpool", "concat", "add")
 _MEANS = ((0, 0, 0), (104, 117, 123))
+#: Options of :func:`draw_graph_spec` that keep RTL draws clear of known RTL bugs: the RTL
+#: saturates every output code that is not 16 bits wide to 8 bits, so activation codes
+#: narrower than 8 bits, and the signed 9-bit codes of a max pool of the graph input (and
+#: of a concat holding one, and its other inputs), come out wrong.
+KNOWN_RTL_BUGS = {"activation_bits": (8,), "pool_input": False}
 
 
 def numpy_draw(rng) -> Draw:
@@ -216,13 +221,15 @@ def _out_shape(layer: LayerSpec | None, shape):
 
 # --- drawing ---------------------------------------------------------------------------------
 
-def _draw_block(draw: Draw, kind: str, source: int, in_shape, max_channels: int):
-    """A block of ``kind`` reading a tensor of ``in_shape``; returns it and its output
-    shape (``None`` for ``gap``)."""
-    stem = None
-    if draw(0, 1):
+def _draw_block(draw: Draw, kind: str, source: int, in_shape, max_channels: int,
+                need_stem: bool = False):
+    """A block of ``kind`` reading a tensor of ``in_shape`` (with a stem if
+    ``need_stem``, else maybe); returns it and its output shape (``None`` for ``gap``)."""
+    if need_stem or draw(0, 1):
         stem = LayerSpec("conv", (1, 1), out_channels=draw(1, max_channels),
                          relu=bool(draw(0, 1)))
+    else:
+        stem = None
     shape = _out_shape(stem, in_shape)
     hw = shape[1:]
     if kind in ("conv", "maxpool"):
@@ -274,7 +281,8 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
-                    gap: bool = True) -> GraphSpec:
+                    gap: bool = True, activation_bits=(8, 4, 5, 6, 7),
+                    pool_input: bool = True) -> GraphSpec:
     """Draw a random graph.
 
     Parameters
@@ -289,6 +297,13 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         Largest input height and width.
     gap : bool
         Allow a closing ``gap`` block.
+    activation_bits : sequence of int
+        Activation code widths to choose from (the first is the one a shrinking draw
+        prefers).
+    pool_input : bool
+        Allow max pools that read the graph input directly (otherwise a block of the graph
+        input that may hold a max pool gets a stem). Such a pool, and a concat that holds
+        it, take the input's type, signed 9 bits.
 
     Besides the blocks, it draws the input size and mean, the quantization options
     (weight and activation bits, per-channel or per-layer weight scales), memory reuse
@@ -306,7 +321,9 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         last_gap = gap and i == n_blocks - 1 and draw(0, 1)
         kind = "gap" if last_gap else _choice(draw, BLOCK_KINDS)
         source = draw(0, i) - 1
-        block, shape = _draw_block(draw, kind, source, shapes[source + 1], max_channels)
+        need_stem = source < 0 and not pool_input and kind in ("maxpool", "concat", "add")
+        block, shape = _draw_block(draw, kind, source, shapes[source + 1], max_channels,
+                                   need_stem=need_stem)
         drawn.append(block)
         shapes.append(shape)
     if not any(layer is not None and layer.kind == "conv"
@@ -316,7 +333,7 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         drawn[0] = BlockSpec(drawn[0].kind, drawn[0].source, stem, drawn[0].branches)
     return GraphSpec(height=height, width=width, blocks=tuple(drawn), lanes=n_lanes,
                      mean=mean, weight_bits=_choice(draw, (8, 4, 5, 6, 7)),
-                     activation_bits=_choice(draw, (8, 4, 5, 6, 7)),
+                     activation_bits=_choice(draw, activation_bits),
                      per_channel=not draw(0, 1), reuse_memory=not draw(0, 1),
                      seed=draw(0, 2 ** 32 - 1))
 
