@@ -6,14 +6,15 @@ images) on the word-level engine model, and hundreds on the Verilator RTL, sever
 per build (every tensor read back after the run).
 
     python benchmarks/random_layers.py [--engine-cases 5000] [--rtl-cases 200] [--seed S]
-        [--blocks-per-build 24] [--lanes 2,4,8] [--include-known-bugs]
+        [--blocks-per-build 24] [--lanes 2,4,8] [--unmappable]
 
 A case is one drawn block (one layer configuration; a concat or add block with its
 branches), judged bit for bit on every tensor it writes. Prints the cases checked, the
 mismatches found (each with the graph that replays it), the graphs refused as not mappable
 (never counted as checked) and the time of each part; exits with status 1 on a mismatch.
-RTL draws leave out the configurations of ``fpgagen.testing.KNOWN_RTL_BUGS`` unless
-``--include-known-bugs`` is given. Builds go to ``build/bench/random_layers/``.
+With ``--unmappable`` the engine draws also reach activation widths and 9-bit pools of the
+input that the compiler refuses (``fpgagen.testing.UNMAPPABLE_OPTIONS``; counted as
+refused). Builds go to ``build/bench/random_layers/``.
 """
 
 import argparse
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpgagen.testing import (KNOWN_RTL_BUGS, GraphResult, check_engine, check_rtl,
+from fpgagen.testing import (UNMAPPABLE_OPTIONS, GraphResult, check_engine, check_rtl,
                              draw_graph_spec, numpy_draw)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,23 +76,23 @@ class Tally:
                   f"    replay: {spec}")
 
 
-def _engine(seed: int, cases: int) -> Tally:
+def _engine(seed: int, cases: int, unmappable: bool = False) -> Tally:
     tally, t0, k = Tally(), time.perf_counter(), 0
+    options = UNMAPPABLE_OPTIONS if unmappable else {}
     while tally.cases < cases:
-        spec = draw_graph_spec(numpy_draw(np.random.default_rng([seed, 0, k])))
+        spec = draw_graph_spec(numpy_draw(np.random.default_rng([seed, 0, k])), **options)
         tally.add(check_engine(spec), f"engine graph {k}")
         k += 1
     tally.seconds = time.perf_counter() - t0
     return tally
 
 
-def _rtl(seed: int, cases: int, blocks: int, lanes: list[int], known_bugs: bool) -> Tally:
+def _rtl(seed: int, cases: int, blocks: int, lanes: list[int]) -> Tally:
     tally, t0, j = Tally(), time.perf_counter(), 0
-    exclude = {} if known_bugs else KNOWN_RTL_BUGS
     while tally.cases < cases:
         rng = np.random.default_rng([seed, 1, j])
         n = lanes[j % len(lanes)]
-        spec = draw_graph_spec(numpy_draw(rng), blocks=(blocks, blocks), lanes=(n,), **exclude)
+        spec = draw_graph_spec(numpy_draw(rng), blocks=(blocks, blocks), lanes=(n,))
         bank_depth = int(rng.choice(BANK_DEPTHS))
         build_dir = ROOT / "build" / "bench" / "random_layers" / f"{n}x{n}"
         t = time.perf_counter()
@@ -120,20 +121,19 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks-per-build", type=int, default=24, help="cases per RTL build")
     ap.add_argument("--lanes", default="2,4,8", help="PE array sizes of the RTL builds, "
                     "taken in turn")
-    ap.add_argument("--include-known-bugs", action="store_true",
-                    help=f"let RTL draws reach the known RTL bugs ({KNOWN_RTL_BUGS})")
+    ap.add_argument("--unmappable", action="store_true",
+                    help="let engine draws reach options the compiler refuses "
+                         f"({UNMAPPABLE_OPTIONS}; counted as refused)")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 32)
     lanes = [int(v) for v in args.lanes.split(",")]
     print(f"random layers: --seed {seed}")
-    engine = _engine(seed, args.engine_cases)
+    engine = _engine(seed, args.engine_cases, args.unmappable)
     engine.report("engine model vs golden", "graphs")
     found = len(engine.mismatches)
     if args.rtl_cases > 0:
-        rtl = _rtl(seed, args.rtl_cases, args.blocks_per_build, lanes, args.include_known_bugs)
+        rtl = _rtl(seed, args.rtl_cases, args.blocks_per_build, lanes)
         rtl.report("RTL vs golden", "builds")
-        print("  RTL draws " + ("include the known RTL bugs" if args.include_known_bugs else
-                                f"leave out the known RTL bugs: {KNOWN_RTL_BUGS}"))
         found += len(rtl.mismatches)
     print(f"total: {found} mismatches")
     return 1 if found else 0

@@ -4,12 +4,13 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .cli_common import EXIT_USAGE
+from .cli_common import GENERATED_WEIGHTS_WARNING, EXIT_INTERNAL, EXIT_USAGE, OneLineParser
 from .cli_common import class_labels, require_square_input
 from .cli_common import add_net_args as _add_net_args
 from .cli_common import add_quant_args as _add_quant_args
@@ -72,6 +73,8 @@ def cmd_classify(args):
     images = load_images(args.images, side)
     if not args.float:
         graph = step_quantize(graph, cfg)
+    if cfg.weights is None:  # said once every input has been read
+        log.warning(GENERATED_WEIGHTS_WARNING)
     results = []
     for path, img in zip(args.images, images):
         if args.float:
@@ -86,6 +89,8 @@ def cmd_classify(args):
         print(json.dumps(results, indent=1))
         return 0
     mode = "float32" if args.float else f"int8 golden model (weights {cfg.weight_bits} bits)"
+    if cfg.weights is None:
+        mode += ", generated weights"
     print(f"{graph.name}, {mode}")
     for r in results:
         print(r["image"])
@@ -96,12 +101,13 @@ def cmd_classify(args):
 
 # --- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fpgagen",
         description="Compile SqueezeNet-family CNNs into FPGA accelerators with all weights "
                     "in on-chip block RAM.")
     parser.add_argument("--version", action="version", version=f"fpgagen {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log each step, and print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("info", help="layers, parameter and MAC counts of a network",
@@ -142,8 +148,33 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except FpgagenError as e:
-        print(f"fpgagen: error: {e}", file=sys.stderr)
+        print(f"fpgagen: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # the file system said no: a read-only folder, a full disk
+        where = f": {e.filename!r}" if e.filename else ""
+        print(f"fpgagen: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fpgagen: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: one line, the traceback with -v
+        if args.verbose:
+            traceback.print_exc()
+        hint = ("the traceback is above" if args.verbose
+                else "run again with -v for the traceback")
+        print(f"fpgagen: internal error: {type(e).__name__}: {_one_line(e)} (a bug in "
+              f"fpgagen; {hint})", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line."""
+    return " / ".join(line.strip() for line in str(e).splitlines() if line.strip()) or \
+        type(e).__name__
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 they describe, and small output helpers."""
 
 import argparse
+import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,27 @@ from .flow import FlowConfig
 from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
-__all__ = ["EXIT_USAGE", "positive_int", "positive_float", "add_net_args", "add_quant_args",
+__all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser", "positive_int", "positive_float", "add_net_args", "add_quant_args",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
+#: What ``classify`` and ``simulate`` say when no weights file is given.
+GENERATED_WEIGHTS_WARNING = ("no --weights: generated (random) weights, so the class names "
+                             "mean nothing")
+#: Exit status for an unexpected failure inside fpgagen (a bug: one line, ``-v`` for the
+#: traceback).
+EXIT_INTERNAL = 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (the error and where
+    to look), exit status :data:`EXIT_USAGE`."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 
@@ -33,13 +50,13 @@ def positive_int(text):
 
 
 def positive_float(text):
-    """An argparse type: a number > 0."""
+    """An argparse type: a finite number > 0."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, not {text!r}")
     return v
 
 

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from .cli_common import (add_net_args, add_quant_args, class_labels, flow_config, pe_array,
-                         require_square_input, top5)
+from .cli_common import (GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args,
+                         class_labels, flow_config, pe_array, require_square_input, top5)
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
@@ -70,11 +70,14 @@ def run(args) -> int:
     image = load_image_bgr(args.image, side)
     say("quantizing")
     graph = step_quantize(graph, cfg)
+    if cfg.weights is None:  # said once every input has been read
+        say(GENERATED_WEIGHTS_WARNING)
     build_dir = args.build_dir or Path("build") / "simulate" / f"{graph.name}-{args.pe}"
     report = simulate_image(graph, args.pe, image, build_dir, progress=say)
     values = scores(graph, report.scores)
     top = [[i, labels[i], float(values[i])] for i in top5(values)]
     result = {"image": str(args.image), "net": graph.name, "pe": str(args.pe),
+              "weights": str(cfg.weights) if cfg.weights else "generated",
               "top5": top, "bit_exact": report.bit_exact, "mismatches": report.mismatches,
               "cycles": report.cycles, "predicted_cycles": report.predicted_cycles,
               "macs": report.macs, "mac_utilization": report.mac_utilization,
@@ -84,7 +87,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"{graph.name} on a {args.pe} PE array, {args.image}")
+        weights = "" if cfg.weights else ", generated weights"
+        print(f"{graph.name} on a {args.pe} PE array{weights}, {args.image}")
         for rank, (i, name, score) in enumerate(top, 1):
             print(f"  {rank}. {score:9.4f}  [{i:4d}] {name}")
         verdict = ("bit-exact: all {} scores equal the golden model".format(len(report.golden))

@@ -7,10 +7,6 @@ random weight width, every tensor read back after the run.
 Each run draws a new graph from a printed seed; replay a failure with
 ``FPGAGEN_RANDOM_SEED=<seed> pytest rtl_tests/test_random_layers_rtl.py``.
 ``benchmarks/random_layers.py`` runs hundreds of such cases.
-
-The random graphs leave out the configurations of :data:`KNOWN_RTL_BUGS` (the RTL
-saturates every output that is not 16 bits wide to 8 bits); the ``xfail`` tests below keep
-one build that shows them and start to pass (and so fail, being strict) once they are fixed.
 """
 
 import os
@@ -22,8 +18,7 @@ import pytest
 from fpgagen.errors import FpgagenError
 from fpgagen.schedule import pack_input, run_program
 from fpgagen.sim.network import build_program, run_image
-from fpgagen.testing import (KNOWN_RTL_BUGS, BlockSpec, GraphSpec, LayerSpec, block_tensors,
-                             draw_graph_spec, numpy_draw, prepare)
+from fpgagen.testing import block_tensors, draw_graph_spec, numpy_draw, prepare
 
 from .conftest import BUILD_ROOT
 
@@ -40,8 +35,7 @@ def _mappable_spec(rng):
     """The first drawn graph that quantization and lowering accept, prepared for reading
     every tensor back."""
     for _ in range(10):
-        spec = draw_graph_spec(numpy_draw(rng), blocks=(BLOCKS, BLOCKS), lanes=LANES,
-                               **KNOWN_RTL_BUGS)
+        spec = draw_graph_spec(numpy_draw(rng), blocks=(BLOCKS, BLOCKS), lanes=LANES)
         try:
             return spec, prepare(spec, reuse_memory=False)
         except FpgagenError as e:
@@ -83,42 +77,3 @@ def test_random_layers_bit_exact_on_rtl(build_dir):
     run, engine = _run(prep, build_dir, bank_depth)
     _assert_blocks_equal(prep, run, engine, f"FPGAGEN_RANDOM_SEED={SEED}")
     assert len(spec.blocks) == BLOCKS
-
-
-# --- known bugs ------------------------------------------------------------------------------
-
-#: Block 0: the concat of a conv of the input and a max pool of the input (as ENet's first
-#: block): both take the input's type s9, and the RTL clamps them to -128..127. Block 1: a
-#: conv with 6-bit unsigned codes, which the RTL clamps to 0..255 instead of 0..63. Seed 27
-#: gives codes beyond the 8-bit and 6-bit ranges in every tensor of both blocks.
-KNOWN_BUGS_SPEC = GraphSpec(
-    height=4, width=4, lanes=2, activation_bits=6, reuse_memory=False, seed=27, blocks=(
-        BlockSpec("concat", -1, None, (LayerSpec("conv", (1, 1), out_channels=1, relu=True),
-                                       LayerSpec("maxpool", (1, 1)))),
-        BlockSpec("conv", -1, None, (LayerSpec("conv", (1, 1), out_channels=1, relu=True),))))
-_KNOWN = {}
-
-
-def _known_bugs_run():
-    if not _KNOWN:
-        prep = prepare(KNOWN_BUGS_SPEC)
-        run, engine = _run(prep, BUILD_ROOT / "random_layers_known_bugs", 4096)
-        _KNOWN.update(prep=prep, run=run, engine=engine)
-    return _KNOWN["prep"], _KNOWN["run"], _KNOWN["engine"]
-
-
-@pytest.mark.xfail(strict=True, reason="RTL saturates signed 9-bit outputs to 8 bits")
-@pytest.mark.parametrize("tensor", ["b0/x0", "b0/x1"])
-def test_known_bug_nine_bit_outputs(tensor):
-    prep, run, engine = _known_bugs_run()
-    assert prep.graph.quant.types[tensor].bits == 9
-    np.testing.assert_array_equal(engine.tensors[tensor], prep.golden[tensor])
-    np.testing.assert_array_equal(run.tensors[tensor], prep.golden[tensor])
-
-
-@pytest.mark.xfail(strict=True, reason="RTL saturates outputs narrower than 8 bits to 8 bits")
-def test_known_bug_narrow_activations():
-    prep, run, engine = _known_bugs_run()
-    assert prep.graph.quant.types["b1/conv"].bits == 6
-    np.testing.assert_array_equal(engine.tensors["b1/conv"], prep.golden["b1/conv"])
-    np.testing.assert_array_equal(run.tensors["b1/conv"], prep.golden["b1/conv"])

@@ -155,7 +155,7 @@ def test_force(tmp_path, capsys):
     (["--board", "max10", "--net", "alexnet"], "unknown network 'alexnet'"),
     (["--board", "de0-nano"], "unknown board 'de0-nano'"),
     (["--board", "max10", "--weights", "missing.npz"], "missing.npz"),
-    (["--board", "max10", "--input-size", "8"], "input_size must be at least 16"),
+    (["--board", "max10", "--input-size", "8"], "smallest it takes is 17"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, message):
     status, text, err = _build(capsys, *args, "--out", tmp_path / "o")

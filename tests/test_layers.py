@@ -24,7 +24,7 @@ LAYERS = [
     {"gateware"},
     {"fit"},
     {"emit"},
-    {"sim", "synth"},
+    {"sim", "synth", "testing"},  # testing: random graphs and bit-exact checks for tests
     {"flow"},
     {"build_flow"},
     {"cli", "cli_common", "cli_build", "cli_simulate", "cli_synth"},

@@ -356,3 +356,21 @@ def test_wrong_input_words_are_refused():
 def test_hw_params_validation(kwargs, bad):
     with pytest.raises(ValueError, match=bad):
         HwParams(**kwargs)
+
+
+def test_output_codes_the_hardware_cannot_saturate_are_refused():
+    """The post-processors and vector lanes saturate to 8- and 16-bit codes: a tensor of
+    any other width (a max pool of the 9-bit input, narrower activations) is refused, where
+    the RTL would clamp it to 8 bits (found by the random-layer RTL test)."""
+    from fpgagen.testing import BlockSpec, GraphSpec, LayerSpec, prepare
+
+    pool_of_input = GraphSpec(height=4, width=4, lanes=2, seed=27, blocks=(
+        BlockSpec("concat", -1, None, (LayerSpec("conv", (1, 1), out_channels=1, relu=True),
+                                       LayerSpec("maxpool", (1, 1)))),))
+    with pytest.raises(FpgagenError, match=r"output type s9\.f0 has 9-bit codes, and the "
+                                           r"hardware saturates to 8 or 16-bit codes"):
+        prepare(pool_of_input)
+    narrow = GraphSpec(height=4, width=4, lanes=2, activation_bits=6, seed=27, blocks=(
+        BlockSpec("conv", -1, None, (LayerSpec("conv", (1, 1), out_channels=1, relu=True),)),))
+    with pytest.raises(FpgagenError, match=r"u6\.f-?\d+ has 6-bit codes"):
+        prepare(narrow)

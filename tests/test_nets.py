@@ -90,7 +90,8 @@ def test_unknown_net_is_named():
 
 
 def test_too_small_input_is_refused():
-    with pytest.raises(FpgagenError, match="input_size must be at least 16, not 8"):
+    with pytest.raises(FpgagenError, match="input size 8 is too small for squeezenet1_1: the "
+                                           "smallest it takes is 17"):
         build_net("squeezenet", NetOptions(input_size=8))
 
 

@@ -194,7 +194,8 @@ def summary_text(data: dict, out_dir: str) -> str:
     """The short summary printed on the terminal."""
     o, perf = data["options"], data["performance"]
     lines = [f"fpgagen build: {data['net']} on {data['board_name']} ({data['device']}), "
-             f"PE {o['pe']}, {o['weight_bits']}-bit weights, {o['clock_mhz']:g} MHz"]
+             f"PE {o['pe']}, {o['weight_bits']}-bit weights ({o['weights']}), "
+             f"{o['clock_mhz']:g} MHz"]
     lines.append(f"  {'resource':<20} {'used':>10} {'available':>10} {'%':>8}")
     for key, r in data["resources"].items():
         label = f"{key} ({r['unit']})"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "ACT_LANE_BITS", "WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS", "BIAS_BITS", "SHIFT_BITS",
     "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS", "GAP_SUM_BITS",
-    "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "SCORE_STREAM_CYCLES", "Field", "WordFormat",
+    "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS", "SCORE_STREAM_CYCLES", "Field", "WordFormat",
     "BIAS_WORD", "lane_range", "act_word_bits", "weight_word_bits",
 ]
 
@@ -42,6 +42,10 @@ DIM_BITS = 12
 GAP_SUM_BITS = 18
 #: Width of the GAP's unsigned reciprocal multiplier.
 GAP_MULTIPLIER_BITS = 16
+#: Code widths the post-processors and vector lanes saturate to
+#: (:func:`fpgagen.gateware.arith.saturate`): 8-bit activations, 16-bit class scores. The
+#: compiler refuses a tensor of any other width.
+OUTPUT_CODE_BITS = (8, 16)
 #: Width of a post-processor's or vector lane's saturated result (a 16-bit code, signed
 #: or unsigned).
 LANE_OUT_BITS = 18

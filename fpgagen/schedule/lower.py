@@ -21,7 +21,7 @@ from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
 from ..hw.isa import Instr
 from ..hw.params import HwParams
-from ..hw.spec import ACT_LANE_BITS, lane_range
+from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 from ..operators import FUSED_ONLY, LOWERED, rules_for
 from .program import Im2col, LayerInfo, Program, TensorPlacement
@@ -380,8 +380,17 @@ class LowerContext:
     banks: _Banks
 
     def out_type_fields(self, node: Node) -> dict:
-        """``out_signed`` and ``out_bits`` of ``node``'s output type."""
+        """``out_signed`` and ``out_bits`` of ``node``'s output type; a type whose codes the
+        hardware does not saturate to (:data:`~fpgagen.hw.spec.OUTPUT_CODE_BITS`) is
+        refused."""
         t = self.graph.quant.types[node.name]
+        if t.bits not in OUTPUT_CODE_BITS:
+            widths = " or ".join(str(b) for b in OUTPUT_CODE_BITS)
+            raise FpgagenError(f"cannot map {node.op.kind} node {node.name!r}: its output "
+                               f"type {t} has {t.bits}-bit codes, and the hardware saturates "
+                               f"to {widths}-bit codes (8-bit activations, 16-bit scores; a "
+                               f"max pool or concat of the 9-bit network input keeps its "
+                               f"type)")
         return dict(out_signed=int(t.signed), out_bits=t.bits)
 
     @staticmethod

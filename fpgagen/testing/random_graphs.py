@@ -33,7 +33,7 @@ from ..errors import FpgagenError
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 
 __all__ = ["Draw", "LayerSpec", "BlockSpec", "GraphSpec", "BLOCK_KINDS", "draw_graph_spec",
-           "numpy_draw", "build_graph", "block_tensors", "KNOWN_RTL_BUGS", "MAX_KERNEL",
+           "numpy_draw", "build_graph", "block_tensors", "UNMAPPABLE_OPTIONS", "MAX_KERNEL",
            "MAX_STRIDE", "MAX_PAD", "MAX_SIZE", "MAX_GAP_SIZE"]
 
 #: ``draw(lo, hi)`` returns an integer in ``lo..hi`` (both included).
@@ -54,11 +54,11 @@ MAX_GAP_SIZE = 15
 #: Block kinds in the order a shrinking draw prefers them (simplest first).
 BLOCK_KINDS = ("conv", "maxpool", "concat", "add")
 _MEANS = ((0, 0, 0), (104, 117, 123))
-#: Options of :func:`draw_graph_spec` that keep RTL draws clear of known RTL bugs: the RTL
-#: saturates every output code that is not 16 bits wide to 8 bits, so activation codes
-#: narrower than 8 bits, and the signed 9-bit codes of a max pool of the graph input (and
-#: of a concat holding one, and its other inputs), come out wrong.
-KNOWN_RTL_BUGS = {"activation_bits": (8,), "pool_input": False}
+#: Options of :func:`draw_graph_spec` that reach graphs the compiler refuses: the hardware
+#: saturates to 8- and 16-bit codes only (:data:`fpgagen.hw.spec.OUTPUT_CODE_BITS`), so
+#: activation codes narrower than 8 bits, and the signed 9-bit codes of a max pool of the
+#: graph input (and of a concat holding one), are refused by the lowering.
+UNMAPPABLE_OPTIONS = {"activation_bits": (8, 4, 5, 6, 7), "pool_input": True}
 
 
 def numpy_draw(rng) -> Draw:
@@ -281,8 +281,8 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
-                    gap: bool = True, activation_bits=(8, 4, 5, 6, 7),
-                    pool_input: bool = True) -> GraphSpec:
+                    gap: bool = True, activation_bits=(8,),
+                    pool_input: bool = False) -> GraphSpec:
     """Draw a random graph.
 
     Parameters
