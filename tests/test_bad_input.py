@@ -96,7 +96,7 @@ def test_cli_bad_option_value(capsys):
     with pytest.raises(SystemExit) as e:
         main(["info", "--width", "-1"])
     assert e.value.code == 2
-    assert "expected a positive number, not '-1'" in capsys.readouterr().err
+    assert "expected a finite positive number, not '-1'" in capsys.readouterr().err
 
 
 def test_cli_labels_too_short(tmp_path, capsys, shared_images):
