@@ -104,7 +104,7 @@ BAD = {
     "negative-luts": (lambda d: d.update(luts=-3),
                       r"field 'luts': expected a positive integer, not -3"),
     "string-clock": (lambda d: d.update(clock_mhz="fast"),
-                     r"field 'clock_mhz': expected a positive number, not 'fast'"),
+                     r"field 'clock_mhz': expected a positive number of MHz, not 'fast'"),
     "bool-count": (lambda d: d["memory"][0].update(count=True),
                    r"field 'memory\[0\]\.count': expected a positive integer, not True"),
     "config-too-big": (lambda d: d["memory"][0]["configs"].append([512, 36]),

@@ -1,6 +1,7 @@
 """Vendor project files: Quartus (MAX 10), Vivado non-project Tcl (Zynq), Yosys + nextpnr
 Makefile (ECP5, iCE40)."""
 
+import dataclasses
 import re
 import shutil
 
@@ -158,3 +159,110 @@ def test_errors(rtl, tmp_path):
         write_project(board, tmp_path, top="nope", rtl_files=rtl["hex"], clock_mhz=25)
     with pytest.raises(FpgagenError, match="positive number of MHz, not 0"):
         write_project(board, tmp_path, top=TOP_MODULE, rtl_files=rtl["hex"], clock_mhz=0)
+
+
+# --- what reaches the scripts ----------------------------------------------------------------
+
+def _outside(board_key, rtl, tmp_path, folder):
+    """The RTL in ``folder`` beside the project folder, so the project names it by a path
+    that holds ``folder``."""
+    board = load_board(BOARDS[board_key])
+    files = rtl["mif" if board.vendor == "intel" else "hex"]
+    shutil.copytree(files[0].parent, tmp_path / folder)
+    return board, [tmp_path / folder / f.name for f in files]
+
+
+def test_paths_with_spaces_are_quoted(rtl, tmp_path):
+    board, files = _outside("zynq7020", rtl, tmp_path, "my rtl $x")
+    write_project(board, tmp_path / "viv", top=TOP_MODULE, rtl_files=files, clock_mhz=100)
+    tcl = (tmp_path / "viv" / "vivado_build.tcl").read_text()
+    assert "cd [file join $here {../my rtl $x}]\n" in tcl
+    assert "read_verilog [file join $here {../my rtl $x/fpgagen_top.v}]\n" in tcl
+    board, files = _outside("max10", rtl, tmp_path, "my rtl")
+    write_project(board, tmp_path / "q", top=TOP_MODULE, rtl_files=files, clock_mhz=50)
+    qsf = (tmp_path / "q" / f"{TOP_MODULE}.qsf").read_text()
+    assert 'set_global_assignment -name SEARCH_PATH "../my rtl"\n' in qsf
+    assert 'set_global_assignment -name VERILOG_FILE "../my rtl/fpgagen_top.v"\n' in qsf
+
+
+@pytest.mark.parametrize("board_key, folder, message", [
+    ("ecp5-85", "my rtl", r"project file Makefile: cannot write '\.\./my rtl/fpgagen_\w+\.v' "
+                          r"into a Makefile or Yosys script"),
+    ("zynq7020", "rtl}x", r"project file vivado_build.tcl: cannot write '\.\./rtl}x' into a "
+                          r"Tcl script: braces and backslashes cannot be quoted"),
+    ("max10", 'rtl"x', r"project file fpgagen_top.qsf: cannot write '\.\./rtl\"x' into a "
+                       r"Quartus settings file"),
+    ("max10", "rtl[x]", r"project file fpgagen_top.qsf: cannot write '\.\./rtl\[x\]' into a "
+                        r"Quartus settings file"),
+])
+def test_paths_that_cannot_be_quoted_are_refused(rtl, tmp_path, board_key, folder, message):
+    board, files = _outside(board_key, rtl, tmp_path, folder)
+    with pytest.raises(FpgagenError, match=message) as info:
+        write_project(board, tmp_path / "proj", top=TOP_MODULE, rtl_files=files,
+                      clock_mhz=board.clock_mhz)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "proj").exists()
+
+
+INJECTED = "X]\nexec touch /tmp/pwned\n#"
+
+
+@pytest.mark.parametrize("board_key, field, message", [
+    ("zynq7020", "device", r"project file vivado_build.tcl: cannot write .* into a comment: it "
+                           r"holds newlines"),
+    ("zynq7020", "name", r"project file vivado_build.tcl: cannot write .* into a comment"),
+    ("max10", "device", r"project file fpgagen_top.qpf: cannot write .* into a comment"),
+    ("max10", "package", None),  # Quartus does not write the package
+    ("ice40-up5k", "package", r"project file Makefile: cannot write '.*' into a Makefile"),
+    ("ecp5-85", "speed_grade", r"project file Makefile: cannot write '.*' into a Makefile"),
+])
+def test_board_text_that_bypassed_load_board_is_refused(rtl, tmp_path, board_key, field,
+                                                        message):
+    """A Board made in Python, not loaded from a file, gets the same protection: nothing it
+    holds becomes a line of a script."""
+    board = dataclasses.replace(load_board(BOARDS[board_key]), **{field: INJECTED})
+    files = rtl["mif" if board.vendor == "intel" else "hex"]
+    if message is None:
+        paths = write_project(board, tmp_path / "proj", top=TOP_MODULE, rtl_files=files,
+                              clock_mhz=board.clock_mhz)
+        assert all("exec touch" not in p.read_text() for p in paths)
+        return
+    with pytest.raises(FpgagenError, match=message) as info:
+        write_project(board, tmp_path / "proj", top=TOP_MODULE, rtl_files=files,
+                      clock_mhz=board.clock_mhz)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "proj").exists()
+
+
+@pytest.mark.parametrize("clock, message", [
+    (float("inf"), "expected a finite positive number of MHz, not inf"),
+    (float("nan"), "expected a finite positive number of MHz, not nan"),
+    (-1, "expected a positive number of MHz, not -1"),
+    (1e9, "expected a clock from 0.001 to 1000 MHz, not 1000000000.0"),
+    (True, "expected a positive number of MHz, not True"),
+    ("100", "expected a positive number of MHz, not '100'"),
+])
+def test_project_clock_is_finite_and_sane(rtl, tmp_path, clock, message):
+    board = load_board(BOARDS["zynq7020"])
+    with pytest.raises(FpgagenError, match=re.escape(f"project clock: {message}")):
+        write_project(board, tmp_path / "proj", top=TOP_MODULE, rtl_files=rtl["hex"],
+                      clock_mhz=clock)
+    assert not (tmp_path / "proj").exists()
+
+
+@pytest.mark.parametrize("top", ["a b", "x$y", "../evil", "fpgagen_top\n", "9lives", ""])
+def test_top_module_is_an_identifier(rtl, tmp_path, top):
+    board = load_board(BOARDS["max10"])
+    with pytest.raises(FpgagenError, match=re.escape(f"top module {top!r} is not a plain "
+                                                     f"Verilog identifier")):
+        write_project(board, tmp_path / "proj", top=top, rtl_files=rtl["mif"], clock_mhz=50)
+    assert not (tmp_path / "proj").exists()
+
+
+def test_port_names_are_identifiers(tmp_path):
+    v = tmp_path / "t.v"
+    v.write_text("module t (clk, x$y);\n  input clk;\n  input x$y;\nendmodule\n")
+    with pytest.raises(FpgagenError, match=re.escape("port of t 'x$y' is not a plain Verilog "
+                                                     "identifier")):
+        write_project(load_board(BOARDS["max10"]), tmp_path / "proj", top="t", rtl_files=[v],
+                      clock_mhz=50)

@@ -3,8 +3,15 @@
 The format is described in ``docs/boards.md``. A board file names the device, its logic and
 multiplier capacity and the geometry of its memory blocks: the size of one block and every
 ``depth x width`` configuration it supports, as the vendor's data sheet lists them.
+
+Board files are untrusted input: their device, package and speed grade reach the generated
+Tcl, QSF and Makefiles, and their numbers the fit, the RTL and the constraints. Every field
+is checked against what it may hold (characters, length, range), every key must be given
+once, and a file that is no YAML text gets one line, never a traceback.
 """
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +22,59 @@ from ..resources import BOARDS_DIR
 from .families import FAMILIES, VENDORS, FamilyProfile, family_profile
 
 __all__ = ["MemoryBlock", "Board", "load_board", "resolve_board", "list_boards", "BOARDS_DIR",
-           "MEMORY_KINDS"]
+           "MEMORY_KINDS", "CLOCK_MHZ_MIN", "CLOCK_MHZ_MAX", "check_clock_mhz"]
 
 #: Kinds of memory block: ``block`` (M9K, RAMB18, EBR: initialisable, dual-port),
 #: ``spram`` (single-port, no initial contents), ``uram`` (UltraRAM: no initial contents).
 MEMORY_KINDS = ("block", "spram", "uram")
+
+#: Slowest accelerator clock in MHz (1 kHz) a board file or a project may give.
+CLOCK_MHZ_MIN = 0.001
+#: Fastest accelerator clock in MHz (1 GHz): no FPGA fabric clocks such a design faster,
+#: and the constraint files write the period in ns with three decimals.
+CLOCK_MHZ_MAX = 1000.0
+
+
+def check_clock_mhz(value, what: str = "clock") -> float:
+    """``value`` as a clock in MHz: a finite number from :data:`CLOCK_MHZ_MIN` to
+    :data:`CLOCK_MHZ_MAX`.
+
+    Raises
+    ------
+    FpgagenError
+        One line naming ``what`` and the bad value.
+    """
+    problem = _clock_problem(value)
+    if problem:
+        raise FpgagenError(f"{what}: {problem}")
+    return float(value)
+
+
+def _clock_problem(v) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return f"expected a positive number of MHz, not {_show(v)}"
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"expected a finite positive number of MHz, not {_show(v)}"
+    if not v > 0:
+        return f"expected a positive number of MHz, not {_show(v)}"
+    if not CLOCK_MHZ_MIN <= v <= CLOCK_MHZ_MAX:
+        return (f"expected a clock from {CLOCK_MHZ_MIN:g} to {CLOCK_MHZ_MAX:g} MHz, not "
+                f"{_show(v)}")
+    return None
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, for a key named in a message."""
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _show(value, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to about ``limit`` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -122,6 +177,37 @@ _FIELDS = ("name", "vendor", "family", "device", "package", "speed_grade", "cloc
 _OPTIONAL = ("description",)
 _MEMORY_FIELDS = ("name", "kind", "bits", "count", "configs")
 
+# What each text field may hold, as (pattern, longest, what the message says is expected).
+# Device, package and speed grade are spelt as the vendors' tools take them, and reach the
+# generated Tcl, QSF and Makefiles; the board's name reaches their comments and the reports.
+_WORD = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+_TEXT = {
+    "name": (r"[A-Za-z0-9][A-Za-z0-9 ._,:;()+/&'-]*", 64,
+             "letters, digits, spaces and . _ , : ; ( ) + / & ' - (starting with a letter or "
+             "digit)"),
+    "device": (_WORD, 40, "letters, digits, _ and - (as the vendor's tools spell the part)"),
+    "package": (_WORD, 40, "letters, digits, _ and - (as the vendor's tools spell it)"),
+    "speed_grade": (r"-?" + _WORD, 16, "letters, digits, _ and -, e.g. -1, 6 or C7"),
+    "multiplier": (_WORD, 32, "letters, digits, _ and -, e.g. 18x18, dsp48e1 or mac16"),
+    "memory.name": (_WORD, 32, "letters, digits, _ and -, e.g. M9K or RAMB18E1"),
+}
+#: Longest ``description``: one line of printable text.
+_DESCRIPTION_MAX = 200
+
+# Bounds of the integers, far beyond any FPGA made (the largest have under 10^7 LUTs and
+# 2 * 10^4 multipliers; UltraRAM, the largest block, has 288 Kbit).
+_LOGIC_MAX = 100_000_000
+_INTEGERS = {"luts": _LOGIC_MAX, "ffs": _LOGIC_MAX, "multipliers": 1_000_000,
+             "bits": 1 << 22, "count": 1_000_000}
+_WIDTH_MAX = 1024
+_CONFIGS_MAX = 64
+_MEMORY_TYPES_MAX = 16
+
+# A board file is a few hundred bytes of YAML, nested at most six deep (top level, memory,
+# block, configs, pair, number).
+_FILE_BYTES_MAX = 1 << 20
+_NESTING_MAX = 8
+
 
 class _Checker:
     """Field readers that raise one line naming the file and the field."""
@@ -132,6 +218,9 @@ class _Checker:
     def fail(self, field: str, problem: str):
         raise FpgagenError(f"board file {str(self.path)!r}: field {field!r}: {problem}")
 
+    def fail_file(self, problem: str):
+        raise FpgagenError(f"board file {str(self.path)!r} {problem}")
+
     def mapping(self, data, where: str, required, optional=()):
         if not isinstance(data, dict):
             self.fail(where or "(top level)", f"expected a mapping of fields, not "
@@ -139,8 +228,8 @@ class _Checker:
         prefix = f"{where}." if where else ""
         for key in data:
             if key not in required and key not in optional:
-                self.fail(f"{prefix}{key}", f"unknown field; expected one of "
-                                            f"{', '.join(required + tuple(optional))}")
+                self.fail(f"{prefix}{_cut(str(key))}", f"unknown field; expected one of "
+                                                    f"{', '.join(required + tuple(optional))}")
         for key in required:
             if key not in data:
                 self.fail(f"{prefix}{key}", "missing")
@@ -149,57 +238,198 @@ class _Checker:
     def text(self, data, key, where=""):
         field = f"{where}.{key}" if where else key
         v = data[key]
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and key == "speed_grade":
+        if isinstance(v, int) and not isinstance(v, bool) and key == "speed_grade":
             v = str(v)
         if not isinstance(v, str) or not v.strip():
-            self.fail(field, f"expected a non-empty string, not {v!r}")
+            self.fail(field, f"expected a non-empty string, not {_show(v)}")
+        return v
+
+    def word(self, data, key, where=""):
+        """A text field of :data:`_TEXT`: allowed characters and length."""
+        v = self.text(data, key, where)
+        pattern, longest, allowed = _TEXT["memory.name" if where else key]
+        field = f"{where}.{key}" if where else key
+        if not re.fullmatch(pattern, v):
+            self.fail(field, f"expected {allowed}, not {_show(v)}")
+        if len(v) > longest:
+            self.fail(field, f"expected at most {longest} characters, not {len(v)}")
+        return v
+
+    def description(self, data, key):
+        v = self.text(data, key)
+        if not v.isprintable():
+            self.fail(key, f"expected one line of printable text (no newlines or control "
+                           f"characters), not {_show(v)}")
+        if len(v) > _DESCRIPTION_MAX:
+            self.fail(key, f"expected at most {_DESCRIPTION_MAX} characters, not {len(v)}")
         return v
 
     def integer(self, data, key, where=""):
         field = f"{where}.{key}" if where else key
         v = data[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            self.fail(field, f"expected a positive integer, not {v!r}")
+            self.fail(field, f"expected a positive integer, not {_show(v)}")
+        if v > _INTEGERS[key]:
+            self.fail(field, f"expected at most {_INTEGERS[key]:_}, not {_show(v)}")
         return v
 
-    def number(self, data, key, where=""):
-        v = data[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            self.fail(f"{where}.{key}" if where else key, f"expected a positive number, not {v!r}")
-        return float(v)
+    def clock(self, data, key):
+        problem = _clock_problem(data[key])
+        if problem:
+            self.fail(key, problem)
+        return float(data[key])
 
     def choice(self, data, key, options, where=""):
         v = self.text(data, key, where)
         if v not in options:
             self.fail(f"{where}.{key}" if where else key,
-                      f"expected one of {', '.join(options)}, not {v!r}")
+                      f"expected one of {', '.join(options)}, not {_show(v)}")
         return v
 
 
 def _memory_block(chk: _Checker, data, where: str) -> MemoryBlock:
     chk.mapping(data, where, _MEMORY_FIELDS)
-    name = chk.text(data, "name", where)
+    name = chk.word(data, "name", where)
     kind = chk.choice(data, "kind", MEMORY_KINDS, where)
     bits = chk.integer(data, "bits", where)
     count = chk.integer(data, "count", where)
     configs = data["configs"]
     if not isinstance(configs, list) or not configs:
         chk.fail(f"{where}.configs", f"expected a non-empty list of [depth, width], not "
-                                     f"{configs!r}")
+                                     f"{_show(configs)}")
+    if len(configs) > _CONFIGS_MAX:
+        chk.fail(f"{where}.configs", f"expected at most {_CONFIGS_MAX} configurations, not "
+                                     f"{len(configs)}")
     out = []
     for i, c in enumerate(configs):
         field = f"{where}.configs[{i}]"
         if (not isinstance(c, list) or len(c) != 2
                 or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in c)):
-            chk.fail(field, f"expected [depth, width] with positive integers, not {c!r}")
+            chk.fail(field, f"expected [depth, width] with positive integers, not {_show(c)}")
         depth, width = c
         if depth * width > bits:
             chk.fail(field, f"{depth} x {width} = {depth * width} bits is more than the "
                             f"block's {bits} bits")
+        if depth & (depth - 1):
+            chk.fail(field, f"depth {depth} is not a power of two (memory blocks are "
+                            f"addressed by whole address bits)")
+        if width > _WIDTH_MAX:
+            chk.fail(field, f"width {width} is more than {_WIDTH_MAX} bits")
         if (depth, width) in out:
             chk.fail(field, f"configuration {depth} x {width} is listed twice")
         out.append((depth, width))
     return MemoryBlock(name=name, bits=bits, configs=tuple(out), count=count, kind=kind)
+
+
+class _Refused(Exception):
+    """A YAML construct a board file may not use, at ``field``."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+class _BoardLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: every key given once, no aliases or merge keys (a
+    board spells every value out), no nesting deeper than the format has.
+
+    Errors name the field of the node being read (``memory[0].count``).
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._where: list[str] = []
+        self._fields: dict[yaml.Node, str] = {}
+
+    def _field(self) -> str:
+        return "".join(self._where).lstrip(".") or "(top level)"
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(index, int):
+            self._where.append(f"[{index}]")
+        elif isinstance(index, yaml.ScalarNode):
+            self._where.append(f".{_cut(index.value)}")
+        else:  # the document, or a mapping's key
+            self._where.append("")
+        try:
+            if isinstance(event, yaml.AliasEvent):
+                raise _Refused(self._field(), f"YAML alias *{event.anchor} at line {line}: a "
+                                              f"board file spells out every value")
+            if len(self._where) > _NESTING_MAX:
+                raise _Refused(self._field(), f"nested deeper than a board file can be (line "
+                                              f"{line})")
+            node = super().compose_node(parent, index)
+            if isinstance(node, yaml.MappingNode):
+                self._check_keys(node)
+            self._fields[node] = self._field()
+            return node
+        finally:
+            self._where.pop()
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as e:  # a number or date YAML matched, Python refuses
+            raise _Refused(self._fields.get(node, "(top level)"),
+                           f"cannot read {_show(node.value)} at line {node.start_mark.line + 1}"
+                           f" ({' '.join(str(e).split())})") from None
+
+    def _check_keys(self, node: yaml.MappingNode):
+        seen = {}
+        for key, _ in node.value:
+            line = key.start_mark.line + 1
+            if key.tag == "tag:yaml.org,2002:merge":
+                raise _Refused(self._field(), f"YAML merge key << at line {line}: a board "
+                                              f"file spells out every value")
+            if not isinstance(key, yaml.ScalarNode):
+                continue  # refused as an unknown field
+            if (key.tag, key.value) in seen:
+                field = f"{self._field()}.{_cut(key.value)}".removeprefix("(top level).")
+                raise _Refused(field, f"given twice (lines {seen[key.tag, key.value]} and "
+                                      f"{line})")
+            seen[key.tag, key.value] = line
+
+
+def _read_yaml(chk: _Checker, path: Path):
+    """The file's YAML document: one line naming the file (and the field where there is
+    one) for a file that cannot be read, is not UTF-8 YAML or uses what boards may not."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(_FILE_BYTES_MAX + 1)
+    except OSError as e:
+        raise FpgagenError(f"cannot read board file {str(path)!r}: "
+                           f"{e.strerror or e}") from None
+    if len(raw) > _FILE_BYTES_MAX:
+        chk.fail_file(f"is larger than {_FILE_BYTES_MAX} bytes; a board file is a page of "
+                      f"YAML")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        chk.fail_file(f"is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                      f"a board file is YAML text")
+    loader = None
+    try:
+        loader = _BoardLoader(text)
+        return loader.get_single_data()
+    except _Refused as e:
+        chk.fail(e.field, e.problem)
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        chk.fail_file(f"is not valid YAML at line {line}: character U+{e.character:04X}: "
+                      f"{e.reason}")
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = ", ".join(str(p) for p in (e.context, e.problem) if p)
+        chk.fail_file(f"is not valid YAML{at}: {' '.join(problem.split())}")
+    except yaml.YAMLError as e:
+        chk.fail_file(f"is not valid YAML: {' '.join(str(e).split())}")
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def load_board(path) -> Board:
@@ -218,22 +448,14 @@ def load_board(path) -> Board:
     ------
     FpgagenError
         One line naming the file and the first bad field, for a file that cannot be read, is
-        not YAML, or misses, misspells or mistypes a field.
+        not UTF-8 YAML, gives a field twice, or misses, misspells or mistypes a field, or
+        holds a character or value the field does not allow (``docs/boards.md``).
     """
     path = Path(path)
     chk = _Checker(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise FpgagenError(f"cannot read board file {str(path)!r}: "
-                           f"{e.strerror or e}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FpgagenError(f"board file {str(path)!r} is not valid YAML{at}: "
-                           f"{getattr(e, 'problem', None) or e}") from None
+    data = _read_yaml(chk, path)
+    if data is None:
+        chk.fail_file("is empty: it has no fields")
     chk.mapping(data, "", _FIELDS, _OPTIONAL)
     vendor = chk.choice(data, "vendor", tuple(VENDORS))
     family = chk.choice(data, "family", tuple(FAMILIES))
@@ -241,10 +463,13 @@ def load_board(path) -> Board:
         chk.fail("family", f"{family!r} is not a {vendor} family (expected one of "
                            f"{', '.join(VENDORS[vendor])})")
     if "description" in data:
-        chk.text(data, "description")
+        chk.description(data, "description")
     memory = data["memory"]
     if not isinstance(memory, list) or not memory:
-        chk.fail("memory", f"expected a non-empty list of memory blocks, not {memory!r}")
+        chk.fail("memory", f"expected a non-empty list of memory blocks, not {_show(memory)}")
+    if len(memory) > _MEMORY_TYPES_MAX:
+        chk.fail("memory", f"expected at most {_MEMORY_TYPES_MAX} memory block types, not "
+                           f"{len(memory)}")
     blocks = tuple(_memory_block(chk, m, f"memory[{i}]") for i, m in enumerate(memory))
     if not any(b.kind == "block" for b in blocks):
         chk.fail("memory", "needs at least one memory block of kind 'block'")
@@ -252,11 +477,11 @@ def load_board(path) -> Board:
     for i, n in enumerate(names):
         if n in names[:i]:
             chk.fail(f"memory[{i}].name", f"{n!r} is listed twice")
-    return Board(name=chk.text(data, "name"), vendor=vendor, family=family,
-                 device=chk.text(data, "device"), package=chk.text(data, "package"),
-                 speed_grade=chk.text(data, "speed_grade"),
-                 clock_mhz=chk.number(data, "clock_mhz"), luts=chk.integer(data, "luts"),
-                 ffs=chk.integer(data, "ffs"), multiplier=chk.text(data, "multiplier"),
+    return Board(name=chk.word(data, "name"), vendor=vendor, family=family,
+                 device=chk.word(data, "device"), package=chk.word(data, "package"),
+                 speed_grade=chk.word(data, "speed_grade"),
+                 clock_mhz=chk.clock(data, "clock_mhz"), luts=chk.integer(data, "luts"),
+                 ffs=chk.integer(data, "ffs"), multiplier=chk.word(data, "multiplier"),
                  multipliers=chk.integer(data, "multipliers"), memory=blocks, path=path)
 
 

@@ -10,9 +10,10 @@ shell that connects the streams to a host interface, with a pin file, is the use
 
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .. import __version__
+from ..devices.board import check_clock_mhz
 from ..errors import FpgagenError
 from ..resources import template_env
 
@@ -36,6 +37,76 @@ _PROJECT_TEMPLATES = {
 _VERILOG_SUFFIXES = (".v", ".sv")
 _PORT = re.compile(r"^\s*(input|output|inout)\s+(?:\[(\d+):(\d+)\]\s+)?([A-Za-z_][\w$]*)\s*;",
                    re.MULTILINE)
+#: Names the projects give modules and ports: plain Verilog identifiers, which every script
+#: language of the projects takes as they are (no ``$``: Tcl would substitute it).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# How the project files quote what they write. A word of these characters is written as it
+# is in every script; anything else is quoted where the language can quote it (Tcl, SDC and
+# XDC in braces, Quartus settings in double quotes) and refused where it cannot (make takes
+# no file names with spaces, and the Yosys script is run by the Makefile).
+_BARE_WORD = re.compile(r"[A-Za-z0-9_./+:-]+")
+_MAKE_WORD = re.compile(r"[A-Za-z0-9_./+-]+")
+_TCL_UNQUOTABLE = set("{}\\")
+_QSF_UNQUOTABLE = set('"\\$[]{}')
+
+
+def _printable(value: str, language: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise FpgagenError(f"cannot write {value!r} into {language}: expected a non-empty "
+                           f"string")
+    if not value.isprintable():
+        raise FpgagenError(f"cannot write {value!r} into {language}: it holds newlines or "
+                           f"control characters")
+    return value
+
+
+def _tcl_word(value: str) -> str:
+    """``value`` as one Tcl word (Vivado Tcl, SDC, XDC): as it is, or in braces."""
+    _printable(value, "a Tcl script")
+    if _BARE_WORD.fullmatch(value):
+        return value
+    if _TCL_UNQUOTABLE & set(value):
+        raise FpgagenError(f"cannot write {value!r} into a Tcl script: braces and "
+                           f"backslashes cannot be quoted")
+    return "{" + value + "}"
+
+
+def _qsf_string(value: str) -> str:
+    """``value`` inside double quotes of a Quartus settings or project file."""
+    _printable(value, "a Quartus settings file")
+    if _QSF_UNQUOTABLE & set(value):
+        raise FpgagenError(f"cannot write {value!r} into a Quartus settings file: "
+                           f"{' '.join(sorted(_QSF_UNQUOTABLE))} cannot be quoted")
+    return value
+
+
+def _qsf_word(value: str) -> str:
+    """``value`` as one Quartus settings value: as it is, or in double quotes."""
+    _printable(value, "a Quartus settings file")
+    if _BARE_WORD.fullmatch(value):
+        return value
+    return f'"{_qsf_string(value)}"'
+
+
+def _make_word(value: str) -> str:
+    """``value`` as one Makefile, shell or Yosys script word: letters, digits and
+    ``_ . / + -`` only."""
+    _printable(value, "a Makefile or Yosys script")
+    if not _MAKE_WORD.fullmatch(value):
+        raise FpgagenError(f"cannot write {value!r} into a Makefile or Yosys script: make "
+                           f"names files of letters, digits and _ . / + - only (move the "
+                           f"build folder to such a path)")
+    return value
+
+
+def _comment(value) -> str:
+    """``value`` in a comment line of any of the project files: one line, no backslash
+    (which continues a Tcl or make comment onto the next line)."""
+    value = _printable(str(value), "a comment")
+    if "\\" in value:
+        raise FpgagenError(f"cannot write {value!r} into a comment: it holds a backslash")
+    return value
 
 
 def quartus_family(board) -> str:
@@ -81,8 +152,10 @@ def yosys_synth_command(board, top: str, json: str | None = None) -> str:
     Raises
     ------
     FpgagenError
-        For a family without an open synthesis flow.
+        For a family without an open synthesis flow, or a ``top`` that is not a plain
+        Verilog identifier.
     """
+    _check_identifier(top, "top module")
     out = f" -json {json}" if json else ""
     command = board.profile.yosys_synth
     if command is not None:
@@ -106,7 +179,7 @@ def top_ports(verilog_text: str, top: str) -> list[tuple[str, str, int]]:
 
 
 def _rel(path: Path, base: Path) -> str:
-    return PurePosixPath(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
+    return Path(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
 
 
 def _top_source(sources, top: str) -> Path:
@@ -143,22 +216,28 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     Raises
     ------
     FpgagenError
-        For an unknown vendor, no Verilog source or no source defining ``top``.
+        For an unknown vendor, a clock that is not a finite number of MHz from
+        :data:`~fpgagen.devices.board.CLOCK_MHZ_MIN` to
+        :data:`~fpgagen.devices.board.CLOCK_MHZ_MAX`, a top module or port that is not a
+        plain Verilog identifier, no Verilog source or no source defining ``top``, or a
+        path or board field the project's script language cannot quote. Nothing is written
+        then.
     """
     project = board.profile.project
     if project not in PROJECT_FILES:
         raise FpgagenError(f"no project files of kind {project!r} (board {board.name!r}); "
                            f"known: {', '.join(PROJECT_FILES)}")
-    if not clock_mhz > 0:
-        raise FpgagenError(f"clock must be a positive number of MHz, not {clock_mhz!r}")
+    clock_mhz = check_clock_mhz(clock_mhz, "project clock")
+    _check_identifier(top, "top module")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rtl_files = [Path(f) for f in rtl_files]
     sources = [f for f in rtl_files if f.suffix in _VERILOG_SUFFIXES]
     if not sources:
         raise FpgagenError(f"no Verilog sources among the RTL files "
                            f"{[f.name for f in rtl_files]}")
     ports = top_ports(_top_source(sources, top).read_text(), top)
+    for _, name, _ in ports:
+        _check_identifier(name, f"port of {top}")
     images = [f for f in rtl_files if f.suffix in (".hex", ".mif")]
     image_dirs = sorted({_rel(f.parent, out_dir) for f in images}) or \
         [_rel(sources[0].parent, out_dir)]
@@ -172,6 +251,8 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
         ports=ports, clock="clk", inputs=sum(w for d, _, w in ports if d == "input"),
         outputs=sum(w for d, _, w in ports if d != "input"))
     env = template_env()
+    env.filters.update(tcl=_tcl_word, qsf=_qsf_word, qsf_string=_qsf_string,
+                       make=_make_word, comment=_comment)
     if project == "quartus":
         ctx.update(family=quartus_family(board))
     elif project == "vivado":
@@ -179,12 +260,29 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     else:
         nextpnr, pack = board.profile.nextpnr
         ctx.update(family=board.family, nextpnr=nextpnr, pack=pack,
-                   device_args=" ".join(nextpnr_device_args(board)),
+                   device_args=nextpnr_device_args(board),
                    synth_command=yosys_synth_command(board, top, "fpgagen.json"))
-    paths = []
+    # Every file is rendered before any is written: a value that cannot be quoted leaves
+    # no half-written project.
+    texts = {}
     for name, template in zip(PROJECT_FILES[project], _PROJECT_TEMPLATES[project]):
-        path = out_dir / name.format(top=top)
-        path.write_text(env.get_template(template).render(**ctx), newline="\n")
+        name = name.format(top=top)
+        try:
+            texts[name] = env.get_template(template).render(**ctx)
+        except FpgagenError as e:
+            raise FpgagenError(f"project file {name}: {e}") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in texts.items():
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8", newline="\n")
         paths.append(path)
     return paths
+
+
+def _check_identifier(name, what: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise FpgagenError(f"{what} {name!r} is not a plain Verilog identifier (letters, "
+                           f"digits and _, not starting with a digit)")
+    return name
 
