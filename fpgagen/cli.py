@@ -80,6 +80,10 @@ def cmd_classify(args):
         if args.float:
             logits = run_float(graph, bgr_to_float_chw(img, graph.mean))[graph.outputs[0]]
             values = np.asarray(logits, dtype=np.float64).ravel()
+            if not np.isfinite(values).all():
+                raise FpgagenError(f"the float model's scores for {str(path)!r} are not finite "
+                                   f"({int((~np.isfinite(values)).sum())} of {values.size}): "
+                                   "the weights overflow float32")
         else:
             values = scores(graph, run_int(graph, img)[graph.outputs[0]])
         top = _top5(values)

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from .build_flow import BuildConfig, run_build
-from .cli_common import add_net_args, add_quant_args, flow_config, pe_array, positive_float
+from .cli_common import add_net_args, add_quant_args, clock_mhz, flow_config, pe_array
 from .emit.reports import summary_text
 from .devices.board import list_boards, resolve_board
 
@@ -40,8 +40,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--pe", type=pe_array, metavar="RxC",
                    help="PE array, e.g. 8x8 or 16x16 (default: the largest square array up "
                         "to 16x16 whose multipliers the board has)")
-    p.add_argument("--clock-mhz", type=positive_float, metavar="MHZ",
-                   help="accelerator clock (default: the board file's)")
+    p.add_argument("--clock-mhz", type=clock_mhz, metavar="MHZ",
+                   help="accelerator clock, a finite number of MHz up to 1000 (default: the "
+                        "board file's)")
     p.add_argument("--force", action="store_true",
                    help="overwrite a non-empty output folder")
     p.add_argument("--no-proposals", action="store_true",

@@ -14,7 +14,7 @@ from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser", "positive_int", "positive_float", "add_net_args", "add_quant_args",
-           "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
+           "clock_mhz", "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input"]
 
 #: Exit status for bad usage or bad input files.
@@ -58,6 +58,21 @@ def positive_float(text):
     if not (v > 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, not {text!r}")
     return v
+
+
+def clock_mhz(text):
+    """An argparse type: a clock in MHz, as board files take it
+    (:func:`fpgagen.devices.board.check_clock_mhz`)."""
+    from .devices.board import check_clock_mhz
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MHz, not {text!r}") from None
+    try:
+        return check_clock_mhz(value, "clock")
+    except FpgagenError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("clock: ")) from None
 
 
 def add_net_args(p, weights=True):

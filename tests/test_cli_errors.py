@@ -20,7 +20,9 @@ BAD_OPTIONS = [
     (["build", "--board", "max10", "--input-size", "100000"],
      "a tensor of 159,993,600,064 values ('conv1', 64x49999x49999)"),
     (["build", "--board", "max10", "--clock-mhz", "inf"],
-     "--clock-mhz: expected a finite positive number, not 'inf'"),
+     "--clock-mhz: expected a finite positive number of MHz, not inf"),
+    (["build", "--board", "max10", "--clock-mhz", "5000"],
+     "--clock-mhz: expected a clock from 0.001 to 1000 MHz, not 5000.0"),
     (["info", "--input-size", "1"], "input size 1 is too small for squeezenet1_1: the "
                                     "smallest it takes is 17"),
     (["info", "--input-size", "16"], "input size 16 is too small for squeezenet1_1"),
@@ -47,6 +49,7 @@ def _status(args) -> int:
         return e.code
 
 
+@pytest.mark.filterwarnings("error")  # a Python warning would be a second line on stderr
 @pytest.mark.parametrize("args, text", BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
 def test_bad_options_are_one_line(args, text, capsys):
     assert _status(args) == 2
@@ -116,3 +119,29 @@ def test_generated_weights_are_said(capsys, caplog, shared_images):
     assert capsys.readouterr().out.splitlines()[0].endswith(", generated weights")
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         "no --weights: generated (random) weights, so the class names mean nothing"]
+
+
+@pytest.mark.filterwarnings("error")
+def test_float_scores_that_overflow_are_refused(tmp_path, capsys, shared_images):
+    """Weights below the per-tensor limit can still overflow float32 layer after layer: the
+    float model's scores are checked before they are printed (never NaN in JSON)."""
+    from fpgagen.frontend import generate_weights, save_npz_weights
+    from fpgagen.nets import NetOptions, build_net
+
+    g = generate_weights(build_net("squeezenet", NetOptions(input_size=32)))
+    params = {n: {k: (v * 3e4 if k == "weight" else v) for k, v in p.items()}
+              for n, p in g.params.items()}
+    weights = tmp_path / "big.npz"
+    save_npz_weights(g.replace(params=params), weights)
+    status = main(["classify", "--float", "--json", "--input-size", "32", "--weights",
+                   str(weights), str(shared_images / "caffe_cat.jpg")])
+    assert status == 2
+    line = _one_line(capsys)
+    assert line.startswith("fpgagen: error: the float model's scores for ") and \
+        "are not finite" in line and line.endswith("the weights overflow float32"), line
+    # the integer model calibrates on the float model, which overflows the same way
+    assert main(["classify", "--input-size", "32", "--weights", str(weights),
+                 str(shared_images / "caffe_cat.jpg")]) == 2
+    line = _one_line(capsys)
+    assert line.startswith("fpgagen: error: calibration: tensor ") and \
+        line.endswith("is not finite in the float model: the weights overflow float32"), line

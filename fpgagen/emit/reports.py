@@ -226,7 +226,7 @@ def summary_text(data: dict, out_dir: str) -> str:
 
 def render_json(data: dict) -> str:
     """``report.json``."""
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_markdown(data: dict) -> str:

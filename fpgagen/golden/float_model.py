@@ -26,9 +26,12 @@ def run_float(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, 
         raise FpgagenError(f"input has shape {tuple(x.shape)}, {graph.name} expects "
                            f"{graph.input_shape}")
     env = {graph.input_name: x.astype(np.float32)}
-    for node in graph.nodes:
-        rules = rules_for(node.op, "float model")
-        env[node.name] = rules.run_float(node, [env[i] for i in node.inputs], graph.params)
+    # float32 overflow gives inf and nan, which the callers check (no warning per layer)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for node in graph.nodes:
+            rules = rules_for(node.op, "float model")
+            env[node.name] = rules.run_float(node, [env[i] for i in node.inputs],
+                                             graph.params)
     if keep_all:
         return env
     return {o: env[o] for o in graph.outputs}

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..errors import FpgagenError
 from ..golden.float_model import bgr_to_float_chw, run_float
 from ..ir import Graph
 
@@ -40,5 +41,8 @@ def calibration_ranges(graph: Graph, images_bgr_u8) -> dict[str, float]:
         env = run_float(graph, bgr_to_float_chw(img, graph.mean), keep_all=True)
         for name, value in env.items():
             m = float(np.abs(value).max())
+            if not np.isfinite(m):
+                raise FpgagenError(f"calibration: tensor {name!r} of {graph.name} is not "
+                                   "finite in the float model: the weights overflow float32")
             ranges[name] = max(ranges.get(name, 0.0), m)
     return ranges
