@@ -155,7 +155,7 @@ def estimate_logic(hw: HwParams, board: Board, program) -> dict:
     (``model`` names it in the report)."""
     out = logic_model.estimate_logic(hw, board, program)
     return {"lut": int(out["lut"]), "ff": int(out["ff"]), "dsp": int(out["dsp"]),
-            "model": "fpgagen.fit.logic_model"}
+            "model": logic_model.__name__}
 
 
 def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analysis:

@@ -60,8 +60,6 @@ def run(args) -> int:
     from .sim.simulate import simulate_image
 
     cfg = flow_config(args)
-    if not args.image.is_file():
-        raise FpgagenError(f"image not found: {str(args.image)!r}")
     say = _progress()
     say(f"importing {cfg.net} ({'weights ' + str(cfg.weights) if cfg.weights else 'generated weights'})")
     graph = step_import(cfg)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import FpgagenError
 from ..hw.spec import ACT_LANE_BITS
 
-__all__ = ["FamilyProfile", "FAMILIES", "VENDORS", "family_profile", "YOSYS_FAMILIES"]
+__all__ = ["FamilyProfile", "FAMILIES", "VENDORS", "family_profile"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,6 @@ for _p in FAMILIES.values():
     VENDORS.setdefault(_p.vendor, ())
     VENDORS[_p.vendor] += (_p.name,)
 del _p
-
-#: Families whose generated project synthesizes with Yosys.
-YOSYS_FAMILIES = tuple(p.name for p in FAMILIES.values() if p.yosys_flow)
 
 
 def family_profile(name: str) -> FamilyProfile:

@@ -2,6 +2,8 @@
 
 from amaranth.hdl import Const, Mux, Value, signed, unsigned
 
+from ..hw.spec import LANE_OUT_BITS, OUTPUT_CODE_BITS
+
 __all__ = ["rshift_round", "rounding_half", "add_rounding_half", "apply_shift", "saturate"]
 
 
@@ -58,10 +60,11 @@ def saturate(value: Value, bits: Value, is_signed: Value) -> Value:
     def all_ones_from(k):  # value >= -2**k for a negative value
         return v[k:width].all() if k < width else Const(1)
 
+    assert OUTPUT_CODE_BITS == (8, 16), "saturate() knows 8- and 16-bit codes only"
     wide = bits == 16
     over = ~negative & Mux(is_signed, Mux(wide, any_above(15), any_above(7)),
                            Mux(wide, any_above(16), any_above(8)))
     under = negative & Mux(is_signed, ~Mux(wide, all_ones_from(15), all_ones_from(7)), 1)
     hi = Mux(is_signed, Mux(wide, 32767, 127), Mux(wide, 65535, 255))
     lo = Mux(is_signed, Mux(wide, -32768, -128), 0)
-    return Mux(over, hi, Mux(under, lo, v))[:18].as_signed()
+    return Mux(over, hi, Mux(under, lo, v))[:LANE_OUT_BITS].as_signed()

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.timing import POSTPROC_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
+from ..hw.isa import Instruction
 from ..hw.spec import ACC_BITS, BIAS_WORD, LANE_OUT_BITS
 
 __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
@@ -20,7 +21,7 @@ class PostProcessor(wiring.Component):
     bias: In(signed(BIAS_WORD["bias"].bits))
     shift: In(signed(BIAS_WORD["shift"].bits))
     relu: In(1)
-    out_bits: In(5)
+    out_bits: In(dict(iter(Instruction))["out_bits"].shape)
     out_signed: In(1)
     out: Out(signed(LANE_OUT_BITS))
 

@@ -1,6 +1,7 @@
 """The accelerator top level: sequencer, address generator, memories, PE array,
 post-processing, vector unit, input and output streams."""
 
+import dataclasses
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -60,6 +61,18 @@ class AcceleratorConfig:
             if mem.banked and mem.bank_depth is None:
                 raise ValueError(f"memory {mem.name!r} has no bank depth; choose them with "
                                  "MemoryMap.with_bank_depths")
+        # the map must be the design's own (as the RTL declares it), not a view narrowed
+        # by synthesis: widths and depths are what the top level builds
+        w = self.memories.one(MemoryRole.WEIGHTS)
+        declared = MemoryMap.build(
+            pe_rows=self.pe_rows, pe_cols=self.pe_cols, weight_bits=self.weight_bits,
+            weight_depth=w.depth, bias_depth=self.memories.one(MemoryRole.BIAS).depth,
+            act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
+            instructions=len(self.program), score_groups=self.score_groups)
+        for got, want in zip(self.memories, declared, strict=True):
+            if dataclasses.replace(got, bank_depth=None) != want:
+                raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
+                                 f"level declares {want.name!r} as {want.depth} x {want.width}")
 
     @classmethod
     def for_program(cls, program, memories: MemoryMap, *, image_dir: str = "",

@@ -17,6 +17,7 @@ Every instruction runs one loop nest over the activation memory (see
 """
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 
 from amaranth import signed, unsigned
@@ -93,18 +94,19 @@ class Instr:
 
     def __post_init__(self):
         try:
+            if isinstance(self.op, bool):
+                raise ValueError
             object.__setattr__(self, "op", Opcode(self.op))
         except ValueError:
             raise ValueError(f"instruction field op={self.op!r} is not an opcode") from None
         for f in dataclasses.fields(self)[1:]:
             v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                try:
-                    v = int(v)
-                except (TypeError, ValueError):
-                    raise ValueError(f"instruction field {f.name}={v!r} is not an "
-                                     "integer") from None
-                object.__setattr__(self, f.name, v)
+            try:
+                v = operator.index(v)  # integers (Python or NumPy) only: no silent truncation
+            except TypeError:
+                raise ValueError(f"instruction field {f.name}={v!r} is not an "
+                                 "integer") from None
+            object.__setattr__(self, f.name, v)
             shape = f.metadata["shape"]
             lo = -(1 << (shape.width - 1)) if shape.signed else 0
             hi = (1 << (shape.width - 1)) - 1 if shape.signed else (1 << shape.width) - 1

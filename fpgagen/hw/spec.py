@@ -12,7 +12,7 @@ __all__ = [
     "ACT_LANE_BITS", "WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS", "BIAS_BITS", "SHIFT_BITS",
     "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS", "GAP_SUM_BITS",
     "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS", "SCORE_STREAM_CYCLES", "Field", "WordFormat",
-    "BIAS_WORD", "lane_range", "act_word_bits", "weight_word_bits",
+    "BIAS_WORD", "lane_range", "weight_word_bits",
 ]
 
 #: Width of one activation lane (two's complement): every code kept in the activation
@@ -57,11 +57,6 @@ SCORE_STREAM_CYCLES = 4
 def lane_range(bits: int = ACT_LANE_BITS) -> tuple[int, int]:
     """``(lowest, highest)`` two's complement code of ``bits`` bits."""
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def act_word_bits(lanes: int) -> int:
-    """Width of one activation memory word of ``lanes`` lanes."""
-    return ACT_LANE_BITS * lanes
 
 
 def weight_word_bits(lanes: int, weight_bits: int = WEIGHT_BITS) -> int:

@@ -23,6 +23,9 @@ class AddRules(OperatorRules):
     opcode = Opcode.ADD
     writes_in_place = True
 
+    def nonnegative(self, node, inputs_nonnegative):
+        return all(inputs_nonnegative)
+
     def run_float(self, node, ins, params):
         return ins[0] + ins[1]
 

@@ -66,7 +66,7 @@ class OperatorRules:
     # --- quantization -------------------------------------------------------------------
     def nonnegative(self, node, inputs_nonnegative: list[bool]) -> bool:
         """Whether the output can never be negative, from the structure alone."""
-        return all(inputs_nonnegative)
+        self._missing("quantization (sign of the output)", node)
 
     def quantize(self, ctx, node, in_types, out_type):
         """The integer parameters of ``node`` (``None``: it has none). ``ctx`` offers
@@ -94,6 +94,9 @@ def register(rules_cls: type[OperatorRules]) -> type[OperatorRules]:
     """Class decorator: register one instance of ``rules_cls`` for its operator type (and
     its opcode)."""
     rules = rules_cls()
+    if rules.op_type is Op or not issubclass(rules.op_type, Op):
+        raise ValueError(f"{rules_cls.__name__} names no operator type (op_type "
+                         f"{rules.op_type!r})")
     if rules.op_type in _BY_TYPE:
         raise ValueError(f"operator {rules.op_type.__name__} is registered twice")
     _BY_TYPE[rules.op_type] = rules

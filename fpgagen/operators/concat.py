@@ -17,6 +17,9 @@ class ConcatRules(OperatorRules):
     lowering = FREE
     shares_input_type = True
 
+    def nonnegative(self, node, inputs_nonnegative):
+        return all(inputs_nonnegative)
+
     def run_float(self, node, ins, params):
         return np.concatenate(ins, axis=0)
 

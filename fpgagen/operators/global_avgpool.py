@@ -21,6 +21,9 @@ class GlobalAvgPoolRules(OperatorRules):
     op_type = GlobalAvgPool
     opcode = Opcode.GAP
 
+    def nonnegative(self, node, inputs_nonnegative):
+        return all(inputs_nonnegative)
+
     def run_float(self, node, ins, params):
         return ins[0].mean(axis=(1, 2), keepdims=True, dtype=np.float32)
 

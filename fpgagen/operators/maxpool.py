@@ -21,6 +21,9 @@ class MaxPoolRules(OperatorRules):
     shares_input_type = True
     writes_in_place = True
 
+    def nonnegative(self, node, inputs_nonnegative):
+        return all(inputs_nonnegative)
+
     def run_float(self, node, ins, params):
         op = node.op
         return maxpool(ins[0], op.kernel, op.stride, op.padding, op.ceil_mode)

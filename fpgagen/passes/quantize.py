@@ -5,19 +5,17 @@ import math
 from dataclasses import dataclass
 
 from ..errors import FpgagenError
-from ..hw.spec import ACC_BITS, ACT_LANE_BITS, GAP_MULTIPLIER_BITS, MIN_WEIGHT_BITS, WEIGHT_BITS
+from ..hw.spec import ACC_BITS, ACT_LANE_BITS, MIN_WEIGHT_BITS, WEIGHT_BITS
 from ..ir import Graph, GraphQuant, QType
 from ..numerics.fixed_point import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, choose_frac
 from ..operators import rules_for
 from .calibrate import calibration_ranges, generated_calibration_images
 
 __all__ = ["QuantConfig", "Quantize", "quantize", "INPUT_TYPE", "ACC_BITS", "SHIFT_CLAMP_RIGHT",
-           "SHIFT_CLAMP_LEFT", "AVGPOOL_MULT_BITS", "choose_frac", "QuantContext"]
+           "SHIFT_CLAMP_LEFT", "choose_frac", "QuantContext"]
 
 #: Network input codes: ``pixel - round(mean)``, exact in 9-bit two's complement.
 INPUT_TYPE = QType(ACT_LANE_BITS, 0, True)
-#: The global average pool's reciprocal multiplier is an unsigned integer of this width.
-AVGPOOL_MULT_BITS = GAP_MULTIPLIER_BITS
 
 
 @dataclass(frozen=True)

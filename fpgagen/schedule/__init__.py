@@ -1,5 +1,6 @@
-"""From a quantized graph to the accelerator's program: the instruction set, lowering,
-input packing and a word-level model of the engine."""
+"""From a quantized graph to the accelerator's program: lowering, the memory map, input
+packing and a word-level model of the engine (the instruction set, defined in
+:mod:`fpgagen.hw.isa`, is re-exported here for convenience)."""
 
 from .engine_model import EngineResult, run_program
 from ..hw.isa import (ADDR_BITS, DIM_BITS, INSTRUCTION_BITS, Instr, Instruction, Opcode,

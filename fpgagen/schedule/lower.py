@@ -23,7 +23,7 @@ from ..hw.isa import Instr
 from ..hw.params import HwParams
 from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
-from ..operators import FUSED_ONLY, LOWERED, rules_for
+from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .program import Im2col, LayerInfo, Program, TensorPlacement
 
 __all__ = ["lower", "LowerContext"]
@@ -173,6 +173,9 @@ def _check_nodes(graph: Graph):
     for n in graph.nodes:
         op = n.op
         rules = rules_for(op, "lowering")
+        if rules.lowering == FREE and not isinstance(op, Concat):
+            raise FpgagenError(f"cannot map {op.kind} node {n.name!r}: the lowering gives "
+                               "buffers without an instruction to concatenations only")
         if rules.lowering == FUSED_ONLY:
             hint = (" (only a ReLU that directly follows a conv, as its only reader, can be "
                     "fused into it; see FuseRelu)" if op.kind == "relu" else "")

@@ -168,10 +168,6 @@ class MemoryMap:
         return MemoryMap(tuple(dataclasses.replace(m, bank_depth=depth_of(m)) if m.banked
                                else m for m in self.memories))
 
-    def replace(self, memories) -> "MemoryMap":
-        """A map of other memories (e.g. narrowed by synthesis), in the same order."""
-        return MemoryMap(tuple(memories))
-
 
 def memory_map(program) -> MemoryMap:
     """The memories of ``program``'s accelerator (a
