@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .devices.board import Board, list_boards, load_board
+from .emit.atomic import check_folder, install, staging_folder
 from .errors import FpgagenError
 from .fit import logic_model
 from .fit.layers import layer_rows, performance
@@ -24,7 +25,8 @@ from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
            "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
-           "step_reports", "run_build", "estimate_logic", "report_data", "REPORT_FILES"]
+           "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
+           "report_data", "REPORT_FILES"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class BuildConfig:
 
     flow: FlowConfig = field(default_factory=FlowConfig)  #: network, weights, quantization
     board: Board  #: the target board (:func:`fpgagen.devices.board.resolve_board`)
-    out_dir: Path | None = None  #: output folder; ``None``: ``build/<net>-<board>``
+    out_dir: Path | str | None = None  #: output folder; ``None``: ``build/<net>-<board>``
     pe: int | None = None  #: side of the square PE array; ``None``: the board's default
     clock_mhz: float | None = None  #: accelerator clock; ``None``: the board's
     force: bool = False  #: overwrite a non-empty output folder
@@ -95,42 +97,46 @@ class BuildResult:
 
 # --- steps ---------------------------------------------------------------------------------
 
-def step_out_dir(cfg: BuildConfig, *, create: bool = True) -> Path:
-    """The output folder, created. A non-empty folder is refused unless ``cfg.force``; with
-    it, the files the previous build listed in its ``report.json`` are removed first (other
-    files are left alone and may be overwritten). ``create=False`` only checks."""
-    out = cfg.out
-    if out.exists() and not out.is_dir():
-        raise FpgagenError(f"output {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not cfg.force:
-            raise FpgagenError(f"output folder {str(out)!r} is not empty; pass --force to "
-                               f"overwrite it")
-        if create:
-            _remove_previous(out)
-    if create:
-        out.mkdir(parents=True, exist_ok=True)
+def step_out_dir(cfg: BuildConfig) -> Path:
+    """The output folder, checked before anything is compiled; nothing is written.
+
+    Raises
+    ------
+    FpgagenError
+        For an empty path, a file, a folder that cannot be written or created (read-only,
+        ``/proc``, ``/sys``: :func:`fpgagen.emit.atomic.check_folder`), and a non-empty
+        folder without ``cfg.force``.
+    """
+    out = check_folder("" if cfg.out_dir == "" else cfg.out)
+    if out.is_dir() and any(out.iterdir()) and not cfg.force:
+        raise FpgagenError(f"output folder {str(out)!r} is not empty; pass --force to "
+                           f"overwrite it")
     return out
 
 
-def _remove_previous(out: Path):
-    report = out / "report.json"
+def previous_files(out: Path) -> set[str]:
+    """The files a previous build in ``out`` wrote, as its ``report.json`` lists them
+    (relative paths); empty when ``out`` holds no report of fpgagen."""
     try:
-        data = json.loads(report.read_text(encoding="utf-8"))
+        data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return
+        return set()
     if not isinstance(data, dict) or not str(data.get("generator", "")).startswith("fpgagen"):
-        return
-    root = out.resolve()
-    dirs = set()
-    for rel in data.get("files", []):
-        p = (out / rel).resolve()
-        if root in p.parents and p.is_file():
-            p.unlink()
-            dirs.update(d for d in p.parents if root in d.parents)
-    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
-        if d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
+        return set()
+    files = data.get("files", [])
+    return {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
+
+
+def step_install(stage: Path, out: Path) -> None:
+    """Move the complete build in ``stage`` into ``out`` (:func:`fpgagen.emit.atomic.install`):
+    the files the previous build listed in its ``report.json`` go, files fpgagen did not
+    write stay (one that a new file replaces is named in a warning), ``report.json`` comes
+    last."""
+    replaced = install(stage, out, replace=previous_files(out), last=REPORT_FILES)
+    if replaced:
+        log.warning("replaced %d file%s that the previous build did not list in its "
+                    "report.json: %s", len(replaced), "s" if len(replaced) > 1 else "",
+                    ", ".join(replaced[:3]) + (", ..." if len(replaced) > 3 else ""))
 
 
 def step_hw(cfg: BuildConfig) -> HwParams:
@@ -309,36 +315,41 @@ def step_reports(data: dict, out: Path) -> list[Path]:
 
 def run_build(cfg: BuildConfig) -> BuildResult:
     """Run every step. The design is analysed and the reports are always written; the RTL
-    and the vendor project only when it fits.
+    and the vendor project only when it fits. Everything is written into a staging folder
+    beside the output folder and moved in once complete (:func:`step_install`): a failure
+    or an interrupt leaves the output folder as it was.
 
     Raises
     ------
     FpgagenError
-        For bad input (network, weights, options, a non-empty output folder without
-        ``force``).
+        For bad input (network, weights, options, an output folder that cannot be written,
+        a non-empty output folder without ``force``).
     """
     if not isinstance(cfg.board, Board):
         raise FpgagenError(f"board must be a Board, not {cfg.board!r}")
     hw = step_hw(cfg)
-    step_out_dir(cfg, create=False)
+    out = step_out_dir(cfg)
     graph = step_quantize(step_import(cfg.flow), cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
     program = step_lower(graph, hw)
     analysis = step_analyze(program, graph, cfg.board, cfg.clock)
     proposals = step_propose(cfg, analysis)
-    out = step_out_dir(cfg)
-    written: list[Path] = []
-    notes: list[str] = []
-    if analysis.fits:
-        rtl = step_rtl(program, out, cfg.board)
-        written += rtl + step_project(cfg.board, out, rtl, cfg.clock)
-    else:
-        written += step_schedule(program, out / "rtl")
-        notes.append("the design does not fit: only the reports and the schedule "
-                     "(rtl/schedule.bin, rtl/schedule.txt) were written")
-    rel = sorted({str(Path(p).resolve().relative_to(out.resolve())).replace("\\", "/")
-                  for p in written} | set(REPORT_FILES))
-    data = report_data(cfg, analysis, proposals, rel, notes)
-    step_reports(data, out)
+    # Written beside the output folder and moved in once complete: a failure or Ctrl-C
+    # leaves the previous build as it was.
+    with staging_folder(out) as stage:
+        written: list[Path] = []
+        notes: list[str] = []
+        if analysis.fits:
+            rtl = step_rtl(program, stage, cfg.board)
+            written += rtl + step_project(cfg.board, stage, rtl, cfg.clock)
+        else:
+            written += step_schedule(program, stage / "rtl")
+            notes.append("the design does not fit: only the reports and the schedule "
+                         "(rtl/schedule.bin, rtl/schedule.txt) were written")
+        rel = sorted({str(Path(p).resolve().relative_to(stage.resolve())).replace("\\", "/")
+                      for p in written} | set(REPORT_FILES))
+        data = report_data(cfg, analysis, proposals, rel, notes)
+        step_reports(data, stage)
+        step_install(stage, out)
     return BuildResult(config=cfg, analysis=analysis, proposals=proposals,
                        files=[Path(r) for r in rel], notes=notes, report=data)

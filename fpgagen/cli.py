@@ -5,6 +5,7 @@ import json
 import logging
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,12 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="fpgagen: %(message)s")
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        except BaseException:
+            # a design dropped half-way is no news: no warnings about it on the way out
+            warnings.filterwarnings("ignore", message=".*created but never used")
+            raise
     except FpgagenError as e:
         print(f"fpgagen: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE

@@ -5,7 +5,6 @@ reports are written, with options that fit), 2 for bad usage or bad input files.
 """
 
 import argparse
-from pathlib import Path
 
 from .build_flow import BuildConfig, run_build
 from .cli_common import add_net_args, add_quant_args, clock_mhz, flow_config, pe_array
@@ -35,7 +34,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_quant_args(p)
     p.add_argument("--board", required=True, metavar="BOARD",
                    help=f"board file (boards/*.yaml) or bundled board name: {boards}")
-    p.add_argument("--out", type=Path, metavar="DIR",
+    # Taken as text so that an empty --out is refused, not read as the current folder.
+    p.add_argument("--out", metavar="DIR",
                    help="output folder (default: build/<net>-<board>)")
     p.add_argument("--pe", type=pe_array, metavar="RxC",
                    help="PE array, e.g. 8x8 or 16x16 (default: the largest square array up "

@@ -35,9 +35,11 @@ def add_parser(sub):
                    help="image file (pre-processed as for classify)")
     p.add_argument("--pe", type=pe_array, default=HwParams(), metavar="RxC",
                    help="PE array rows x columns (square for now; default: 16x16)")
-    p.add_argument("--build-dir", type=Path, metavar="DIR",
+    # Taken as text so that an empty --build-dir is refused, not read as the current folder.
+    p.add_argument("--build-dir", metavar="DIR",
                    help="where the Verilator build goes (default: "
-                        "build/simulate/<net>-<RxC>)")
+                        "build/simulate/<net>-<RxC>); a previous build there is replaced "
+                        "once the new one is complete")
     p.add_argument("--labels", type=Path, metavar="FILE",
                    help="class names, one per line (default: the bundled ImageNet names)")
     p.add_argument("--json", action="store_true",
@@ -57,20 +59,27 @@ def _progress():
 
 def run(args) -> int:
     """Run ``fpgagen simulate``; returns the exit status."""
+    from .sim.network import check_build_dir
     from .sim.simulate import simulate_image
 
     cfg = flow_config(args)
+    # An explicit build folder is checked before anything is computed, the default one
+    # once the network's name is known.
+    if args.build_dir is not None:
+        check_build_dir(args.build_dir)
     say = _progress()
     say(f"importing {cfg.net} ({'weights ' + str(cfg.weights) if cfg.weights else 'generated weights'})")
     graph = step_import(cfg)
     labels = class_labels(args, graph)
     side = require_square_input(graph, "simulate")
     image = load_image_bgr(args.image, side)
+    build_dir = Path("build") / "simulate" / f"{graph.name}-{args.pe}" \
+        if args.build_dir is None else Path(args.build_dir)
+    check_build_dir(build_dir)
     say("quantizing")
     graph = step_quantize(graph, cfg)
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
-    build_dir = args.build_dir or Path("build") / "simulate" / f"{graph.name}-{args.pe}"
     report = simulate_image(graph, args.pe, image, build_dir, progress=say)
     values = scores(graph, report.scores)
     top = [[i, labels[i], float(values[i])] for i in top5(values)]
