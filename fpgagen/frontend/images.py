@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FpgagenError
+from .files import require_file
 from ..golden.float_model import bgr_to_float_chw  # noqa: F401  (the float input, re-exported)
 
 __all__ = ["MAX_PIXELS", "load_image_bgr", "resize_bilinear_half_pixel", "center_crop",
@@ -95,10 +96,7 @@ def _decode_rgb8(path: Path) -> np.ndarray:
     """The ``(H, W, 3)`` uint8 RGB pixels of an image file, upright."""
     from PIL import Image, ImageOps
 
-    if path.is_dir():
-        raise FpgagenError(f"image {str(path)!r} is a directory, not an image file")
-    if not path.is_file():
-        raise FpgagenError(f"image not found: {str(path)!r}")
+    require_file(path, name="image", expected="an image file")
     # Pillow warns above its own pixel limit and refuses above twice that: we check our
     # limit from the header and turn Pillow's refusal into one line. Its other warnings
     # (e.g. a damaged TIFF tag) become one logged line instead of Python's two.

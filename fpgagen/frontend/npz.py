@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FpgagenError
+from .files import require_file
 from ..ir import Graph
 
 __all__ = ["MAX_ABS_PARAM", "npz_key", "load_npz_weights", "attach_weights",
@@ -39,10 +40,7 @@ def load_npz_weights(graph: Graph, path) -> Graph:
         :func:`attach_weights` refuses.
     """
     path = Path(path)
-    if path.is_dir():
-        raise FpgagenError(f"weights {str(path)!r} is a directory, not a .npz file")
-    if not path.is_file():
-        raise FpgagenError(f"weights file not found: {str(path)!r}")
+    require_file(path, name="weights", expected="a .npz file", missing="weights file")
     arrays = _read_npz(path)
     return attach_weights(graph, arrays, source=str(path))
 

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from ..errors import FpgagenError
+from .files import require_file
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
 from ..passes.fuse_relu import FuseRelu
 from .npz import check_param_values, npz_key, warn_zero_weights
@@ -98,10 +99,7 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
 
 
 def _read_model(path: Path) -> onnx.ModelProto:
-    if path.is_dir():
-        raise FpgagenError(f"ONNX file {str(path)!r} is a directory, not a file")
-    if not path.is_file():
-        raise FpgagenError(f"ONNX file not found: {str(path)!r}")
+    require_file(path, name="ONNX file", expected="a file")
     try:
         model = onnx.load(str(path))
     except (DecodeError, OSError, ValueError, RuntimeError) as e:
