@@ -11,6 +11,7 @@ from .cli_common import (GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
+from .frontend.files import require_file
 from .golden.int_model import scores
 from .hw.params import HwParams
 
@@ -63,8 +64,9 @@ def run(args) -> int:
     from .sim.simulate import simulate_image
 
     cfg = flow_config(args)
-    # An explicit build folder is checked before anything is computed, the default one
-    # once the network's name is known.
+    # The image and an explicit build folder are checked before anything is computed (and
+    # before the progress lines), the default build folder once the network's name is known.
+    require_file(args.image, name="image", expected="an image file")
     if args.build_dir is not None:
         check_build_dir(args.build_dir)
     say = _progress()
