@@ -13,8 +13,9 @@ from .flow import FlowConfig
 from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
-__all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser", "positive_int", "positive_float", "add_net_args", "add_quant_args",
-           "clock_mhz", "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
+__all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser",
+           "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
+           "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input"]
 
 #: Exit status for bad usage or bad input files.

@@ -70,7 +70,8 @@ def run(args) -> int:
     if args.build_dir is not None:
         check_build_dir(args.build_dir)
     say = _progress()
-    say(f"importing {cfg.net} ({'weights ' + str(cfg.weights) if cfg.weights else 'generated weights'})")
+    weights = f"weights {cfg.weights}" if cfg.weights else "generated weights"
+    say(f"importing {cfg.net} ({weights})")
     graph = step_import(cfg)
     labels = class_labels(args, graph)
     side = require_square_input(graph, "simulate")

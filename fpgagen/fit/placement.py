@@ -15,8 +15,8 @@ ceil(width / w)``. Yosys's ``memory_libmap`` maps this way (an 18,860 x 16 ROM o
 counts rectangles, the default there.
 
 Banked memories (``LogicalMemory.banked``: the activation RAM and the weight and bias ROMs)
-are split in the RTL into banks of one row of blocks each, a separate memory to synthesis: they take the rectangular
-count, and among the configurations with the fewest blocks the widest (the shallowest
+are split in the RTL into banks of one row of blocks each, a separate memory to synthesis:
+they take the rectangular count, and among the configurations with the fewest blocks the widest (the shallowest
 bank, so no tool builds a bank from more than one row). :func:`bank_depth` gives the bank
 depth the RTL uses; a memory that carries it (``LogicalMemory.bank_depth``: the RTL's
 banks as synthesis builds them, narrower by constant ROM columns) is counted bank by bank.

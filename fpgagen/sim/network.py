@@ -117,5 +117,5 @@ def run_image(sim: SimBuild, program: Program, graph: Graph, bgr_u8: np.ndarray,
         raise FpgagenError(f"the design streamed {len(scores)} scores, the program has "
                            f"{program.output_channels}")
     return NetworkRun(scores=scores, cycles=result.cycles,
-                      instruction_cycles=result.instruction_cycles, wall_seconds=result.wall_seconds,
-                      tensors=tensors)
+                      instruction_cycles=result.instruction_cycles,
+                      wall_seconds=result.wall_seconds, tensors=tensors)
