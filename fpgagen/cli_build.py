@@ -29,7 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "fit verdict and options that fit when it does not, and write the RTL, "
                     "the schedule, the vendor project and report.md / report.html / "
                     "report.json. Exit status: 0 fits, 3 does not fit (reports written), "
-                    "2 bad usage or input.")
+                    "2 bad usage or input, 1 internal error.")
     add_net_args(p)
     add_quant_args(p)
     p.add_argument("--board", required=True, metavar="BOARD",
@@ -44,7 +44,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="accelerator clock, a finite number of MHz up to 1000 (default: the "
                         "board file's)")
     p.add_argument("--force", action="store_true",
-                   help="overwrite a non-empty output folder")
+                   help="build into a non-empty output folder: the files of the previous "
+                        "build are replaced once the new one is complete, other files stay")
     p.add_argument("--no-proposals", action="store_true",
                    help="do not look for options that fit when the design does not")
     p.set_defaults(func=run)
