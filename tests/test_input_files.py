@@ -334,7 +334,7 @@ def _cases():
 
 
 @pytest.mark.filterwarnings("error")  # a Python warning would be a second line on stderr
-@pytest.mark.parametrize("argv, command, name, message", _cases())
+@pytest.mark.parametrize("argv, command, name, message", list(_cases()))
 def test_cli_bad_input_is_one_line(bad, tmp_path, capsys, caplog, argv, command, name,
                                    message):
     with caplog.at_level(logging.WARNING):
