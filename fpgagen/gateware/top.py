@@ -81,7 +81,7 @@ class AcceleratorConfig:
         its memory map ``memories`` (bank depths chosen)."""
         return cls(program=tuple(program.words()), input_base=program.input.base,
                    input_words=program.input_words,
-                   score_groups=-(-program.output_channels // program.hw.pe_rows),
+                   score_groups=program.score_groups,
                    memories=memories, image_dir=str(image_dir), image_suffix=image_suffix)
 
     @property

@@ -113,10 +113,6 @@ class Instr:
             if not lo <= v <= hi:
                 raise ValueError(f"instruction field {f.name}={v} does not fit {shape}")
 
-    def replace(self, **changes) -> "Instr":
-        """A copy with ``changes`` applied (checked like a new instruction)."""
-        return dataclasses.replace(self, **changes)
-
     def fields(self) -> dict:
         """``{field: value}`` in bit order."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

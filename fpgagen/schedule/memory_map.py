@@ -177,4 +177,4 @@ def memory_map(program) -> MemoryMap:
                            weight_bits=int(program.weight_bits),
                            weight_depth=program.weight_depth, bias_depth=program.bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
-                           score_groups=-(-int(program.output_channels) // hw.pe_rows))
+                           score_groups=program.score_groups)

@@ -173,6 +173,11 @@ class Program:
         return int(self.weight_banks.shape[1])
 
     @property
+    def score_groups(self) -> int:
+        """Words of ``pe_rows`` scores the GAP writes (0 when the program streams none)."""
+        return -(-int(self.output_channels) // self.hw.pe_rows)
+
+    @property
     def bias_depth(self) -> int:
         """Entries per bias bank."""
         return int(self.bias_banks.shape[1])
