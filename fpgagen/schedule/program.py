@@ -141,6 +141,11 @@ class Program:
     weight_bits : int
         Width of the stored weight codes (4..8): a weight bank word is ``pe_rows *
         weight_bits`` bits.
+    pool_depth : int
+        Words of pool-state memory the fused max pools use (0: none).
+    plan : ActivationPlan or None
+        How the activation memory is used: per tensor, rows kept and words, whole or in
+        row bands (see :mod:`fpgagen.schedule.bands`).
     """
 
     hw: HwParams
@@ -157,6 +162,8 @@ class Program:
     outputs: list[str] = field(default_factory=list)
     name: str = ""
     weight_bits: int = 8
+    pool_depth: int = 0
+    plan: object = None
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents)."""
