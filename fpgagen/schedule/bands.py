@@ -230,6 +230,10 @@ def _ring_rows(stages, bands, heights, sinks, same_rows) -> dict[str, int]:
     for i, s in enumerate(stages):
         for b in s.inputs:
             readers.setdefault(b, []).append(i)
+    writers: dict[str, list[int]] = {}
+    for i, s in enumerate(stages):
+        if s.out is not None:
+            writers.setdefault(s.out, []).append(i)
     rows = {b: 1 for b in heights}
     for band in bands:
         s = stages[band.stage]
@@ -241,7 +245,11 @@ def _ring_rows(stages, bands, heights, sinks, same_rows) -> dict[str, int]:
             rows[b] = heights[b]
             continue
         newest = s.written(band.hi)
-        oldest = min([stages[r].low(done[r]) for r in readers.get(b, ())] + [newest])
+        # kept: rows a reader still needs, rows another writer (of a concat) has not
+        # written yet, and the band's own rows (each to its own slot)
+        oldest = min([stages[r].low(done[r]) for r in readers.get(b, ())]
+                     + [stages[w].written(done[w]) for w in writers[b] if w != band.stage]
+                     + [s.written(band.lo)])
         rows[b] = max(rows[b], min(heights[b], newest - oldest))
     for b, rs in readers.items():  # the hardware keeps ring slots by adding the stride
         rows[b] = max(rows[b], *(stages[r].stride for r in rs))

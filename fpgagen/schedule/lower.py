@@ -208,6 +208,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    output_channels=output_channels, im2col=im2col,
                    outputs=list(graph.outputs), name=graph.name,
                    weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
+                   unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
                                          whole_words))
 
@@ -374,6 +375,7 @@ class _Net:
     stored: set  # tensors held in the activation memory
     chunked: str | None = None  # the conv before the GAP, run in channel chunks
     chunk_groups: int = 0
+    unstored: set = dataclasses.field(default_factory=set)  # computed, never held whole
 
 
 @dataclass(frozen=True)
@@ -510,7 +512,8 @@ def _network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, st
     if chunked is not None:
         og = layouts[chunked].groups
         chunk_groups = -(-og // min(og, steps))
-    return _Net(stages=stages, heights=heights, widths=widths, sinks=sinks,
+    unstored = set(prepool) | ({chunked} if chunked else set())
+    return _Net(stages=stages, heights=heights, widths=widths, sinks=sinks, unstored=unstored,
                 same_rows=same_rows, key_of=key_of, offset=offset, fused_pools=fused_pools,
                 fusion=fusion,
                 pool_offset=pool_offset, stored=stored, chunked=chunked,

@@ -171,6 +171,10 @@ class Program:
         weight_bits`` bits.
     pool_depth : int
         Words of pool-state memory the fused max pools use (0: none).
+    unstored : frozenset of str
+        Tensors the program computes but never holds whole: the input of a fused max pool
+        (only the pooling unit sees it) and the conv before the GAP when it runs in
+        channel chunks.
     plan : ActivationPlan or None
         How the activation memory is used: per tensor, rows kept and words, whole or in
         row bands (see :mod:`fpgagen.schedule.bands`).
@@ -192,6 +196,7 @@ class Program:
     weight_bits: int = 8
     pool_depth: int = 0
     plan: object = None
+    unstored: frozenset = frozenset()
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents)."""
