@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .devices.board import Board, list_boards, load_board
 from .emit.atomic import check_folder, install, staging_folder
+from .hw.spec import ACT_LANE_BITS
 from .errors import FpgagenError
 from .fit import logic_model
 from .fit.layers import layer_rows, performance
@@ -24,6 +25,7 @@ from .ir import Graph
 from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
+           "step_plan",
            "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
@@ -45,6 +47,11 @@ class BuildConfig:
     clock_mhz: float | None = None  #: accelerator clock; ``None``: the board's
     force: bool = False  #: overwrite a non-empty output folder
     proposals: bool = True  #: look for options that fit when the design does not
+    #: activation memory limit in bytes for the band plan; ``None``: whatever fits the board
+    max_activation_bytes: int | None = None
+    #: band steps forced (1: whole tensors); ``None``: the plan with the fewest cycles that
+    #: fits (:func:`fpgagen.schedule.band_choice.choose_plan`)
+    steps: int | None = None
 
     @property
     def clock(self) -> float:
@@ -150,10 +157,40 @@ def step_hw(cfg: BuildConfig) -> HwParams:
 
 
 def step_lower(graph: Graph, hw: HwParams):
-    """The program of ``graph`` on ``hw``."""
+    """The program of ``graph`` on ``hw`` with whole tensors (one instruction per layer)."""
     from .schedule.lower import lower
 
     return lower(graph, hw)
+
+
+def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
+    """The band plan with the fewest cycles whose design fits the board (and the
+    activation limit), analysed; when none fits, the one with the least activation
+    memory. ``cfg.steps`` forces a step count (with the cuts that need least memory)."""
+    from .schedule.band_choice import choose_plan, plan_options
+
+    options = plan_options(graph, hw)
+    if cfg.steps is not None:
+        options = [o for o in options if o.steps == cfg.steps]
+        if not options:
+            raise FpgagenError(f"--steps {cfg.steps}: no band plan has that many steps")
+        options.sort(key=lambda o: (o.words, o.cycles))
+    max_words = None
+    if cfg.max_activation_bytes is not None:
+        max_words = int(cfg.max_activation_bytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+    analyses = {}
+
+    def fits(option) -> bool:
+        program = option.lower(graph, hw)
+        analyses[option] = step_analyze(program, graph, cfg.board, cfg.clock)
+        return analyses[option].fits
+
+    chosen, ok = choose_plan(options, fits, max_words)
+    log.info("band plan: %d steps, cuts %s, %d activation words (%s)", chosen.steps,
+             list(chosen.cuts), chosen.words, "fits" if ok else "no plan fits")
+    if chosen not in analyses:
+        analyses[chosen] = step_analyze(chosen.lower(graph, hw), graph, cfg.board, cfg.clock)
+    return analyses[chosen]
 
 
 def estimate_logic(hw: HwParams, board: Board, program) -> dict:
@@ -331,8 +368,8 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     out = step_out_dir(cfg)
     graph = step_quantize(step_import(cfg.flow), cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
-    program = step_lower(graph, hw)
-    analysis = step_analyze(program, graph, cfg.board, cfg.clock)
+    analysis = step_plan(cfg, graph, hw)
+    program = analysis.program
     proposals = step_propose(cfg, analysis)
     # Written beside the output folder and moved in once complete: a failure or Ctrl-C
     # leaves the previous build as it was.

@@ -134,6 +134,10 @@ class GraphSpec:
     per_channel: bool = True
     reuse_memory: bool = True
     seed: int = 0
+    #: row-band steps of the schedule (1: whole tensors) and which of the lowering's cut
+    #: candidates start a new region (bit ``k``: candidate ``k``)
+    steps: int = 1
+    cut_mask: int = 0
 
     @property
     def has_gap(self) -> bool:
@@ -282,7 +286,7 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
                     gap: bool = True, activation_bits=(8,),
-                    pool_input: bool = False) -> GraphSpec:
+                    pool_input: bool = False, bands: bool = True) -> GraphSpec:
     """Draw a random graph.
 
     Parameters
@@ -306,8 +310,8 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         it, take the input's type, signed 9 bits.
 
     Besides the blocks, it draws the input size and mean, the quantization options
-    (weight and activation bits, per-channel or per-layer weight scales), memory reuse
-    and the seed of the weights and images.
+    (weight and activation bits, per-channel or per-layer weight scales), memory reuse,
+    the seed of the weights and images and the band schedule.
     """
     n_lanes = _choice(draw, lanes)
     max_channels = max(12, 2 * n_lanes + 3)
@@ -335,7 +339,8 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
                      mean=mean, weight_bits=_choice(draw, (8, 4, 5, 6, 7)),
                      activation_bits=_choice(draw, activation_bits),
                      per_channel=not draw(0, 1), reuse_memory=not draw(0, 1),
-                     seed=draw(0, 2 ** 32 - 1))
+                     seed=draw(0, 2 ** 32 - 1), steps=draw(1, height) if bands else 1,
+                     cut_mask=draw(0, 15) if bands else 0)
 
 
 # --- building --------------------------------------------------------------------------------
