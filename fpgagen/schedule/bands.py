@@ -52,6 +52,9 @@ class Stage:
     region : int
         The region the stage belongs to: regions run one after the other, each in its own
         bands; a buffer read by a later region is kept whole.
+    sources : tuple of str
+        The stages that write the tensors this one reads (a concat buffer may also hold
+        tensors it does not read).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Stage:
     out_rows: int = 0
     tail: bool = False
     region: int = 0
+    sources: tuple[str, ...] = ()
 
     def need(self, done: int) -> int:
         """Input rows needed (from row 0) to compute loop rows ``0 .. done - 1``."""
@@ -187,11 +191,15 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
     done = [0] * len(stages)
     bands: list[Band] = []
 
-    def available(b: str) -> int:
-        ps = producers.get(b)
-        if not ps:
-            raise FpgagenError(f"buffer {b!r} is read in bands but no band stage writes it")
-        return min(stages[i].written(done[i]) for i in ps)
+    index = {s.name: i for i, s in enumerate(stages)}
+
+    def available(s: Stage) -> int:
+        """Rows of its inputs that every stage writing them has completed."""
+        try:
+            return min(stages[index[p]].written(done[index[p]]) for p in s.sources)
+        except KeyError as e:
+            raise FpgagenError(f"stage {s.name!r} reads from {e.args[0]!r}, which no band "
+                               "stage is") from None
 
     for r in regions:
         banded = [i for i, s in enumerate(stages) if not s.tail and s.region == r]
@@ -202,7 +210,7 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
             if done[i] >= s.rows:
                 return False
             hi = min(s.rows, done[i] + height[i])
-            return all(available(b) >= s.need(hi) for b in s.inputs)
+            return not s.inputs or available(s) >= s.need(hi)
 
         remaining = sum(stages[i].rows for i in banded)
         while remaining:
