@@ -154,7 +154,9 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
     Every stage before the tail computes ``ceil(rows / steps)`` loop rows per instruction.
     The schedule is built greedily, deepest stage first: the next instruction is a band
     of the last stage (in execution order) whose inputs already hold every row that band
-    reads, so rows are consumed as soon as they can be and the rings stay short.
+    reads (or of a ready stage just before it that it does not read from: siblings run in
+    program order), so rows are consumed as soon as they can be and the rings stay
+    short.
 
     Parameters
     ----------
@@ -218,6 +220,10 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
             if i is None:
                 raise FpgagenError("band schedule is stuck: no stage can run (a stage reads "
                                    "a buffer written after it)")
+            # siblings in program order (the two expands of a fire module)
+            while (i - 1 in height and ready(i - 1)
+                   and stages[i - 1].name not in stages[i].sources):
+                i -= 1
             hi = min(stages[i].rows, done[i] + height[i])
             bands.append(Band(i, done[i], hi))
             remaining -= hi - done[i]
