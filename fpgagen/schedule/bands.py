@@ -112,9 +112,7 @@ def conv_rows_for(pooled_rows: int, k: int, s: int, pooled: int, total: int) -> 
     """Conv rows needed for ``pooled_rows`` complete pooled rows."""
     if pooled_rows <= 0:
         return 0
-    if pooled_rows >= pooled:
-        return total
-    return min(total, (pooled_rows - 1) * s + k)
+    return min(total, (min(pooled_rows, pooled) - 1) * s + k)
 
 
 @dataclass(frozen=True)
