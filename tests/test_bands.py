@@ -100,7 +100,7 @@ def _run_and_check(graph, program, image):
     out = graph.outputs[0]
     if isinstance(graph.node(out).op, GlobalAvgPool):
         np.testing.assert_array_equal(result.scores, golden[out].ravel())
-    assert checked >= 2
+    assert checked >= 1
     assert result.cycles == [info.cycles_predicted for info in program.layers]
     return result
 
@@ -130,7 +130,8 @@ def test_fused_pools_and_what_stays_a_pool_instruction():
     assert ops["a"] == Opcode.CONV and "p" not in ops  # 3x3/2 unpadded: fused into a
     assert ops["q"] == Opcode.MAXPOOL  # padded: its own instruction
     assert "a" in program.unstored and "p" in program.tensors
-    assert program.pool_depth == 2 * 8  # a's 16 channels, 2 groups, x 8 pooled columns
+    assert graph.shapes()["p"] == (16, 12, 12)
+    assert program.pool_depth == 2 * 12  # a's 16 channels: 2 groups x 12 pooled columns
     unfused = lower(graph, HW["8x8"], fuse_pools=False)
     assert sum(f.op == Opcode.MAXPOOL for f in unfused.instructions) == 2
 
