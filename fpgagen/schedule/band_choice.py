@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Callable
 
+from ..errors import FpgagenError
 from ..hw.params import HwParams
+from ..hw.spec import ACT_LANE_BITS
 from ..ir import Graph
 from .lower import cut_candidates, lower
 
-__all__ = ["PlanOption", "STEP_OPTIONS", "MAX_CUT_CANDIDATES", "plan_options", "choose_plan"]
+__all__ = ["PlanOption", "STEP_OPTIONS", "MAX_CUT_CANDIDATES", "plan_options", "choose_plan",
+           "plan_program", "words_of_bytes"]
 
 #: Band steps tried (1: whole tensors).
 STEP_OPTIONS = (1, 2, 4, 8, 16, 32)
@@ -68,3 +71,33 @@ def choose_plan(options: list[PlanOption], fits: Callable[[PlanOption], bool],
             return o, True
         failed = o.words if failed is None else min(failed, o.words)
     return min(options, key=lambda o: (o.words, o.cycles)), False
+
+
+def words_of_bytes(nbytes: int, hw: HwParams) -> int:
+    """Activation words (``pe_rows`` lanes of 9 bits) in ``nbytes`` bytes."""
+    return int(nbytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+
+
+def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
+                 max_activation_bytes: int | None = None):
+    """The program of ``graph`` on ``hw`` without a board to fit: whole tensors by
+    default; with ``steps``, that many bands and the region cuts needing least memory;
+    with ``max_activation_bytes``, the plan with the fewest cycles within that memory
+    (:class:`FpgagenError` when none is)."""
+    if steps is None and max_activation_bytes is None:
+        return lower(graph, hw)
+    options = plan_options(graph, hw)
+    if steps is not None:
+        options = sorted((o for o in options if o.steps == steps),
+                         key=lambda o: (o.words, o.cycles))
+        if not options:
+            options = [PlanOption(steps, (), 0, 0, 0)]  # beyond the tried counts
+    limit = None if max_activation_bytes is None else words_of_bytes(max_activation_bytes,
+                                                                      hw)
+    chosen, ok = choose_plan(options, lambda o: True, limit)
+    if not ok:
+        raise FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
+                           f"needs at most {max_activation_bytes:,d} bytes of activation "
+                           f"memory; the smallest needs {chosen.words:,d} words "
+                           f"({chosen.words * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes)")
+    return chosen.lower(graph, hw)

@@ -52,6 +52,9 @@ class Stage:
     region : int
         The region the stage belongs to: regions run one after the other, each in its own
         bands; a buffer read by a later region is kept whole.
+    sources : tuple of str
+        The stages that write the tensors this one reads (a concat buffer may also hold
+        tensors it does not read).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Stage:
     out_rows: int = 0
     tail: bool = False
     region: int = 0
+    sources: tuple[str, ...] = ()
 
     def need(self, done: int) -> int:
         """Input rows needed (from row 0) to compute loop rows ``0 .. done - 1``."""
@@ -108,9 +112,7 @@ def conv_rows_for(pooled_rows: int, k: int, s: int, pooled: int, total: int) -> 
     """Conv rows needed for ``pooled_rows`` complete pooled rows."""
     if pooled_rows <= 0:
         return 0
-    if pooled_rows >= pooled:
-        return total
-    return min(total, (pooled_rows - 1) * s + k)
+    return min(total, (min(pooled_rows, pooled) - 1) * s + k)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,9 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
     Every stage before the tail computes ``ceil(rows / steps)`` loop rows per instruction.
     The schedule is built greedily, deepest stage first: the next instruction is a band
     of the last stage (in execution order) whose inputs already hold every row that band
-    reads, so rows are consumed as soon as they can be and the rings stay short.
+    reads (or of a ready stage just before it that it does not read from: siblings run in
+    program order), so rows are consumed as soon as they can be and the rings stay
+    short.
 
     Parameters
     ----------
@@ -187,11 +191,15 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
     done = [0] * len(stages)
     bands: list[Band] = []
 
-    def available(b: str) -> int:
-        ps = producers.get(b)
-        if not ps:
-            raise FpgagenError(f"buffer {b!r} is read in bands but no band stage writes it")
-        return min(stages[i].written(done[i]) for i in ps)
+    index = {s.name: i for i, s in enumerate(stages)}
+
+    def available(s: Stage) -> int:
+        """Rows of its inputs that every stage writing them has completed."""
+        try:
+            return min(stages[index[p]].written(done[index[p]]) for p in s.sources)
+        except KeyError as e:
+            raise FpgagenError(f"stage {s.name!r} reads from {e.args[0]!r}, which no band "
+                               "stage is") from None
 
     for r in regions:
         banded = [i for i, s in enumerate(stages) if not s.tail and s.region == r]
@@ -202,7 +210,7 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
             if done[i] >= s.rows:
                 return False
             hi = min(s.rows, done[i] + height[i])
-            return all(available(b) >= s.need(hi) for b in s.inputs)
+            return not s.inputs or available(s) >= s.need(hi)
 
         remaining = sum(stages[i].rows for i in banded)
         while remaining:
@@ -210,6 +218,10 @@ def plan_bands(stages: list[Stage], heights: dict[str, int], sinks: set[str],
             if i is None:
                 raise FpgagenError("band schedule is stuck: no stage can run (a stage reads "
                                    "a buffer written after it)")
+            # siblings in program order (the two expands of a fire module)
+            while (i - 1 in height and ready(i - 1)
+                   and stages[i - 1].name not in stages[i].sources):
+                i -= 1
             hi = min(stages[i].rows, done[i] + height[i])
             bands.append(Band(i, done[i], hi))
             remaining -= hi - done[i]

@@ -264,11 +264,13 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
             raise FpgagenError(f"program {program.name!r} ran past its {len(words)} "
                                "instructions without one marked last")
         op = (words[eng.pc] >> _OP_FIELD.offset) & ((1 << _OP_FIELD.width) - 1)
-        f = unpack_instruction(words[eng.pc])
         if op == Opcode.LOAD.value:  # not an operator: the engine's input port
+            f = unpack_instruction(words[eng.pc])
             streamed = eng.load(f)
         else:
-            streamed = rules_for_opcode(op).execute(eng, f)
+            rules = rules_for_opcode(op)
+            f = unpack_instruction(words[eng.pc])
+            streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD))

@@ -502,6 +502,19 @@ def _network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, st
             same_rows.append({a, b})
         else:
             raise FpgagenError(f"cannot map {op.kind} node {n.name!r}: no band stage for it")
+    # the stages that write each tensor (a fused pool's: its convs; a concat's: its inputs')
+    writer = {graph.input_name: [graph.input_name]}
+    for st in stages:
+        writer.setdefault(fusion.get(st.name, st.name), []).append(st.name)
+    for n in graph.nodes:
+        if isinstance(n.op, Concat):
+            writer[n.name] = [w for i in n.inputs for w in writer.get(i, ())]
+
+    def sources(node_inputs):
+        return tuple(dict.fromkeys(w for t in node_inputs for w in writer.get(t, ())))
+
+    stages = [dataclasses.replace(st, sources=sources(graph.node(st.name).inputs))
+              if st.name != graph.input_name else st for st in stages]
     sinks = {b for s in stages if s.tail for b in s.inputs}
     sinks |= {key(t) for t in graph.outputs if key(t) in heights}
     if chunked is not None:

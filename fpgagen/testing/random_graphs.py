@@ -9,6 +9,8 @@ A block is one drawn layer configuration, the unit a test counts as a *case*:
     any output channel count, with or without ReLU;
 ``maxpool``
     one max pool: kernel 1..7, stride 1..3, padding below the kernel, ceil or floor mode;
+    a third of them square and unpadded with a window of the stride or the stride + 1 (the
+    pools of the SqueezeNet family, which the compiler fuses into the conv before them);
 ``concat``
     two or three conv or max pool branches of one tensor with equal height and width,
     concatenated along channels;
@@ -202,6 +204,12 @@ def _draw_layer(draw: Draw, kind: str, shape, *, out_channels=None, max_channels
     ``target`` where given and are at most ``max_out``."""
     hw = shape[1:]
     ceil_mode = True
+    if kind == "maxpool" and target == (None, None) and min(hw) >= 2 and draw(0, 2) == 0:
+        # the pools of the SqueezeNet family: square, unpadded, window = stride (+ 1),
+        # which the compiler fuses into the conv before them
+        s = draw(1, min(3, min(hw)))
+        k = min(s + draw(0, 1), min(hw))
+        return LayerSpec("maxpool", (k, k), (s, s), (0, 0), ceil_mode=bool(draw(0, 1)))
     if kind == "maxpool":
         ceils = [c for c in (True, False)
                  if all(_feasible(kind, hw[a], target[a], max_out, c) for a in (0, 1))]
