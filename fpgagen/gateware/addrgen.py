@@ -73,6 +73,9 @@ class AddressGenerator(wiring.Component):
         # stride_h - in_rows, registered at start: wrap(base + stride_h) is base + stride_h
         # or, when that is not negative, base + (stride_h - in_rows).
         stride_wrap = Signal(signed(DIM_BITS + 2))
+        # Words per output row: pooled, a row of windows (registered at start: no
+        # multiplexer in front of the multiplier).
+        out_width = Signal(DIM_BITS)
         # Fused pooling: the newest window and the phase along the row (ha, hph) and along
         # the conv output's column (va, vph); pool-state word of (og, px 0).
         ha, va = Signal(DIM_BITS), Signal(DIM_BITS)
@@ -109,6 +112,7 @@ class AddressGenerator(wiring.Component):
             m.d.sync += [run.eq(1), og.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0), g.eq(0),
                          oxs.eq(0), w_og_base.eq(i.weight_base), w_ofs.eq(0),
                          stride_wrap.eq(i.stride_h - i.in_rows), ha.eq(0), hph.eq(0),
+                         out_width.eq(Mux(i.pool, i.pool_w, i.out_w)),
                          pool_row.eq(i.pool_base)]
             m.d.sync += per_og_reset()
         with m.Elif(step):
@@ -186,8 +190,7 @@ class AddressGenerator(wiring.Component):
         m.d.sync += [
             s2["inside"].eq(inside),
             s2["pixel"].eq(s1["slot"] * i.in_w + ix.as_unsigned()[:DIM_BITS]),
-            s2["out_pixel"].eq(s1["out_row"] * Mux(i.pool, i.pool_w, i.out_w)
-                               + s1["out_col"]),
+            s2["out_pixel"].eq(s1["out_row"] * out_width + s1["out_col"]),
             s2["pool_addr"].eq(s1["pool_row"] + s1["px"]),
         ]
         # Stage 3: products (one multiplier each) and offsets.
