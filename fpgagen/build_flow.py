@@ -226,8 +226,9 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
 def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     """``evaluate(point, board)`` for the proposals: the catalog network with generated
     weights (memory, logic and cycles depend on the shapes only), quantized on one generated
-    image, lowered and analysed like the build itself. ``base``: the build's own analysis,
-    reused for its options."""
+    image, lowered with whole tensors (the plan a build takes whenever it fits, having the
+    fewest cycles) and analysed like the build itself. ``base``: the build's own analysis,
+    reused for its options when it has whole tensors."""
     from .frontend import generate_weights
     from .nets import build_net
     from .passes import QuantConfig, generated_calibration_images, quantize
@@ -241,7 +242,8 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         p = design_point(cfg, base)
         gkey = graph_key(p)
         graphs[gkey] = base.graph
-        programs[gkey + (p.pe,)] = base.program
+        if base.program.plan is None or base.program.plan.steps == 1:
+            programs[gkey + (p.pe,)] = base.program
 
     def memo(cache: dict, key, point: DesignPoint, make):
         """``cache[key]``, made once by ``make()``; ``None`` when it fails (logged)."""
