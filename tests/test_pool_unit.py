@@ -149,3 +149,18 @@ def test_pool_unit_rejects_bad_parameters():
         PoolUnit(lanes=4, depth=1)
     with pytest.raises(ValueError, match="lanes must be a positive integer, not 0"):
         PoolUnit(lanes=0, depth=4)
+
+
+def test_pool_unit_state_word_spacing():
+    """Why fused pooling needs ``out_w >= MIN_FUSED_WIDTH``: a state word is written two
+    cycles after it is read. Four columns a cycle apart are safe (above); two columns a
+    cycle apart (one window per row) read the word in the cycle it is written, and get
+    the old one."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-256, 256, size=(1, LANES, 6, 2))
+    want = _expected(x, 1, 2, 5, 1)
+    written, _, _ = _run(x, 1, 1, 5, 1, (0,))
+    assert sorted(written) == sorted(want)
+    assert any(written[k] != want[k] for k in want), "no forwarding: the old word is read"
+    written, _, _ = _run(x, 1, 1, 5, 1, (0, 1))  # a cycle between words: in time
+    assert all(written[k] == want[k] for k in want)

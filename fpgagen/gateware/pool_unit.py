@@ -69,10 +69,14 @@ class PoolUnit(wiring.Component):
     value ``vout = max(state, h)`` when ``v.ends_prev``, else ``vnew``; ``state`` takes
     ``vnew`` when ``v.in_a``; ``vout`` is written when ``v.ends_prev | v.ends``.
 
-    The state word of a column is read one cycle after its conv word and written the cycle
-    after that; the same word is read again only for the next conv output row, at least
-    ``out_w >= 4`` (:data:`fpgagen.hw.pooling.MIN_FUSED_WIDTH`) words later, so no read
-    ever needs a write still in flight (no forwarding).
+    Stages: (1) the horizontal window and its register, the pool-state read issued; (2)
+    the state word registered after the memory's own read register (no logic behind the
+    block RAM); (3) the vertical window, the state write and the pooled word's register.
+    The state word of a column is read in the cycle of its conv word and written two cycles
+    later; the same word is read again only for the next conv output row, at least ``out_w
+    >= 4`` (:data:`fpgagen.hw.pooling.MIN_FUSED_WIDTH`) words and so cycles later, after
+    the write (which needs 3), so no read ever needs a write still in flight (no
+    forwarding).
     """
 
     def __init__(self, *, lanes: int, depth: int):
@@ -115,7 +119,8 @@ class PoolUnit(wiring.Component):
         rd = state.read_port()
         wr = state.write_port()
 
-        # Stage 1 (the conv word): the horizontal window.
+        # Stage 1 (the conv word): the horizontal window; the pool-state read.
+        m.d.comb += rd.addr.eq(self.state_addr[:abits])
         h = self.events.h
         hpart = Signal(width)
         hmax = _lane_max(m, hpart, self.word, L, "hmax")
@@ -129,8 +134,10 @@ class PoolUnit(wiring.Component):
                      s1_h.eq(Mux(h.ends_prev, hmax, hnew)), s1_v.eq(self.events.v),
                      s1_state.eq(self.state_addr[:abits]), s1_out.eq(self.out_addr)]
 
-        # Stage 2: the pool-state read (one cycle).
-        m.d.comb += rd.addr.eq(s1_state)
+        # Stage 2: the state word, registered (no enable or reset: a block RAM's output
+        # register).
+        state_word = Signal(width, reset_less=True)
+        m.d.sync += state_word.eq(rd.data)
         s2_valid, s2_h = Signal(), Signal(width)
         s2_v = Signal(AxisEvents)
         s2_state, s2_out = Signal(abits), Signal(ADDR_BITS)
@@ -139,7 +146,7 @@ class PoolUnit(wiring.Component):
 
         # Stage 3: the vertical window; the state write and the pooled word.
         v = s2_v
-        vmax = _lane_max(m, rd.data, s2_h, L, "vmax")
+        vmax = _lane_max(m, state_word, s2_h, L, "vmax")
         vnew = Mux(v.starts, s2_h, vmax)
         m.d.comb += [wr.addr.eq(s2_state), wr.data.eq(vnew), wr.en.eq(s2_valid & v.in_a)]
         m.d.sync += [self.o_we.eq(s2_valid & (v.ends_prev | v.ends)),
