@@ -169,15 +169,19 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
     memory. ``cfg.steps`` forces a step count (with the cuts that need least memory)."""
     from .schedule.band_choice import choose_plan, plan_options
 
-    options = plan_options(graph, hw)
-    if cfg.steps is not None:
-        options = [o for o in options if o.steps == cfg.steps]
-        if not options:
-            raise FpgagenError(f"--steps {cfg.steps}: no band plan has that many steps")
-        options.sort(key=lambda o: (o.words, o.cycles))
     max_words = None
     if cfg.max_activation_bytes is not None:
         max_words = int(cfg.max_activation_bytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+    if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
+        whole = step_analyze(step_lower(graph, hw), graph, cfg.board, cfg.clock)
+        within = max_words is None or whole.program.act_depth <= max_words
+        if cfg.steps == 1 or (whole.fits and within):
+            return whole
+    if cfg.steps is not None:  # that many bands, the region cuts needing least memory
+        options = sorted(plan_options(graph, hw, (cfg.steps,)),
+                         key=lambda o: (o.words, o.cycles))
+    else:
+        options = plan_options(graph, hw)
     analyses = {}
 
     def fits(option) -> bool:
@@ -226,8 +230,9 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
 def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     """``evaluate(point, board)`` for the proposals: the catalog network with generated
     weights (memory, logic and cycles depend on the shapes only), quantized on one generated
-    image, lowered and analysed like the build itself. ``base``: the build's own analysis,
-    reused for its options."""
+    image, lowered with whole tensors (the plan a build takes whenever it fits, having the
+    fewest cycles) and analysed like the build itself. ``base``: the build's own analysis,
+    reused for its options when it has whole tensors."""
     from .frontend import generate_weights
     from .nets import build_net
     from .passes import QuantConfig, generated_calibration_images, quantize
@@ -241,7 +246,8 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         p = design_point(cfg, base)
         gkey = graph_key(p)
         graphs[gkey] = base.graph
-        programs[gkey + (p.pe,)] = base.program
+        if base.program.plan is None or base.program.plan.steps == 1:
+            programs[gkey + (p.pe,)] = base.program
 
     def memo(cache: dict, key, point: DesignPoint, make):
         """``cache[key]``, made once by ``make()``; ``None`` when it fails (logged)."""

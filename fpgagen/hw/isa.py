@@ -136,7 +136,7 @@ class Instr:
     pool_a0: int = _f(unsigned(DIM_BITS), "vertical window index at oy = 0 (y0 // pool_s)")
     pool_phase0: int = _f(unsigned(2), "y0 % pool_s")
     pool_last: int = _f(unsigned(1), "the band's last row is the conv output's last")
-    pool_base: int = _f(unsigned(DIM_BITS), "pool-state word of (og 0, px 0)")
+    pool_base: int = _f(unsigned(ADDR_BITS), "pool-state word of (og 0, px 0)")
 
     def __post_init__(self):
         try:

@@ -46,8 +46,8 @@ def plan_options(graph: Graph, hw: HwParams, steps_options=STEP_OPTIONS) -> list
     rows = max(h for _, h, _ in graph.shapes().values())
     out = []
     for steps in steps_options:
-        if steps > 1 and steps > rows:
-            continue
+        if steps > 1 and steps > rows and len(steps_options) > 1:
+            continue  # no stage has that many rows: the same as fewer steps
         for c in (subsets if steps > 1 else [()]):
             p = lower(graph, hw, steps=steps, cuts=c)
             out.append(PlanOption(steps=steps, cuts=tuple(c), cycles=p.cycles_predicted,
@@ -84,14 +84,15 @@ def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
     default; with ``steps``, that many bands and the region cuts needing least memory;
     with ``max_activation_bytes``, the plan with the fewest cycles within that memory
     (:class:`FpgagenError` when none is)."""
-    if steps is None and max_activation_bytes is None:
-        return lower(graph, hw)
-    options = plan_options(graph, hw)
-    if steps is not None:
-        options = sorted((o for o in options if o.steps == steps),
-                         key=lambda o: (o.words, o.cycles))
-        if not options:
-            options = [PlanOption(steps, (), 0, 0, 0)]  # beyond the tried counts
+    if steps in (None, 1):  # whole tensors: the fewest cycles
+        program = lower(graph, hw)
+        if steps == 1 or max_activation_bytes is None or \
+                program.act_depth <= words_of_bytes(max_activation_bytes, hw):
+            return program
+    if steps is not None:  # that many bands, the region cuts needing least memory
+        options = sorted(plan_options(graph, hw, (steps,)), key=lambda o: (o.words, o.cycles))
+    else:
+        options = plan_options(graph, hw)
     limit = None if max_activation_bytes is None else words_of_bytes(max_activation_bytes,
                                                                       hw)
     chosen, ok = choose_plan(options, lambda o: True, limit)
