@@ -264,7 +264,8 @@ class Accelerator(wiring.Component):
         # output address to the conv write-back, and into the pooling unit.
         conv_lag = MEMORY_LATENCY + PE_ARRAY_LATENCY + POSTPROC_LATENCY
         pool_ev = _delay(m, ag.o_pool_events.as_value(), conv_lag, "pool_ev")
-        pool_addr = _delay(m, ag.o_pool_addr, conv_lag, "pool_addr")
+        pool_abits = (pool.depth - 1).bit_length()
+        pool_addr = _delay(m, ag.o_pool_addr[:pool_abits], conv_lag, "pool_addr")
         vec_addr = _delay(m, r_out_addr, VECTOR_LATENCY, "vec_addr")
         vec_og_count = Signal(16)
 
