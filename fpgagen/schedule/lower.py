@@ -135,14 +135,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     lanes = hw.pe_rows
     shapes = graph.shapes()
     producers = {n.name: n for n in graph.nodes}
-    _check_nodes(graph)
-    concat_of = _concat_inputs(graph, producers)
-    im2col = _im2col(graph)
-    layouts = _layouts(graph, lanes, producers, im2col)
-    order = [n for n in graph.nodes if rules_for(n.op, "lowering").lowering == LOWERED]
-    if not order:
-        raise FpgagenError(f"cannot map graph {graph.name!r}: it has no conv, pool or add node")
-    fusion = fusions(graph, shapes, layouts) if fuse_pools else {}
+    concat_of, im2col, layouts, order, fusion = _structure(graph, hw, fuse_pools)
     net = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, steps)
     cuts = set(cuts)
     valid_cuts = {net.stages[k - 1].name for k in cut_positions(net)}
@@ -217,16 +210,24 @@ def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:
     """The stages after which the band schedule may start a new region: where a single
     tensor of lower resolution than its producer's input (a pooled or strided output)
     carries everything later stages read from before."""
-    lanes = hw.pe_rows
+    concat_of, im2col, layouts, order, fusion = _structure(graph, hw, True)
+    net = network_stages(graph, graph.shapes(), layouts, concat_of, im2col, fusion, order, 2)
+    return [net.stages[k - 1].name for k in cut_positions(net)]
+
+
+def _structure(graph: Graph, hw: HwParams, fuse_pools: bool):
+    """What the lowering derives from the graph alone: the checks, concat inputs, the
+    im2col packing, lane layouts, the nodes that become instructions, fused pools."""
     producers = {n.name: n for n in graph.nodes}
     _check_nodes(graph)
     concat_of = _concat_inputs(graph, producers)
     im2col = _im2col(graph)
-    layouts = _layouts(graph, lanes, producers, im2col)
+    layouts = _layouts(graph, hw.pe_rows, producers, im2col)
     order = [n for n in graph.nodes if rules_for(n.op, "lowering").lowering == LOWERED]
-    fusion = fusions(graph, graph.shapes(), layouts)
-    net = network_stages(graph, graph.shapes(), layouts, concat_of, im2col, fusion, order, 2)
-    return [net.stages[k - 1].name for k in cut_positions(net)]
+    if not order:
+        raise FpgagenError(f"cannot map graph {graph.name!r}: it has no conv, pool or add node")
+    fusion = fusions(graph, graph.shapes(), layouts) if fuse_pools else {}
+    return concat_of, im2col, layouts, order, fusion
 
 
 # --- checks --------------------------------------------------------------------------------
