@@ -22,20 +22,17 @@ WEIGHTS = SHARED / "models" / "squeezenet_v1_1.npz"
 REFERENCE = SHARED / "images" / "reference.npz"
 
 #: ``id: (net, input size, width, PE array side, band steps)``: reduced networks,
-#: generated weights; ``None`` steps: whole tensors.
+#: generated weights; ``None`` steps: whole tensors. (``benchmarks/output_hashes.py``
+#: simulates more whole-tensor networks.)
 REDUCED = {
     "squeezenet1_1-64-8x8": ("squeezenet1_1", 64, 1.0, 8, None),
-    "squeezenet1_0-simple-bypass-64-16x16": ("squeezenet1_0-simple-bypass", 64, 1.0, 16,
-                                             None),
-    "zynqnet-64-8x8": ("zynqnet", 64, 1.0, 8, None),
-    # row bands and fused pooling on every network of the family
+    # row bands and fused pooling on every network of the family (v1.1 at full size below)
     "squeezenet1_0-67-8x8-bands": ("squeezenet1_0", 67, 1.0, 8, 6),
     "squeezenet1_0-simple-bypass-67-16x16-bands": ("squeezenet1_0-simple-bypass", 67, 1.0,
                                                    16, 5),
     "squeezenet1_0-complex-bypass-67-8x8-bands": ("squeezenet1_0-complex-bypass", 67, 1.0, 8,
                                                   4),
-    "zynqnet-64-16x16-bands": ("zynqnet", 64, 1.0, 16, 8),
-    "squeezenet1_1-64-16x16-bands": ("squeezenet1_1", 64, 1.0, 16, 16),
+    "zynqnet-64-8x8-bands": ("zynqnet", 64, 1.0, 8, 8),
 }
 #: Activation memory the full v1.1 may use (issue 14: at most 256 KB, from 1.38 MB).
 ACTIVATION_LIMIT = 256 * 1024

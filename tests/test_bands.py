@@ -8,84 +8,24 @@ import numpy as np
 import pytest
 
 from fpgagen.errors import FpgagenError
-from fpgagen.frontend import generate_weights
 from fpgagen.golden.int_model import run_int
 from fpgagen.hw import HwParams
 from fpgagen.hw.isa import Opcode
 from fpgagen.hw.pooling import check_fusable, window_events
-from fpgagen.ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
+from fpgagen.ir import GlobalAvgPool
 from fpgagen.numerics.primitives import maxpool
-from fpgagen.passes import QuantConfig, quantize
 from fpgagen.schedule import lower, pack_input, run_program
 from fpgagen.schedule.band_choice import choose_plan, plan_options
 from fpgagen.schedule.bands import conv_rows_for, pooled_rows_done
 from fpgagen.schedule.lower import cut_candidates
+from fpgagen.testing.band_graphs import BAND_GRAPHS as GRAPHS
+from fpgagen.testing.band_graphs import band_graph
 
 HW = {"8x8": HwParams(pe_rows=8, pe_cols=8), "16x16": HwParams(pe_rows=16, pe_cols=16)}
 
 
-def _graph(nodes, outputs, size=17, channels=3) -> Graph:
-    graph = Graph("bands", (channels, size, size), nodes, outputs, mean=(104.0, 117.0, 123.0))
-    graph.shapes()
-    gap = isinstance(nodes[-1].op, GlobalAvgPool)
-    return quantize(generate_weights(graph, seed=7), QuantConfig(output_bits=16 if gap else 8))
-
-
-def _fire(prefix, src, squeeze, expand):
-    return [Node(f"{prefix}/s", Conv2d(squeeze, 1, relu=True), (src,)),
-            Node(f"{prefix}/e1", Conv2d(expand, 1, relu=True), (f"{prefix}/s",)),
-            Node(f"{prefix}/e3", Conv2d(expand, 3, padding=1, relu=True), (f"{prefix}/s",)),
-            Node(f"{prefix}/cat", Concat(), (f"{prefix}/e1", f"{prefix}/e3"))]
-
-
-#: Small networks, each exercising one thing across band edges.
-GRAPHS = {
-    # 3x3 convs with padding: the first and last bands read padding rows
-    "padding": lambda: _graph([
-        Node("a", Conv2d(12, 3, padding=1, relu=True), ("data",)),
-        Node("b", Conv2d(9, 3, padding=1, relu=True), ("a",)),
-        Node("c", Conv2d(20, 5, padding=2, relu=True), ("b",))], ["c"]),
-    # stride 2 (and an odd height) in a chain
-    "stride2": lambda: _graph([
-        Node("a", Conv2d(8, 3, stride=2, relu=True), ("data",)),
-        Node("b", Conv2d(16, 3, stride=2, padding=1, relu=True), ("a",)),
-        Node("c", Conv2d(10, 1, relu=True), ("b",))], ["c"], size=31),
-    # SqueezeNet's pooling, fused (ceil mode: a clipped last window), and a padded pool
-    # the compiler cannot fuse, banded as an instruction of its own
-    "ceil-pool": lambda: _graph([
-        Node("a", Conv2d(16, 3, relu=True), ("data",)),
-        Node("p", MaxPool(3, 2, 0, ceil_mode=True), ("a",)),
-        Node("b", Conv2d(12, 3, padding=1, relu=True), ("p",)),
-        Node("q", MaxPool(3, 2, 1, ceil_mode=False), ("b",)),
-        Node("c", Conv2d(8, 1, relu=True), ("q",))], ["c"], size=27),
-    # fire modules: concat at channel offsets (expand widths not multiples of the array),
-    # a pool fused into both expands
-    "concat": lambda: _graph([
-        Node("c1", Conv2d(24, 3, stride=2, relu=True), ("data",)),
-        *_fire("f2", "c1", 6, 12),
-        Node("pool", MaxPool(3, 2, 0, ceil_mode=True), ("f2/cat",)),
-        *_fire("f3", "pool", 8, 20)], ["f3/cat"], size=35),
-    # simple bypass: the add's other input is older (written many bands earlier)
-    "bypass": lambda: _graph([
-        Node("c1", Conv2d(16, 3, relu=True), ("data",)),
-        *_fire("f2", "c1", 4, 8),
-        *_fire("f3", "f2/cat", 4, 8),
-        Node("add", Add(), ("f3/cat", "f2/cat")),
-        Node("c4", Conv2d(12, 3, padding=1, relu=True), ("add",))], ["c4"], size=21),
-    # the conv before the GAP runs in channel chunks when banded
-    "gap": lambda: _graph([
-        Node("c1", Conv2d(16, 3, stride=2, relu=True), ("data",)),
-        Node("p", MaxPool(2, 2, 0, ceil_mode=True), ("c1",)),
-        Node("c2", Conv2d(40, 1, relu=True), ("p",)),
-        Node("gap", GlobalAvgPool(), ("c2",))], ["gap"], size=29),
-}
-_CACHE = {}
-
-
 def _quantized(key):
-    if key not in _CACHE:
-        _CACHE[key] = GRAPHS[key]()
-    return _CACHE[key]
+    return band_graph(key)
 
 
 def _run_and_check(graph, program, image):
