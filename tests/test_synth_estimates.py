@@ -1,6 +1,6 @@
 """The logic model and the block-RAM fit against real Yosys synthesis, and ``fpgagen synth``.
 
-The Yosys runs (marked ``slow``: about two minutes together) need ``pip install -e
+The Yosys runs (marked ``slow``: about four minutes together) need ``pip install -e
 ".[synth]"`` and are skipped without it."""
 
 import json

@@ -31,7 +31,7 @@ classes, after the memory logic is taken off (the memory coefficients are measur
 memories: ``ram_ff_bit``, ``ram_ff``, and ``bank_mux_lut`` from Yosys runs of the banked
 RAM alone at 18 to 144 bits and 1 to 59 banks, ``docs/synthesis.md``).
 MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
-here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
+here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.2 to 1.3x).
 """
 
 from ..gateware.ram import ram_banking
