@@ -104,6 +104,16 @@ class _Engine:
         oy, ox = pix // out_w, pix % out_w
         tap = np.arange(kh * kw)
         ky, kx = tap // kw, tap % kw
+        if f.op in (Opcode.ADD, Opcode.LOAD):
+            # the hardware computes rows (and, for LOAD, columns) with stride and padding
+            # like every opcode: these read (oy, ox) only when they are 1 and 0
+            plain = (f.stride_h, f.pad_h) == (1, 0) and (
+                f.op == Opcode.ADD or (f.stride_w, f.pad_w) == (1, 0))
+            if not plain:
+                raise FpgagenError(f"instruction {self.pc} ({f.op.name}) has stride "
+                                   f"{f.stride_h}x{f.stride_w} and padding "
+                                   f"{f.pad_h}x{f.pad_w}; it must read with stride 1 and no "
+                                   "padding")
         if f.op in (Opcode.ADD, Opcode.LOAD):  # every tap reads (oy, ox); ADD's tap 1 in2
             iy = np.broadcast_to(f.in_y0 + oy[:, None], (len(pix), len(tap)))
             ix = np.broadcast_to(ox[:, None], (len(pix), len(tap)))
