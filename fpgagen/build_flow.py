@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .devices.board import Board, list_boards, load_board
 from .emit.atomic import check_folder, install, staging_folder
+from .hw.spec import ACT_LANE_BITS
 from .errors import FpgagenError
 from .fit import logic_model
 from .fit.layers import layer_rows, performance
@@ -24,6 +25,7 @@ from .ir import Graph
 from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
+           "step_plan",
            "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
@@ -45,6 +47,11 @@ class BuildConfig:
     clock_mhz: float | None = None  #: accelerator clock; ``None``: the board's
     force: bool = False  #: overwrite a non-empty output folder
     proposals: bool = True  #: look for options that fit when the design does not
+    #: activation memory limit in bytes for the band plan; ``None``: whatever fits the board
+    max_activation_bytes: int | None = None
+    #: band steps forced (1: whole tensors); ``None``: the plan with the fewest cycles that
+    #: fits (:func:`fpgagen.schedule.band_choice.choose_plan`)
+    steps: int | None = None
 
     @property
     def clock(self) -> float:
@@ -150,10 +157,44 @@ def step_hw(cfg: BuildConfig) -> HwParams:
 
 
 def step_lower(graph: Graph, hw: HwParams):
-    """The program of ``graph`` on ``hw``."""
+    """The program of ``graph`` on ``hw`` with whole tensors (one instruction per layer)."""
     from .schedule.lower import lower
 
     return lower(graph, hw)
+
+
+def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
+    """The band plan with the fewest cycles whose design fits the board (and the
+    activation limit), analysed; when none fits, the one with the least activation
+    memory. ``cfg.steps`` forces a step count (with the cuts that need least memory)."""
+    from .schedule.band_choice import choose_plan, plan_options
+
+    max_words = None
+    if cfg.max_activation_bytes is not None:
+        max_words = int(cfg.max_activation_bytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+    if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
+        whole = step_analyze(step_lower(graph, hw), graph, cfg.board, cfg.clock)
+        within = max_words is None or whole.program.act_depth <= max_words
+        if cfg.steps == 1 or (whole.fits and within):
+            return whole
+    if cfg.steps is not None:  # that many bands, the region cuts needing least memory
+        options = sorted(plan_options(graph, hw, (cfg.steps,)),
+                         key=lambda o: (o.words, o.cycles))
+    else:
+        options = plan_options(graph, hw)
+    analyses = {}
+
+    def fits(option) -> bool:
+        program = option.lower(graph, hw)
+        analyses[option] = step_analyze(program, graph, cfg.board, cfg.clock)
+        return analyses[option].fits
+
+    chosen, ok = choose_plan(options, fits, max_words)
+    log.info("band plan: %d steps, cuts %s, %d activation words (%s)", chosen.steps,
+             list(chosen.cuts), chosen.words, "fits" if ok else "no plan fits")
+    if chosen not in analyses:
+        analyses[chosen] = step_analyze(chosen.lower(graph, hw), graph, cfg.board, cfg.clock)
+    return analyses[chosen]
 
 
 def estimate_logic(hw: HwParams, board: Board, program) -> dict:
@@ -189,8 +230,9 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
 def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     """``evaluate(point, board)`` for the proposals: the catalog network with generated
     weights (memory, logic and cycles depend on the shapes only), quantized on one generated
-    image, lowered and analysed like the build itself. ``base``: the build's own analysis,
-    reused for its options."""
+    image, lowered with whole tensors (the plan a build takes whenever it fits, having the
+    fewest cycles) and analysed like the build itself. ``base``: the build's own analysis,
+    reused for its options when it has whole tensors."""
     from .frontend import generate_weights
     from .nets import build_net
     from .passes import QuantConfig, generated_calibration_images, quantize
@@ -204,7 +246,8 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         p = design_point(cfg, base)
         gkey = graph_key(p)
         graphs[gkey] = base.graph
-        programs[gkey + (p.pe,)] = base.program
+        if base.program.plan is None or base.program.plan.steps == 1:
+            programs[gkey + (p.pe,)] = base.program
 
     def memo(cache: dict, key, point: DesignPoint, make):
         """``cache[key]``, made once by ``make()``; ``None`` when it fails (logged)."""
@@ -331,8 +374,8 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     out = step_out_dir(cfg)
     graph = step_quantize(step_import(cfg.flow), cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
-    program = step_lower(graph, hw)
-    analysis = step_analyze(program, graph, cfg.board, cfg.clock)
+    analysis = step_plan(cfg, graph, hw)
+    program = analysis.program
     proposals = step_propose(cfg, analysis)
     # Written beside the output folder and moved in once complete: a failure or Ctrl-C
     # leaves the previous build as it was.

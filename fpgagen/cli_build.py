@@ -7,7 +7,8 @@ reports are written, with options that fit), 2 for bad usage or bad input files.
 import argparse
 
 from .build_flow import BuildConfig, run_build
-from .cli_common import add_net_args, add_quant_args, clock_mhz, flow_config, pe_array
+from .cli_common import (add_net_args, add_quant_args, band_steps, clock_mhz, flow_config,
+                         pe_array, positive_float)
 from .emit.reports import summary_text
 from .devices.board import list_boards, resolve_board
 
@@ -48,6 +49,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "build are replaced once the new one is complete, other files stay")
     p.add_argument("--no-proposals", action="store_true",
                    help="do not look for options that fit when the design does not")
+    p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
+                   help="limit the activation memory (1 KB = 1024 bytes of 9-bit lanes "
+                        "counted as bytes of 8 bits) the band plan may use (default: the "
+                        "plan with the fewest cycles that fits the board)")
+    p.add_argument("--steps", type=band_steps, metavar="N",
+                   help="run every layer in N row bands (1: whole tensors) instead of "
+                        "choosing the plan with the fewest cycles that fits")
     p.set_defaults(func=run)
     return p
 
@@ -56,9 +64,12 @@ def run(args) -> int:
     """Run ``fpgagen build``; returns the exit status."""
     board = resolve_board(args.board)
     pe = args.pe.pe_rows if args.pe is not None else None
+    limit = (int(args.max_activation_kb * 1024) if args.max_activation_kb is not None
+             else None)
     cfg = BuildConfig(flow=flow_config(args), board=board, out_dir=args.out, pe=pe,
                       clock_mhz=args.clock_mhz, force=args.force,
-                      proposals=not args.no_proposals)
+                      proposals=not args.no_proposals, max_activation_bytes=limit,
+                      steps=args.steps)
     result = run_build(cfg)
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

@@ -14,6 +14,7 @@ from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser",
+           "band_steps",
            "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input"]
@@ -170,3 +171,15 @@ def require_square_input(graph, command: str) -> int:
     if graph.input_shape[1] != graph.input_shape[2]:
         raise FpgagenError(f"{command} needs a square input, not {graph.input_shape}")
     return graph.input_shape[1]
+
+
+def band_steps(text: str) -> int:
+    """``--steps``: a whole number of row bands from 1 (whole tensors) to 4095."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of bands, not "
+                                         f"{text!r}") from None
+    if not 1 <= v <= 4095:
+        raise argparse.ArgumentTypeError(f"must be 1..4095 bands, not {v}")
+    return v

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from .cli_common import (GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args,
-                         class_labels, flow_config, pe_array, require_square_input, top5)
+                         band_steps, class_labels, flow_config, pe_array, positive_float,
+                         require_square_input, top5)
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
@@ -46,6 +47,13 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true",
                    help='print one object: image, top5 (as classify --json), bit_exact, '
                         'cycles, macs, mac_utilization, predicted_cycles, ...')
+    plan = p.add_mutually_exclusive_group()
+    plan.add_argument("--steps", type=band_steps, metavar="N",
+                      help="run every layer in N row bands (default: whole tensors, one "
+                           "instruction per layer)")
+    plan.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
+                      help="the band plan with the fewest cycles whose activation memory "
+                           "is at most KB kilobytes (1024 bytes)")
     p.set_defaults(func=run)
     return p
 
@@ -83,13 +91,18 @@ def run(args) -> int:
     graph = step_quantize(graph, cfg)
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
-    report = simulate_image(graph, args.pe, image, build_dir, progress=say)
+    limit = (None if args.max_activation_kb is None
+             else int(args.max_activation_kb * 1024))
+    report = simulate_image(graph, args.pe, image, build_dir, progress=say,
+                            steps=args.steps, max_activation_bytes=limit)
     values = scores(graph, report.scores)
     top = [[i, labels[i], float(values[i])] for i in top5(values)]
     result = {"image": str(args.image), "net": graph.name, "pe": str(args.pe),
               "weights": str(cfg.weights) if cfg.weights else "generated",
               "top5": top, "bit_exact": report.bit_exact, "mismatches": report.mismatches,
               "cycles": report.cycles, "predicted_cycles": report.predicted_cycles,
+              "instructions": len(report.program.instructions),
+              "activation_bytes": report.program.plan.bytes(report.program.act_depth),
               "macs": report.macs, "mac_utilization": report.mac_utilization,
               "build_seconds": round(report.build_seconds, 3),
               "simulation_seconds": round(report.run_seconds, 3),
@@ -108,6 +121,10 @@ def run(args) -> int:
         print(verdict)
         print(f"cycles {report.cycles:,d} (predicted {report.predicted_cycles:,d}), "
               f"{report.macs:,d} MACs, MAC utilization {100 * report.mac_utilization:.1f}%")
+        plan = report.program.plan
+        print(f"{len(report.program.instructions)} instructions, activation memory "
+              f"{result['activation_bytes']:,d} bytes"
+              + (f" in {plan.steps} row bands" if plan.steps > 1 else " (whole tensors)"))
         print(f"simulation {report.run_seconds:.1f} s ({report.cycles_per_second:,.0f} "
               f"cycles/s), build {report.build_seconds:.1f} s")
     return 0 if report.bit_exact else EXIT_MISMATCH

@@ -21,12 +21,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 WEIGHTS = SHARED / "models" / "squeezenet_v1_1.npz"
 REFERENCE = SHARED / "images" / "reference.npz"
 
-#: ``id: (net, input size, width, PE array side)``: reduced networks, generated weights.
+#: ``id: (net, input size, width, PE array side, band steps)``: reduced networks,
+#: generated weights; ``None`` steps: whole tensors. (``benchmarks/output_hashes.py``
+#: simulates more whole-tensor networks.)
 REDUCED = {
-    "squeezenet1_1-64-8x8": ("squeezenet1_1", 64, 1.0, 8),
-    "squeezenet1_0-simple-bypass-64-16x16": ("squeezenet1_0-simple-bypass", 64, 1.0, 16),
-    "zynqnet-64-8x8": ("zynqnet", 64, 1.0, 8),
+    "squeezenet1_1-64-8x8": ("squeezenet1_1", 64, 1.0, 8, None),
+    # row bands and fused pooling on every network of the family (v1.1 at full size below)
+    "squeezenet1_0-67-8x8-bands": ("squeezenet1_0", 67, 1.0, 8, 6),
+    "squeezenet1_0-simple-bypass-67-16x16-bands": ("squeezenet1_0-simple-bypass", 67, 1.0,
+                                                   16, 5),
+    "squeezenet1_0-complex-bypass-67-8x8-bands": ("squeezenet1_0-complex-bypass", 67, 1.0, 8,
+                                                  4),
+    "zynqnet-64-8x8-bands": ("zynqnet", 64, 1.0, 8, 8),
 }
+#: Activation memory the full v1.1 may use (issue 14: at most 256 KB, from 1.38 MB).
+ACTIVATION_LIMIT = 256 * 1024
 
 
 def _check(report, name):
@@ -41,18 +50,25 @@ def _check(report, name):
 
 @pytest.mark.parametrize("case", REDUCED)
 def test_reduced_network_bit_exact(case):
-    net, size, width, side = REDUCED[case]
+    net, size, width, side, steps = REDUCED[case]
     graph = quantize(generate_weights(build_net(net, NetOptions(input_size=size,
                                                                 width=width))))
     image = np.random.default_rng(3).integers(0, 256, (size, size, 3), dtype=np.uint8)
     report = simulate_image(graph, HwParams(pe_rows=side, pe_cols=side), image,
-                            BUILD_ROOT / f"net_{case}")
+                            BUILD_ROOT / f"net_{case}", steps=steps)
     _check(report, case)
+    program = report.program
+    if steps is not None:  # (at these sizes the rings save little; full size does)
+        assert program.plan.steps == steps
+        assert any(not b.whole for b in program.plan.buffers)
+    assert program.pool_depth > 0 or net == "zynqnet"  # pools fused (ZynqNet has none)
 
 
 def test_squeezenet1_1_227_real_weights_real_photos():
     """Full SqueezeNet v1.1 at 227x227 with the released weights (calibrated on the
-    photos) on the default 16x16 array, two real photos from ``input_bgr_u8``."""
+    photos) on the default 16x16 array, two real photos from ``input_bgr_u8``, in the row
+    band plan with the fewest cycles whose activation memory is at most 256 KB: at least
+    95% of the multipliers busy over the whole run (the input streaming included)."""
     if not WEIGHTS.exists() or not REFERENCE.exists():
         pytest.skip(f"needs {WEIGHTS} and {REFERENCE} (../shared absent)")
     with np.load(REFERENCE) as ref:
@@ -61,7 +77,13 @@ def test_squeezenet1_1_227_real_weights_real_photos():
     graph = quantize(load_npz_weights(build_net("squeezenet1_1"), WEIGHTS),
                      calibration_images=photos)
     labels = default_labels(1000)
-    sim = NetworkSimulator(graph, HwParams(), BUILD_ROOT / "net_squeezenet1_1-227-16x16")
+    sim = NetworkSimulator(graph, HwParams(), BUILD_ROOT / "net_squeezenet1_1-227-16x16",
+                           max_activation_bytes=ACTIVATION_LIMIT)
+    plan = sim.program.plan
+    assert plan.steps > 1 and plan.bytes(plan.words) <= ACTIVATION_LIMIT
+    print(f"activation memory {plan.bytes(plan.words):,d} bytes in {plan.steps} bands "
+          f"(whole tensors: {plan.bytes(plan.whole_words):,d} bytes), "
+          f"{len(sim.program.instructions)} instructions")
     for i in (0, 7):  # the tench and Caffe's cat
         report = sim.run(photos[i])
         _check(report, str(names[i]))
@@ -70,4 +92,4 @@ def test_squeezenet1_1_227_real_weights_real_photos():
         print(f"{names[i]} top-5 on the hardware: " + "; ".join(
             f"[{k}] {labels[k]} {values[k]:.3f}" for k in top5))
         assert int(np.argmax(float_logits[i])) in top5, names[i]
-        assert report.mac_utilization >= 0.80
+        assert report.mac_utilization >= 0.95

@@ -62,7 +62,8 @@ def test_every_opcode_has_exactly_one_operator():
             assert rules.opcode is not None, rules
         if rules.opcode is not None:
             owners.setdefault(rules.opcode, []).append(rules)
-    assert sorted(owners, key=lambda o: o.value) == list(Opcode)
+    # LOAD is the engine's input port, not an operator
+    assert sorted(owners, key=lambda o: o.value) == [o for o in Opcode if o != Opcode.LOAD]
     assert all(len(v) == 1 for v in owners.values())
     for rules in registered():
         assert rules_for(rules.op_type.__new__(rules.op_type)) is rules

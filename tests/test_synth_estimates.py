@@ -1,6 +1,6 @@
 """The logic model and the block-RAM fit against real Yosys synthesis, and ``fpgagen synth``.
 
-The Yosys runs (marked ``slow``: about two minutes together) need ``pip install -e
+The Yosys runs (marked ``slow``: about four minutes together) need ``pip install -e
 ".[synth]"`` and are skipped without it."""
 
 import json
@@ -99,6 +99,23 @@ def test_build_report_bram_equals_recorded_yosys_counts_on_ecp5():
     for (family, pe, classes), got in CALIBRATION.items():
         if family == "ecp5":
             assert _build_bram(pe, classes, board) == got["bram"], (pe, classes)
+
+
+#: Where Yosys 0.70 put the memories the synthesis tool places, on the calibration designs
+#: (``memory_libmap`` in the logs of ``benchmarks/calibrate_logic_model.py --rerun``: the
+#: pool state and cycle log via ``$__TRELLIS_DPR16X4_`` / ``$__XILINX_LUTRAM_SDP_`` on every
+#: design, the scores in block RAM with 1000 classes and in LUT RAM with 10, the schedule
+#: ROM in logic: "using FF mapping for memory fpgagen_top.rom").
+YOSYS_IN_LOGIC = {1000: {"schedule", "cycle_log", "pool_state"},
+                  10: {"schedule", "cycle_log", "pool_state", "scores"}}
+
+
+@pytest.mark.parametrize("family,pe,classes", sorted(CALIBRATION))
+def test_fit_puts_in_logic_what_yosys_put_in_logic(family, pe, classes):
+    board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
+    fit = fit_memories(synthesized_memories(_program(pe, classes), board), board,
+                       packed=True)
+    assert {p.memory.name for p in fit.placements if p.in_logic} == YOSYS_IN_LOGIC[classes]
 
 
 def test_stat_parsing_counts_luts_the_device_way():

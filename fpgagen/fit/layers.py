@@ -36,10 +36,11 @@ def _spans(entries: list[tuple[int, int]], depth: int) -> dict[int, int]:
 
 
 def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
-    """One row per instruction: name, opcode, output shape, MACs, predicted cycles, MAC
-    utilization, weights (count, bits, bank words, stored bytes), the layer's share of the
-    weight and bias bank blocks, and the bytes of its output tensor in the activation
-    memory.
+    """One row per layer (the instructions of its row bands and channel chunks together):
+    name, opcode, output shape, instructions, MACs, predicted cycles, MAC utilization,
+    weights (count, bits, bank words, stored bytes), the layer's share of the weight and
+    bias bank blocks, and the bytes its output buffer takes in the activation memory (the
+    rows it keeps).
 
     The banks are shared by all layers, so a layer's ``bram`` is its share of the banks'
     blocks in proportion to the words it occupies (integers by largest remainder that sum
@@ -48,46 +49,57 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
     hw = program.hw
     rows, cols = hw.pe_rows, hw.pe_cols
     wbits = int(program.weight_bits)
-    convs = [(i, f) for i, f in enumerate(program.instructions) if f.op == Opcode.CONV]
-    wwords = _spans([(i, f.weight_base) for i, f in convs], program.weight_depth)
-    bwords = _spans([(i, f.bias_base) for i, f in convs], program.bias_depth)
+    names: list[str] = []
+    members: dict[str, list[int]] = {}
+    for i, info in enumerate(program.layers):
+        if info.name not in members:
+            names.append(info.name)
+        members.setdefault(info.name, []).append(i)
+    first = {n: program.instructions[members[n][0]] for n in names}
+    convs = [(k, first[n]) for k, n in enumerate(names) if first[n].op == Opcode.CONV]
+    wwords = _spans([(k, f.weight_base) for k, f in convs], program.weight_depth)
+    bwords = _spans([(k, f.bias_base) for k, f in convs], program.bias_depth)
     wblocks = memfit.blocks_of(MemoryRole.WEIGHTS)
     bblocks = memfit.blocks_of(MemoryRole.BIAS)
-    wshare = _apportion([wwords.get(i, 0) for i in range(len(program.layers))], wblocks)
-    bshare = _apportion([bwords.get(i, 0) for i in range(len(program.layers))], bblocks)
+    wshare = _apportion([wwords.get(k, 0) for k in range(len(names))], wblocks)
+    bshare = _apportion([bwords.get(k, 0) for k in range(len(names))], bblocks)
     shapes = graph.shapes()
     weights = graph.weight_shapes()
     out = []
-    for i, (f, info) in enumerate(zip(program.instructions, program.layers)):
-        op = f.op
-        w = weights.get(info.name)
+    for k, name in enumerate(names):
+        infos = [program.layers[i] for i in members[name]]
+        f = first[name]
+        w = weights.get(name)
         count = math.prod(w[0]) if w else 0
-        words = wwords.get(i, 0)
-        place = program.tensors.get(info.output)
-        act_words = place.h * place.w * place.groups if place is not None else 0
-        util = mac_utilization(info.macs, info.cycles_predicted, hw)
+        words = wwords.get(k, 0)
+        written = [w.tensor for i in infos for w in i.writes]
+        place = program.tensors.get(written[0]) if written else None
+        macs = sum(i.macs for i in infos)
+        cycles = sum(i.cycles_predicted for i in infos)
         out.append({
-            "index": i, "name": info.name, "op": op.name.lower(),
-            "shape": list(shapes.get(info.name, ())),
-            "macs": int(info.macs), "cycles": int(info.cycles_predicted),
-            "mac_utilization": round(util, 4),
+            "index": k, "name": name, "op": f.op.name.lower(),
+            "shape": list(shapes.get(name, ())),
+            "instructions": len(infos),
+            "pooled": bool(f.pool),
+            "macs": int(macs), "cycles": int(cycles),
+            "mac_utilization": round(mac_utilization(macs, cycles, hw), 4),
             "weights": int(count), "weight_bits": wbits if count else 0,
             "weight_words": int(words),
             "weight_bytes": words * rows * cols * wbits // 8,
-            "bram": wshare[i] + bshare[i],
-            "activation_bytes": act_words * rows * ACT_LANE_BITS // 8,
+            "bram": wshare[k] + bshare[k],
+            "activation_bytes": (place.words * rows * ACT_LANE_BITS // 8
+                                 if place is not None else 0),
         })
     return out
 
 
 def performance(program, clock_mhz: float) -> dict:
-    """Throughput from the cycle model: ``cycles`` of the program, ``frame_cycles`` with
-    the input streamed in (one word per cycle) and the scores streamed out
-    (:data:`~fpgagen.hw.spec.SCORE_STREAM_CYCLES` each), frames per second at
+    """Throughput from the cycle model: ``cycles`` of the program (its LOAD instructions
+    stream the input in, one word per cycle), ``frame_cycles`` with the scores streamed
+    out (:data:`~fpgagen.hw.spec.SCORE_STREAM_CYCLES` each), frames per second at
     ``clock_mhz``."""
     cycles = int(program.cycles_predicted)
-    frame = (int(program.input_words) + cycles
-             + SCORE_STREAM_CYCLES * int(program.output_channels))
+    frame = cycles + SCORE_STREAM_CYCLES * int(program.output_channels)
     macs = int(program.macs)
     util = mac_utilization(macs, cycles, program.hw)
     return {"macs": macs, "cycles": cycles, "frame_cycles": frame,

@@ -9,10 +9,12 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
 - **PE array** (input registers, products, two-stage adder trees, accumulators):
   ``lut_mac * n**2`` LUTs and ``ff_mac * n**2`` flip-flops.
 - **columns and lanes** (post-processors with their four stages and 64-bit rounding
-  shifters, bias delay line, vector-unit lanes with their finishing stages, activation lane
-  muxing): ``lut_lane * n`` and ``ff_lane * n``.
-- **control** (address generator, sequencer, instruction register, schedule ROM in LUTs,
-  score streaming): ``lut_ctrl`` and ``ff_ctrl``.
+  shifters, bias delay line, vector-unit lanes with their finishing stages, the pooling
+  unit's lane maxima and registers, activation lane muxing): ``lut_lane * n`` and
+  ``ff_lane * n``.
+- **control** (address generator with its row-band and pooling-window counters, the
+  pooling unit's addresses, sequencer, instruction register, LOAD input streaming, schedule
+  ROM in LUTs, score streaming): ``lut_ctrl`` and ``ff_ctrl``.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
   schedule ROM, LUT RAM), plus the read pipelines of the templated block memories, all
   banked (weight and bias ROMs in parts, the activation RAM in banks, each one row of
@@ -29,7 +31,7 @@ classes, after the memory logic is taken off (the memory coefficients are measur
 memories: ``ram_ff_bit``, ``ram_ff``, and ``bank_mux_lut`` from Yosys runs of the banked
 RAM alone at 18 to 144 bits and 1 to 59 banks, ``docs/synthesis.md``).
 MAX 10 (4-input LEs) and iCE40 use the ECP5 (LUT4) coefficients: Quartus is not available
-here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.5 to 1.7x).
+here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.2 to 1.3x).
 """
 
 from ..gateware.ram import ram_banking
@@ -43,12 +45,16 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mem
 #: and bit of a banked memory (and per row and bit of a memory synthesis splits into
 #: rows), flip-flops per RAM in block RAM (per bit of width and fixed) and per output bit
 #: of a memory split into rows; the memory terms measured on single memories.
+#: Refitted on 2026-12-01 (Yosys 0.70) after the gateware gained row-band addressing, the
+#: pooling unit with its pool-state RAM, LOAD instructions streaming the input and
+#: instructions widened from 283 to 408 bits: per lane and constant rose (ECP5 LUT 861 ->
+#: 894 per lane, 171 -> 328 constant; FF 485 -> 561 per lane, 1356 -> 1636 constant).
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 40.1, "lut_lane": 861.0, "lut_ctrl": 170.5,
-             "ff_mac": 45.3, "ff_lane": 484.8, "ff_ctrl": 1355.7, "mux_lut": 1.0,
+    "ecp5": {"lut_mac": 42.4, "lut_lane": 893.5, "lut_ctrl": 328.3,
+             "ff_mac": 44.5, "ff_lane": 561.1, "ff_ctrl": 1636.3, "mux_lut": 1.0,
              "bank_mux_lut": 0.77, "ram_ff_bit": 0.2, "ram_ff": 0.0, "out_ff_bit": 1.0},
-    "zynq7": {"lut_mac": 39.9, "lut_lane": 549.9, "lut_ctrl": 621.2,
-              "ff_mac": 5.1, "ff_lane": 505.9, "ff_ctrl": 1152.0, "mux_lut": 0.5,
+    "zynq7": {"lut_mac": 30.9, "lut_lane": 668.4, "lut_ctrl": 575.8,
+              "ff_mac": 4.6, "ff_lane": 579.9, "ff_ctrl": 1427.0, "mux_lut": 0.5,
               "bank_mux_lut": 0.72, "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
@@ -57,16 +63,18 @@ COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 
 #: The synthesis results the coefficients were fitted to: ``(family, pe, classes) -> {"lut",
 #: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
-#: ``benchmarks/calibrate_logic_model.py``).
+#: ``benchmarks/calibrate_logic_model.py --rerun`` on 2026-12-01: the banded gateware with
+#: fused pooling, whose smaller activation RAM takes 2 EBR fewer on 8x8 than before, 64
+#: instead of 66, and whose pool-state RAM Yosys puts in LUT RAM as the fit does).
 CALIBRATION = {
-    ('ecp5', 2, 1000): {'lut': 3515, 'ff': 3934, 'bram': 47, 'dsp': 10},
-    ('ecp5', 4, 1000): {'lut': 6370, 'ff': 7067, 'bram': 50, 'dsp': 24},
-    ('ecp5', 8, 1000): {'lut': 11501, 'ff': 12697, 'bram': 66, 'dsp': 76},
-    ('ecp5', 4, 10): {'lut': 5344, 'ff': 5232, 'bram': 16, 'dsp': 24},
-    ('zynq7', 2, 1000): {'lut': 2641, 'ff': 3608, 'bram': 47, 'dsp': 10},
-    ('zynq7', 4, 1000): {'lut': 4683, 'ff': 6296, 'bram': 50, 'dsp': 24},
-    ('zynq7', 8, 1000): {'lut': 8719, 'ff': 10074, 'bram': 66, 'dsp': 76},
-    ('zynq7', 4, 10): {'lut': 3969, 'ff': 4463, 'bram': 16, 'dsp': 24},
+    ('ecp5', 2, 1000): {'lut': 4296, 'ff': 4507, 'bram': 47, 'dsp': 10},
+    ('ecp5', 4, 1000): {'lut': 7201, 'ff': 7803, 'bram': 50, 'dsp': 24},
+    ('ecp5', 8, 1000): {'lut': 12493, 'ff': 13589, 'bram': 64, 'dsp': 76},
+    ('ecp5', 4, 10): {'lut': 6200, 'ff': 5964, 'bram': 16, 'dsp': 24},
+    ('zynq7', 2, 1000): {'lut': 2946, 'ff': 4172, 'bram': 47, 'dsp': 10},
+    ('zynq7', 4, 1000): {'lut': 5124, 'ff': 7021, 'bram': 50, 'dsp': 24},
+    ('zynq7', 8, 1000): {'lut': 9172, 'ff': 10961, 'bram': 64, 'dsp': 76},
+    ('zynq7', 4, 10): {'lut': 4398, 'ff': 5186, 'bram': 16, 'dsp': 24},
 }
 
 def _coefficients(board) -> dict:

@@ -1,5 +1,5 @@
 """The accelerator top level: sequencer, address generator, memories, PE array,
-post-processing, vector unit, input and output streams."""
+post-processing, pooling unit, vector unit, input and output streams."""
 
 import dataclasses
 from dataclasses import dataclass
@@ -11,10 +11,11 @@ from amaranth.lib.wiring import In, Out
 from ..hw.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
                        WEIGHT_BITS)
-from ..hw.timing import (DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY, POSTPROC_LATENCY,
-                         VECTOR_LATENCY)
+from ..hw.timing import (ADDRGEN_LATENCY, DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY,
+                         POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
 from .pe_array import PEArray
+from .pool_unit import PoolUnit
 from .postproc import PostProcessor
 from ..schedule.memory_map import LogicalMemory, MemoryMap, MemoryRole
 from .ram import ram_instance
@@ -24,18 +25,16 @@ from .vector_unit import VectorUnit
 __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
 
 
-
 @dataclass(frozen=True)
 class AcceleratorConfig:
-    """What the top level needs: the packed program, where the input goes, and the memory
-    map with its bank depths chosen (no weights: the ROMs read them from image files).
+    """What the top level needs: the packed program and the memory map with its bank
+    depths chosen (no weights: the ROMs read them from image files). The input is not
+    part of it: the program's LOAD instructions take it from the input stream.
 
     Attributes
     ----------
     program : tuple of int
         The packed instructions (the schedule ROM's contents).
-    input_base, input_words : int
-        Word address and length of the input tensor streamed in before the program starts.
     score_groups : int
         Words of ``pe_rows`` scores the program's GAP writes (0: no scores).
     memories : MemoryMap
@@ -49,8 +48,6 @@ class AcceleratorConfig:
     """
 
     program: tuple[int, ...]
-    input_base: int
-    input_words: int
     score_groups: int
     memories: MemoryMap
     image_dir: str = ""
@@ -68,7 +65,8 @@ class AcceleratorConfig:
             pe_rows=self.pe_rows, pe_cols=self.pe_cols, weight_bits=self.weight_bits,
             weight_depth=w.depth, bias_depth=self.memories.one(MemoryRole.BIAS).depth,
             act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
-            instructions=len(self.program), score_groups=self.score_groups)
+            instructions=len(self.program), score_groups=self.score_groups,
+            pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth)
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
@@ -79,9 +77,7 @@ class AcceleratorConfig:
                     image_suffix: str = ".hex") -> "AcceleratorConfig":
         """The configuration of a compiled :class:`~fpgagen.schedule.program.Program` with
         its memory map ``memories`` (bank depths chosen)."""
-        return cls(program=tuple(program.words()), input_base=program.input.base,
-                   input_words=program.input_words,
-                   score_groups=program.score_groups,
+        return cls(program=tuple(program.words()), score_groups=program.score_groups,
                    memories=memories, image_dir=str(image_dir), image_suffix=image_suffix)
 
     @property
@@ -125,13 +121,15 @@ def _delay(m: Module, value, cycles: int, name: str):
 
 
 class Accelerator(wiring.Component):
-    """The whole accelerator. After a ``start`` pulse it accepts ``input_words`` words on
-    ``i_stream``, runs the program, streams the class scores on ``o_stream`` (16-bit codes,
-    channel order) and raises ``done``. ``cycles`` counts the cycles of the program run
-    (from the first instruction fetch to the end of the last instruction); at the end of
-    instruction ``k`` the running count is logged, so the per-instruction cycles can be read
-    back. While idle, ``dbg_addr`` reads the activation memory on ``dbg_data`` and entry
-    ``dbg_addr`` of the cycle log on ``dbg_perf`` (``MEMORY_LATENCY`` cycles later).
+    """The whole accelerator. After a ``start`` pulse it runs the program, taking the words
+    of ``i_stream`` while a LOAD instruction runs (``ready`` is high exactly in the cycles a
+    LOAD iteration can be issued; a cycle without ``valid`` is a bubble), streams the class
+    scores on ``o_stream`` (16-bit codes, channel order) and raises ``done``. ``cycles``
+    counts the cycles of the program run (from the first instruction fetch to the end of
+    the last instruction); at the end of instruction ``k`` the running count is logged, so
+    the per-instruction cycles can be read back. While idle, ``dbg_addr`` reads the
+    activation memory on ``dbg_data`` and entry ``dbg_addr`` of the cycle log on
+    ``dbg_perf`` (``MEMORY_LATENCY`` cycles later).
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -194,6 +192,8 @@ class Accelerator(wiring.Component):
         m.d.comb += self.dbg_perf.eq(_delay(m, perf_rd.data, MEMORY_LATENCY - 1, "perf_data"))
 
         m.submodules.addrgen = ag = AddressGenerator()
+        m.submodules.pool = pool = PoolUnit(
+            lanes=L, depth=cfg.memories.one(MemoryRole.POOL_STATE).depth)
         m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C)
         m.submodules.vec = vec = VectorUnit(lanes=L)
         posts = []
@@ -230,6 +230,8 @@ class Accelerator(wiring.Component):
         m.d.comb += self.dbg_data.eq(act_rd.data)
         lanes = [act_rd.data.word_select(l, ACT_LANE_BITS).as_signed() for l in range(L)]
         is_conv = instr.op == Opcode.CONV
+        is_vec = ((instr.op == Opcode.MAXPOOL) | (instr.op == Opcode.GAP)
+                  | (instr.op == Opcode.ADD))
         m.d.comb += [pe.valid.eq(r_valid & is_conv), pe.first.eq(r_first), pe.last.eq(r_last)]
         for l in range(L):
             m.d.comb += pe.act[l].eq(Mux(r_tap, lanes[l], 0))
@@ -238,7 +240,7 @@ class Accelerator(wiring.Component):
             for r in range(L):
                 wb = cfg.weight_bits
                 m.d.comb += pe.weights[c][r].eq(weights[c][wb * r:wb * (r + 1)].as_signed())
-        m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & ~is_conv),
+        m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & is_vec),
                      vec.first.eq(r_first), vec.last.eq(r_last), vec.tap_valid.eq(r_tap),
                      vec.second.eq(r_second), vec.shift.eq(instr.shift),
                      vec.shift_a.eq(instr.shift_a), vec.shift_b.eq(instr.shift_b),
@@ -258,20 +260,34 @@ class Accelerator(wiring.Component):
                          post.out_signed.eq(instr.out_signed)]
         conv_done = _delay(m, pe.done, POSTPROC_LATENCY, "conv_done")
         conv_addr = _delay(m, r_out_addr, PE_ARRAY_LATENCY + POSTPROC_LATENCY, "conv_addr")
+        # Fused pooling: the pixel's window events and pool-state word travel beside the
+        # output address to the conv write-back, and into the pooling unit.
+        conv_lag = MEMORY_LATENCY + PE_ARRAY_LATENCY + POSTPROC_LATENCY
+        pool_ev = _delay(m, ag.o_pool_events.as_value(), conv_lag, "pool_ev")
+        pool_abits = (pool.depth - 1).bit_length()
+        pool_addr = _delay(m, ag.o_pool_addr[:pool_abits], conv_lag, "pool_addr")
         vec_addr = _delay(m, r_out_addr, VECTOR_LATENCY, "vec_addr")
         vec_og_count = Signal(16)
 
         # --- write back ----------------------------------------------------------------------
         post_word = Cat(*[p.out[:ACT_LANE_BITS] for p in posts])
         vec_word = Cat(*[vec.out[l][:ACT_LANE_BITS] for l in range(L)])
-        loading = Signal()
-        load_count = Signal(ADDR_BITS)
-        m.d.comb += self.i_stream.ready.eq(loading)
-        with m.If(loading):
-            m.d.comb += [act_wr.addr.eq(cfg.input_base + load_count),
-                         act_wr.data.eq(self.i_stream.payload),
-                         act_wr.en.eq(self.i_stream.valid)]
-        with m.Elif(conv_done):
+        m.d.comb += [pool.valid.eq(conv_done & instr.pool), pool.word.eq(post_word),
+                     pool.events.eq(pool_ev), pool.state_addr.eq(pool_addr),
+                     pool.out_addr.eq(conv_addr)]
+        # LOAD: an iteration is issued in each cycle the stream has a word, which is written
+        # at the iteration's input address ADDRGEN_LATENCY cycles later.
+        is_load = instr.op == Opcode.LOAD
+        m.d.comb += [self.i_stream.ready.eq(ag.busy & is_load),
+                     ag.advance.eq(self.i_stream.valid)]
+        load_word = _delay(m, self.i_stream.payload, ADDRGEN_LATENCY, "load_word")
+        with m.If(ag.o_valid & is_load):
+            m.d.comb += [act_wr.addr.eq(ag.o_act_addr), act_wr.data.eq(load_word),
+                         act_wr.en.eq(1)]
+        with m.Elif(pool.o_we):  # a fused conv writes nothing else
+            m.d.comb += [act_wr.addr.eq(pool.o_addr), act_wr.data.eq(pool.o_data),
+                         act_wr.en.eq(1)]
+        with m.Elif(conv_done & ~instr.pool):
             m.d.comb += [act_wr.addr.eq(conv_addr), act_wr.data.eq(post_word), act_wr.en.eq(1)]
         with m.Elif(vec.done & (instr.op != Opcode.GAP)):
             m.d.comb += [act_wr.addr.eq(vec_addr), act_wr.data.eq(vec_word),
@@ -284,7 +300,7 @@ class Accelerator(wiring.Component):
 
         # --- sequencer -----------------------------------------------------------------------
         pc = Signal(range(max(len(cfg.program), 2)))
-        drain = Signal(range(DRAIN_CYCLES + 1))
+        drain = Signal(range(DRAIN_CYCLES + POOL_LATENCY + 1))
         out_channels = Signal(16)
         stream_idx = Signal(16)
         m.d.comb += rom_rd.addr.eq(pc)
@@ -305,15 +321,9 @@ class Accelerator(wiring.Component):
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [load_count.eq(0), self.done.eq(0), self.cycles.eq(0),
-                                 pc.eq(0), vec_og_count.eq(0)]
-                    m.next = "LOAD" if cfg.input_words else "FETCH"
-            with m.State("LOAD"):
-                m.d.comb += [loading.eq(1), self.busy.eq(1)]
-                with m.If(self.i_stream.valid):
-                    m.d.sync += load_count.eq(load_count + 1)
-                    with m.If(load_count == cfg.input_words - 1):
-                        m.next = "FETCH"
+                    m.d.sync += [self.done.eq(0), self.cycles.eq(0), pc.eq(0),
+                                 vec_og_count.eq(0)]
+                    m.next = "FETCH"
             with m.State("FETCH"):  # ROM address is pc; data next cycle
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 m.next = "DECODE"
@@ -327,7 +337,9 @@ class Accelerator(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 with m.If(~ag.busy):
-                    m.d.sync += drain.eq(DRAIN_CYCLES)
+                    # a fused pool's last word leaves the pooling unit POOL_LATENCY later
+                    m.d.sync += drain.eq(Mux(instr.pool, DRAIN_CYCLES + POOL_LATENCY,
+                                             DRAIN_CYCLES))
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]

@@ -2,7 +2,7 @@
 
 from .isa import Instr
 from .params import HwParams
-from .timing import INSTRUCTION_OVERHEAD
+from .timing import INSTRUCTION_OVERHEAD, POOL_LATENCY
 
 __all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization"]
 
@@ -25,10 +25,13 @@ def instruction_cycles(instr: Instr, overhead: int = PIPELINE_OVERHEAD) -> int:
     -------
     int
         ``out_groups * out_h * out_w * kh * kw * in_groups + overhead``: one activation
-        read per cycle, no bubbles.
+        read (for LOAD: one streamed word) per cycle, no bubbles; a CONV with fused
+        pooling drains :data:`~fpgagen.hw.timing.POOL_LATENCY` cycles longer. LOAD assumes
+        the host streams a word every cycle it is asked for one.
     """
     i = instr
-    return i.out_groups * i.out_h * i.out_w * i.kh * i.kw * i.in_groups + int(overhead)
+    reads = i.out_groups * i.out_h * i.out_w * i.kh * i.kw * i.in_groups
+    return reads + int(overhead) + (POOL_LATENCY if i.pool else 0)
 
 
 def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:

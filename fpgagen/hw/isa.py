@@ -8,12 +8,40 @@ Every instruction runs one loop nest over the activation memory (see
 ``docs/hardware.md``)::
 
     for og in range(out_groups):              # output channel group (pe_cols channels)
-      for oy in range(out_h):
+      for oy in range(out_h):                   # rows of this band
         for ox in range(out_w):
           for tap in range(kh * kw):            # kernel taps, row-major
             for g in range(in_groups):          # input channel groups (pe_rows channels)
               read one activation word, and for CONV one weight word per column
-          write one output word (or, for GAP, pe_rows scores)
+          write one output word (or, for GAP, pe_rows scores; for a CONV with ``pool``
+          set, hand it to the pooling unit, which writes each pooled word once complete)
+
+**Row bands and rings.** An instruction may compute only some rows of its output (a
+*band*): its input row coordinate is ``iy = in_y0 + oy * stride_h + ky - pad_h`` (for ADD
+and LOAD ``iy = in_y0 + oy``), valid when ``0 <= iy < in_h``. A tensor may be held in a
+*ring* of ``R`` rows: row ``y`` lives in slot ``y mod R``, so reading pixel ``(iy, ix)``
+reads word ``in_base + ((iy mod in_rows) * in_w + ix) * in_pixel_groups + group``, and the
+output row ``oy`` of the band goes to slot ``(out_slot0 + oy) mod out_rows``. A whole
+tensor is a ring of all its rows. The hardware keeps the slots by addition, which needs
+``stride_h <= in_rows``; ``in_slot0`` is ``(in_y0 - pad_h) mod in_rows`` (``in_y0 mod
+in_rows`` for ADD and LOAD).
+
+**Fused max pooling** (CONV with ``pool`` set): the convolution's output words are not
+written. The pooling unit takes them in loop order and computes ``pool_s + pool_overlap``
+square windows with stride ``pool_s`` (no padding; windows clipped at the right and
+bottom edges, ``pool_w`` x ``pool_h`` of them, so ceil mode is the compiler's count).
+Conv output row ``oy`` is row ``y = pool_y0 + oy`` of the whole conv output (``pool_y0``
+is given as ``pool_a0 = y0 // pool_s`` and ``pool_phase0 = y0 % pool_s``);
+``pool_last`` says the band's last row is the conv output's last row. The partial maximum
+of the open vertical window of pixel column ``px`` of group ``og`` persists between
+instructions in the pool-state memory at ``pool_base + og * pool_w + px``. A completed
+window ``(j, px)`` is written to ``out_base + ((j mod out_rows) * pool_w + px) *
+out_pixel_groups + out_group_offset + og``, where ``out_slot0 = pool_a0 mod out_rows``.
+See :func:`fpgagen.hw.pooling.window_events` for the exact per-coordinate rule.
+
+**LOAD** writes the words of the input stream, one per iteration, at the addresses the
+loop nest reads (``kh = kw = 1``, ``depthwise = 0``): a band of rows of the input tensor
+into its ring.
 """
 
 import dataclasses
@@ -47,6 +75,8 @@ class Opcode(enum.Enum, shape=OPCODE_BITS):
     #: Lane-wise ``(a << shift_a) + (b << shift_b)``, round-shift, saturate (tap 0 reads
     #: ``in_base``, tap 1 reads ``in2_base``).
     ADD = 3
+    #: Write the next words of the input stream at the addresses the loop nest reads.
+    LOAD = 4
 
 
 def _f(shape, doc: str = "", default=0):
@@ -91,6 +121,22 @@ class Instr:
     shift_a: int = _f(unsigned(4), "ADD: left shift of input a")
     shift_b: int = _f(unsigned(4), "ADD: left shift of input b")
     multiplier: int = _f(unsigned(GAP_MULTIPLIER_BITS), "GAP: reciprocal multiplier")
+    in_y0: int = _f(unsigned(DIM_BITS), "input row of oy = 0 before padding (band start)")
+    in_rows: int = _f(unsigned(DIM_BITS), "rows of the input ring (in_h: the whole tensor)",
+                      default=1)
+    in_slot0: int = _f(unsigned(DIM_BITS), "ring slot of input row in_y0 - pad_h")
+    out_rows: int = _f(unsigned(DIM_BITS), "rows of the output ring", default=1)
+    out_slot0: int = _f(unsigned(DIM_BITS), "ring slot of output row oy = 0 (pooled: of "
+                                            "window pool_a0)")
+    pool: int = _f(unsigned(1), "CONV: max pooling fused into the output")
+    pool_s: int = _f(unsigned(2), "pooling stride (and window, less the overlap)")
+    pool_overlap: int = _f(unsigned(1), "pooling window is pool_s + 1 (else pool_s)")
+    pool_w: int = _f(unsigned(DIM_BITS), "pooled width: windows per row")
+    pool_h: int = _f(unsigned(DIM_BITS), "pooled height: windows per column")
+    pool_a0: int = _f(unsigned(DIM_BITS), "vertical window index at oy = 0 (y0 // pool_s)")
+    pool_phase0: int = _f(unsigned(2), "y0 % pool_s")
+    pool_last: int = _f(unsigned(1), "the band's last row is the conv output's last")
+    pool_base: int = _f(unsigned(ADDR_BITS), "pool-state word of (og 0, px 0)")
 
     def __post_init__(self):
         try:

@@ -4,7 +4,7 @@ drift. Every stage is registered so that no path holds more than one level of ar
 or one memory access (see ``docs/hardware.md``, *Pipeline*)."""
 
 __all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "RAM_WRITE_LATENCY", "PE_ARRAY_LATENCY",
-           "POSTPROC_LATENCY",
+           "POSTPROC_LATENCY", "POOL_LATENCY",
            "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD"]
 
 #: Address generator: loop counters -> input coordinates -> pixel indices -> products and
@@ -21,6 +21,10 @@ RAM_WRITE_LATENCY = 1
 PE_ARRAY_LATENCY = 5
 #: Post-processing: acc + bias -> plus the rounding half -> shift -> ReLU and saturation.
 POSTPROC_LATENCY = 4
+#: Fused pooling unit, from a conv output word to its pooled word's write: horizontal
+#: window register -> pool-state read -> vertical maximum and pool-state write. A CONV
+#: with ``pool`` set drains this much longer.
+POOL_LATENCY = 3
 #: Vector unit, from a pixel's last input: term -> lane accumulator -> scaled (GAP
 #: multiplier) -> plus the rounding half -> shift -> saturation.
 VECTOR_LATENCY = 6

@@ -15,10 +15,11 @@ import numpy as np
 from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
 from ..hw.isa import Instr, Instruction, Opcode, unpack_instruction
+from ..hw.pooling import MIN_FUSED_WIDTH, window_events
 from ..hw.spec import ACT_LANE_BITS, lane_range
 from ..numerics.lanes import wrap
 from ..operators import rules_for_opcode
-from .pack import unpack_tensor
+from .pack import unpack_rows
 from .program import Program
 
 __all__ = ["EngineResult", "run_program"]
@@ -75,8 +76,9 @@ class _Engine:
             raise FpgagenError(f"input codes must fit {ACT_LANE_BITS}-bit lanes ({lo}..{hi}), "
                                f"got {words.min()}..{words.max()}")
         self.mem = np.zeros((program.act_depth, self.lanes), dtype=np.int64)
-        base = program.input.base
-        self.mem[base:base + len(words)] = words
+        self.stream = words  # the input words, taken by LOAD instructions in order
+        self.streamed = 0
+        self.pool_state = np.zeros((max(program.pool_depth, 1), self.lanes), dtype=np.int64)
         self.weights = program.weight_banks
         self.bias = program.bias_banks
         self.shift = program.shift_banks
@@ -86,21 +88,44 @@ class _Engine:
     def loop(self, f: Instr):
         """Input word addresses and validity of every iteration, ``(OG', P, KK, IG)``
         (``OG'`` is ``out_groups`` for depthwise instructions, else 1: the reads do not
-        depend on ``og``), and the taps ``(KK,)``."""
+        depend on ``og``), and the taps ``(KK,)``.
+
+        Rows are read from the input's ring as the hardware keeps its slots: from
+        ``in_slot0``, adding the stride per output row and one per kernel row, modulo
+        ``in_rows`` (which needs ``stride_h <= in_rows``)."""
         out_h, out_w, kh, kw = f.out_h, f.out_w, f.kh, f.kw
+        if not 1 <= f.stride_h <= f.in_rows:
+            raise FpgagenError(f"instruction {self.pc} reads a ring of {f.in_rows} rows with "
+                               f"stride {f.stride_h} (the stride must be 1..in_rows)")
+        if f.in_slot0 >= f.in_rows:
+            raise FpgagenError(f"instruction {self.pc}: in_slot0 {f.in_slot0} is not a slot "
+                               f"of a {f.in_rows}-row ring")
         pix = np.arange(out_h * out_w)
         oy, ox = pix // out_w, pix % out_w
         tap = np.arange(kh * kw)
         ky, kx = tap // kw, tap % kw
-        if f.op == Opcode.ADD:  # both taps read (oy, ox); tap 1 from in2_base
-            iy = np.broadcast_to(oy[:, None], (len(pix), len(tap)))
+        if f.op in (Opcode.ADD, Opcode.LOAD):
+            # the hardware computes rows (and, for LOAD, columns) with stride and padding
+            # like every opcode: these read (oy, ox) only when they are 1 and 0
+            plain = (f.stride_h, f.pad_h) == (1, 0) and (
+                f.op == Opcode.ADD or (f.stride_w, f.pad_w) == (1, 0))
+            if not plain:
+                raise FpgagenError(f"instruction {self.pc} ({f.op.name}) has stride "
+                                   f"{f.stride_h}x{f.stride_w} and padding "
+                                   f"{f.pad_h}x{f.pad_w}; it must read with stride 1 and no "
+                                   "padding")
+        if f.op in (Opcode.ADD, Opcode.LOAD):  # every tap reads (oy, ox); ADD's tap 1 in2
+            iy = np.broadcast_to(f.in_y0 + oy[:, None], (len(pix), len(tap)))
             ix = np.broadcast_to(ox[:, None], (len(pix), len(tap)))
+            slot = np.broadcast_to((f.in_slot0 + oy[:, None]) % f.in_rows, iy.shape)
             base = np.where(tap == 1, f.in2_base, f.in_base)[None, :]
         else:
-            iy = oy[:, None] * f.stride_h + ky[None, :] - f.pad_h
+            iy = f.in_y0 + oy[:, None] * f.stride_h + ky[None, :] - f.pad_h
             ix = ox[:, None] * f.stride_w + kx[None, :] - f.pad_w
+            slot = (f.in_slot0 + oy[:, None] * f.stride_h + ky[None, :]) % f.in_rows
             base = np.full((1, len(tap)), f.in_base)
         valid = (iy >= 0) & (iy < f.in_h) & (ix >= 0) & (ix < f.in_w)
+        iy = slot
         g = np.arange(f.in_groups)
         if f.depthwise:
             grp = np.arange(f.out_groups)[:, None, None, None] + 0 * g
@@ -120,14 +145,101 @@ class _Engine:
         return np.where(valid[..., None], self.mem[a], 0)
 
     def write(self, f: Instr, values: np.ndarray):
-        """Write output words ``values`` ``(out_groups, P, L)``."""
+        """Write output words ``values`` ``(out_groups, P, L)``: output row ``oy`` to slot
+        ``(out_slot0 + oy) mod out_rows`` of the output ring."""
+        if f.pool:
+            self.pool(f, values)
+            return
         og = np.arange(f.out_groups)[:, None]
-        pix = np.arange(f.out_h * f.out_w)[None, :]
-        addr = f.out_base + pix * f.out_pixel_groups + f.out_group_offset + og
+        pix = np.arange(f.out_h * f.out_w)
+        slot = (f.out_slot0 + pix // f.out_w) % max(f.out_rows, 1)
+        pix = (slot * f.out_w + pix % f.out_w)[None, :]
+        self.store(f, f.out_base + pix * f.out_pixel_groups + f.out_group_offset + og, values)
+
+    def store(self, f: Instr, addr: np.ndarray, values: np.ndarray):
+        """Write ``values`` at word addresses ``addr`` (any shape, values ``(..., L)``)."""
         if addr.size and addr.max() >= len(self.mem):
             raise FpgagenError(f"instruction {self.pc} writes word {addr.max()} outside the "
                                f"activation memory ({len(self.mem)} words)")
         self.mem[addr] = wrap(values, ACT_LANE_BITS)
+
+    def pool(self, f: Instr, values: np.ndarray):
+        """The pooling unit: conv output words ``(out_groups, out_h * out_w, L)`` in loop
+        order, combined by the window rule of :mod:`fpgagen.hw.pooling` horizontally (a
+        register per row) and vertically (the pool-state memory), each completed window
+        written to its pooled word."""
+        if f.out_w < MIN_FUSED_WIDTH:
+            raise FpgagenError(f"instruction {self.pc} fuses pooling into a conv output "
+                               f"{f.out_w} wide (at least {MIN_FUSED_WIDTH})")
+        s, ov = f.pool_s, f.pool_overlap
+        if s < 1:
+            raise FpgagenError(f"instruction {self.pc}: pooling stride {s}")
+        og_n, lanes = f.out_groups, values.shape[-1]
+        v = values.reshape(og_n, f.out_h, f.out_w, lanes)
+        x = np.arange(f.out_w)
+        hev = window_events(x, x == f.out_w - 1, s, ov, f.pool_w)
+        # horizontal: one register per (og, row); completed windows in px order
+        hout = np.zeros((og_n, f.out_h, max(f.pool_w, 1), lanes), dtype=np.int64)
+        part = np.zeros((og_n, f.out_h, lanes), dtype=np.int64)
+        for t in range(f.out_w):
+            new = v[:, :, t] if hev.starts[t] else np.maximum(part, v[:, :, t])
+            if hev.ends_prev[t]:
+                hout[:, :, hev.a[t] - 1] = np.maximum(part, v[:, :, t])
+            elif hev.ends[t]:
+                hout[:, :, hev.a[t]] = new
+            if hev.in_a[t]:
+                part = new
+        # vertical: the pool-state word of (og, px) holds the open window's partial
+        og = np.arange(og_n)[:, None]
+        px = np.arange(f.pool_w)[None, :]
+        state_addr = f.pool_base + og * f.pool_w + px
+        if state_addr.size and state_addr.max() >= len(self.pool_state):
+            raise FpgagenError(f"instruction {self.pc} uses pool-state word "
+                               f"{state_addr.max()} beyond the memory "
+                               f"({len(self.pool_state)} words)")
+        y0 = f.pool_a0 * s + f.pool_phase0
+        for oy in range(f.out_h):
+            ev = window_events(y0 + oy, bool(f.pool_last) and oy == f.out_h - 1, s, ov,
+                               f.pool_h)
+            h = hout[:, oy, :f.pool_w]
+            state = self.pool_state[state_addr]
+            new = h if ev.starts else np.maximum(state, h)
+            done = None
+            if ev.ends_prev:
+                done, j = np.maximum(state, h), int(ev.a) - 1
+            elif ev.ends:
+                done, j = new, int(ev.a)
+            if ev.in_a:
+                self.pool_state[state_addr] = new
+            if done is not None:
+                if j < f.pool_a0 - (1 if ov else 0) or j >= f.pool_h:
+                    raise FpgagenError(f"instruction {self.pc} completes pooled row {j}")
+                slot = (f.out_slot0 + (j - f.pool_a0)) % max(f.out_rows, 1)
+                addr = (f.out_base + (slot * f.pool_w + px) * f.out_pixel_groups
+                        + f.out_group_offset + og)
+                self.store(f, addr, done)
+
+    def load(self, f: Instr):
+        """LOAD: the next input words, one per iteration, at the addresses the loop nest
+        reads."""
+        if f.kh != 1 or f.kw != 1 or f.depthwise:
+            raise FpgagenError(f"instruction {self.pc} (LOAD) has a {f.kh}x{f.kw} kernel or "
+                               "is depthwise")
+        addr, _, _ = self.loop(f)
+        addr = addr.reshape(-1)
+        if addr.size and addr.max() >= len(self.mem):
+            raise FpgagenError(f"instruction {self.pc} loads word {addr.max()} outside the "
+                               f"activation memory ({len(self.mem)} words)")
+        self.mem[addr] = self.take_stream(addr.size)
+
+    def take_stream(self, n: int) -> np.ndarray:
+        """The next ``n`` input words (LOAD)."""
+        if self.streamed + n > len(self.stream):
+            raise FpgagenError(f"instruction {self.pc} loads {n} words, but only "
+                               f"{len(self.stream) - self.streamed} of the input remain")
+        words = self.stream[self.streamed:self.streamed + n]
+        self.streamed += n
+        return words
 
 
 def run_program(program: Program, input_words: np.ndarray, *, capture: bool = False
@@ -138,8 +250,8 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
     ----------
     program : Program
     input_words : np.ndarray
-        ``(program.input_words, pe_rows)`` lane codes, as :func:`pack_input` returns; they
-        are stored from ``program.input.base``.
+        ``(program.input_words, pe_rows)`` lane codes, as :func:`pack_input` returns: the
+        input stream, which LOAD instructions consume in order.
     capture : bool
         Also read back every tensor as soon as it is complete (``EngineResult.tensors``).
 
@@ -156,23 +268,40 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
     eng = _Engine(program, input_words)
     words = program.words()
     scores, cycles, tensors = [], [], {}
+    last_channels = 0
     while True:
         if eng.pc >= len(words):
             raise FpgagenError(f"program {program.name!r} ran past its {len(words)} "
                                "instructions without one marked last")
         op = (words[eng.pc] >> _OP_FIELD.offset) & ((1 << _OP_FIELD.width) - 1)
-        rules = rules_for_opcode(op)
-        f = unpack_instruction(words[eng.pc])
-        streamed = rules.execute(eng, f)
+        if op == Opcode.LOAD.value:  # not an operator: the engine's input port
+            f = unpack_instruction(words[eng.pc])
+            streamed = eng.load(f)
+        else:
+            rules = rules_for_opcode(op)
+            f = unpack_instruction(words[eng.pc])
+            streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD))
         if capture and eng.pc < len(program.layers):
-            for t in program.layers[eng.pc].completes:
-                if t in program.tensors:
-                    tensors[t] = unpack_tensor(program, eng.mem, t)
+            for w in program.layers[eng.pc].writes:
+                place = w.place or program.tensors.get(w.tensor)
+                if place is None:
+                    continue
+                if w.tensor not in tensors:
+                    tensors[w.tensor] = np.zeros((place.channels if w.place is None
+                                                  else w.channel + place.channels,
+                                                  place.h, place.w), np.int64)
+                rows = unpack_rows(program, eng.mem, place, w.lo, w.hi)
+                tensors[w.tensor][w.channel:w.channel + place.channels, w.lo:w.hi] = rows
         if f.last:
+            last_channels = f.out_channels
             break
         eng.pc += 1
+    if eng.streamed != len(eng.stream):
+        raise FpgagenError(f"program {program.name!r} loaded {eng.streamed} of its "
+                           f"{len(eng.stream)} input words")
     out = np.concatenate(scores).astype(np.int64) if scores else np.zeros(0, np.int64)
+    out = out[:last_channels]
     return EngineResult(act_mem=eng.mem, scores=out, cycles=cycles, tensors=tensors)

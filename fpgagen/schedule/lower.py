@@ -13,20 +13,23 @@ costs nothing (its inputs write side by side into its buffer). The steps:
 4. instructions, weight and bias banks, laid out layer after layer.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
-from ..hw.isa import Instr
+from ..hw.isa import Instr, Opcode
 from ..hw.params import HwParams
 from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
+from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
 from .program import Im2col, LayerInfo, Program, TensorPlacement
+from .stages import Network, Run, cut_positions, expand, fusions, network_stages
 
-__all__ = ["lower", "LowerContext"]
+__all__ = ["lower", "LowerContext", "cut_candidates"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ class _FirstFit:
         self.free = merged
 
 
-def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True) -> Program:
+def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
+          steps: int = 1, cuts=(), fuse_pools: bool = True) -> Program:
     """Compile a quantized graph into a program for the accelerator.
 
     Parameters
@@ -99,8 +103,16 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True)
         Size of the PE array.
     reuse_memory : bool
         Free a buffer after its last reader so that later tensors reuse its words. Without
-        it every tensor keeps its own words until the end (larger memory; every tensor
-        can be read back after the run).
+        it every tensor keeps its own words until the end (larger memory).
+    steps : int
+        Row-band steps (:mod:`fpgagen.schedule.bands`): 1 runs every layer over its whole
+        tensor; more run the network depth-first in that many bands, each tensor kept in
+        a ring of the rows its readers still need.
+    cuts : iterable of str
+        Stages (node names, from :func:`cut_candidates`) after which a new region starts:
+        regions run one after the other, and the tensor crossing a cut is kept whole.
+    fuse_pools : bool
+        Fuse every max pool that directly follows a convolution (its only reader) into it.
 
     Returns
     -------
@@ -118,52 +130,104 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True)
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")
     if graph.quant is None:
         raise FpgagenError(f"graph {graph.name!r} is not quantized; quantize it before lowering")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise FpgagenError(f"band steps must be a positive integer, not {steps!r}")
     lanes = hw.pe_rows
     shapes = graph.shapes()
+    producers = {n.name: n for n in graph.nodes}
+    concat_of, im2col, layouts, order, fusion = _structure(graph, hw, fuse_pools)
+    net = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, steps)
+    cuts = set(cuts)
+    valid_cuts = {net.stages[k - 1].name for k in cut_positions(net)}
+    if cuts - valid_cuts:
+        raise FpgagenError(f"cannot cut the band schedule after {sorted(cuts - valid_cuts)}; "
+                           f"possible cuts: {sorted(valid_cuts) or 'none'}")
+    region = 0
+    for k, stage in enumerate(net.stages):
+        net.stages[k] = dataclasses.replace(stage, region=region)
+        if stage.name in cuts:
+            region += 1
+    plan = plan_bands(net.stages, net.heights, net.sinks, steps, net.same_rows)
+    runs = expand(net, plan)
+    places, buffers = _place(graph, lanes, layouts, net, plan, runs, reuse_memory)
+    _check_codes_fit(graph, places)
+
+    macs = graph.macs_per_node()
+    banks = _Banks(hw)
+    ctx = LowerContext(graph=graph, lanes=lanes, layouts=layouts, places=places, im2col=im2col,
+                       banks=banks)
+    base = {}
+    for node in order:  # weights and biases laid out node after node
+        if node.name in net.fused_pools:
+            continue
+        base[node.name] = rules_for(node.op, "lowering").lower(ctx, node)
+    pool_bases, pool_depth = {}, 0
+    for conv, pool in fusion.items():
+        pool_bases[conv] = pool_depth
+        pool_depth += layouts[conv].groups * shapes[pool][2]
+    instructions, infos = [], []
+    output_channels = 0
+    for k, run in enumerate(runs):
+        stage = net.stages[run.band.stage]
+        fields = _band_fields(stage, run, base, net, places, buffers, plan, fusion, shapes,
+                              layouts, pool_bases, graph)
+        node = producers.get(stage.name)
+        if node is not None and isinstance(node.op, GlobalAvgPool):
+            output_channels = shapes[node.name][0]
+        try:
+            instr = Instr(**{**fields, "last": int(k == len(runs) - 1)})
+        except ValueError as e:
+            what = node.op.kind if node is not None else "input"
+            raise FpgagenError(f"cannot map {what} node {stage.name!r}: {e}") from None
+        instructions.append(instr)
+        infos.append(LayerInfo(
+            name=stage.name, opcode=instr.op,
+            macs=_band_macs(macs.get(stage.name, 0), run, stage, net, layouts, lanes),
+            cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
+            output=stage.out or stage.name, completes=(), writes=run.writes))
+    weight_banks, bias_banks, shift_banks = banks.arrays()
+    act_depth = max([1] + [b.end for b in buffers.values()])
+    whole_words = act_depth
+    if plan.steps > 1:  # the same network with whole tensors, for the report
+        net1 = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, 1)
+        plan1 = plan_bands(net1.stages, net1.heights, net1.sinks, 1, net1.same_rows)
+        _, buffers1 = _place(graph, lanes, layouts, net1, plan1, expand(net1, plan1),
+                             reuse_memory)
+        whole_words = max([1] + [b.end for b in buffers1.values()])
+    stored = {t: p for t, p in places.items() if t in net.stored}
+    return Program(hw=hw, instructions=instructions, layers=infos, weight_banks=weight_banks,
+                   bias_banks=bias_banks, shift_banks=shift_banks, act_depth=act_depth,
+                   input=places[graph.input_name], tensors=stored,
+                   output_channels=output_channels, im2col=im2col,
+                   outputs=list(graph.outputs), name=graph.name,
+                   weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
+                   unstored=frozenset(net.unstored),
+                   plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
+                                         whole_words))
+
+
+def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:
+    """The stages after which the band schedule may start a new region: where a single
+    tensor of lower resolution than its producer's input (a pooled or strided output)
+    carries everything later stages read from before."""
+    concat_of, im2col, layouts, order, fusion = _structure(graph, hw, True)
+    net = network_stages(graph, graph.shapes(), layouts, concat_of, im2col, fusion, order, 2)
+    return [net.stages[k - 1].name for k in cut_positions(net)]
+
+
+def _structure(graph: Graph, hw: HwParams, fuse_pools: bool):
+    """What the lowering derives from the graph alone: the checks, concat inputs, the
+    im2col packing, lane layouts, the nodes that become instructions, fused pools."""
     producers = {n.name: n for n in graph.nodes}
     _check_nodes(graph)
     concat_of = _concat_inputs(graph, producers)
     im2col = _im2col(graph)
-    layouts = _layouts(graph, lanes, producers, im2col)
+    layouts = _layouts(graph, hw.pe_rows, producers, im2col)
     order = [n for n in graph.nodes if rules_for(n.op, "lowering").lowering == LOWERED]
     if not order:
         raise FpgagenError(f"cannot map graph {graph.name!r}: it has no conv, pool or add node")
-    step = {n.name: i for i, n in enumerate(order)}
-    places = _place(graph, lanes, layouts, concat_of, step, im2col, reuse_memory)
-    _check_codes_fit(graph, places)
-
-    macs = graph.macs_per_node()
-    concat_done = {}
-    for n in graph.nodes:
-        if isinstance(n.op, Concat):
-            concat_done.setdefault(max(step[i] for i in n.inputs), []).append(n.name)
-    instructions, infos = [], []
-    banks = _Banks(hw)
-    ctx = LowerContext(graph=graph, lanes=lanes, layouts=layouts, places=places, im2col=im2col,
-                       banks=banks)
-    output_channels = 0
-    for s, node in enumerate(order):
-        op = node.op
-        fields = rules_for(op, "lowering").lower(ctx, node)
-        if isinstance(op, GlobalAvgPool):
-            output_channels = shapes[node.name][0]
-        try:
-            instr = Instr(**{**fields, "last": int(s == len(order) - 1)})
-        except ValueError as e:
-            raise FpgagenError(f"cannot map {op.kind} node {node.name!r}: {e}") from None
-        instructions.append(instr)
-        infos.append(LayerInfo(name=node.name, opcode=instr.op, macs=int(macs[node.name]),
-                               cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
-                               output=node.name,
-                               completes=(node.name, *concat_done.get(s, ()))))
-    weight_banks, bias_banks, shift_banks = banks.arrays()
-    act_depth = max(p.end for p in places.values())
-    return Program(hw=hw, instructions=instructions, layers=infos, weight_banks=weight_banks,
-                   bias_banks=bias_banks, shift_banks=shift_banks, act_depth=act_depth,
-                   input=places[graph.input_name], tensors=places,
-                   output_channels=output_channels, im2col=im2col,
-                   outputs=list(graph.outputs), name=graph.name,
-                   weight_bits=int(graph.quant.weight_bits))
+    fusion = fusions(graph, graph.shapes(), layouts) if fuse_pools else {}
+    return concat_of, im2col, layouts, order, fusion
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -274,66 +338,83 @@ def _layouts(graph: Graph, lanes: int, producers: dict, im2col: Im2col | None) -
     raise AssertionError("layout fixing did not converge")
 
 
-def _place(graph, lanes, layouts, concat_of, step, im2col, reuse_memory) -> dict:
-    """Buffers (a concat shares one with its inputs), their liveness and addresses."""
+@dataclass(frozen=True)
+class _Buffer:
+    base: int
+    rows: int
+    w: int
+    groups: int
+
+    @property
+    def words(self) -> int:
+        return self.rows * self.w * self.groups
+
+    @property
+    def end(self) -> int:
+        return self.base + self.words
+
+
+def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memory):
+    """Buffers of ``plan.ring_rows`` rows, their liveness in instructions and addresses;
+    ``{tensor: TensorPlacement}`` (also for the convs whose output only the pooling unit
+    or the chunk buffer sees: their loop geometry, at no address)."""
     shapes = graph.shapes()
-    end = len(step)  # graph outputs live past the last instruction
-    key_of, offset = {}, {}
-    for n in graph.nodes:
-        if isinstance(n.op, Concat):
-            groups = 0
-            for i in n.inputs:
-                key_of[i], offset[i] = n.name, groups
-                groups += layouts[i].groups
-    tensors = [graph.input_name] + [n.name for n in graph.nodes
-                                    if not isinstance(n.op, GlobalAvgPool)]
-    for t in tensors:
-        key_of.setdefault(t, t)
-    size, first, last = {}, {}, {}
-    for t in tensors:
-        key = key_of[t]
-        _, h, w = shapes[t]
-        if t == graph.input_name and im2col is not None:
-            _, h, w = shapes[im2col.conv]
-        if key == t:
-            size[key] = (h, w, layouts[t].groups)
-        s = step.get(t, -1)
-        if t in step or t == graph.input_name:
-            first[key] = min(first.get(key, s), s)
-        uses = [step[r.name] for r in graph.consumers(t) if r.name in step]
-        if t in graph.outputs:
-            uses.append(end)
-        last[key] = max([last.get(key, -1), *uses])
-    for key in size:
-        last[key] = max(last[key], first[key])
-
-    alloc, base = _FirstFit(), {}
+    first, last = {}, {}
+    end = len(runs)
+    for k, run in enumerate(runs):
+        s = net.stages[run.band.stage]
+        for b in ([s.out] if s.out else []):
+            first.setdefault(b, k)
+            last[b] = max(last.get(b, k), k)
+        for b in s.inputs:
+            last[b] = k
+    for t in graph.outputs:
+        b = net.key_of.get(t, t)
+        if b in first:
+            last[b] = end
+    sizes = {}
+    for b, h in net.heights.items():
+        if b not in first:
+            continue
+        w, groups = net.widths[b]
+        rows = plan.ring_rows.get(b, h)
+        if b == net.chunked:
+            groups = net.chunk_groups
+            rows = h
+        sizes[b] = (rows, w, groups)
+    alloc, buffers = _FirstFit(), {}
     frees: dict[int, list[str]] = {}
-    for key in size:
-        frees.setdefault(last[key], []).append(key)
-
-    def words(key):
-        h, w, p = size[key]
-        return h * w * p
-
-    for s in range(-1, end):
-        for key in size:
-            if first[key] == s and key not in base:
-                base[key] = alloc.take(words(key))
+    for b in sizes:
+        frees.setdefault(last[b], []).append(b)
+    for k in range(end):
+        for b in sizes:
+            if first[b] == k:
+                rows, w, groups = sizes[b]
+                buffers[b] = _Buffer(alloc.take(rows * w * groups), rows, w, groups)
         if reuse_memory:
-            for key in frees.get(s, ()):
-                alloc.give(base[key], words(key))
-
+            for b in frees.get(k, ()):
+                alloc.give(buffers[b].base, buffers[b].words)
     places = {}
-    for t in tensors:
-        key = key_of[t]
-        h, w, p = size[key]
+    for t in [graph.input_name] + [n.name for n in graph.nodes]:
+        if t != graph.input_name and isinstance(graph.node(t).op, GlobalAvgPool):
+            continue
         lay = layouts[t]
-        places[t] = TensorPlacement(name=t, base=base[key], h=h, w=w, pixel_groups=p,
-                                    group_offset=offset.get(t, 0),
-                                    channels=len(lay.positions), groups=lay.groups,
-                                    positions=lay.positions)
-    return places
+        b = net.key_of.get(t, t)
+        if t in net.stored or t == net.chunked:
+            buf = buffers[b]
+            h, w = (shapes[t][1:] if t != graph.input_name else
+                    (net.heights[b], buf.w))
+            places[t] = TensorPlacement(name=t, base=buf.base, h=h, w=w,
+                                        pixel_groups=buf.groups,
+                                        group_offset=net.offset.get(t, 0),
+                                        channels=len(lay.positions), groups=lay.groups,
+                                        positions=lay.positions, rows=buf.rows)
+        elif t in layouts and t in shapes and t not in net.fused_pools:
+            h, w = shapes[t][1:]  # a conv whose output goes to the pooling unit
+            places[t] = TensorPlacement(name=t, base=0, h=h, w=w, pixel_groups=lay.groups,
+                                        group_offset=0, channels=len(lay.positions),
+                                        groups=lay.groups, positions=lay.positions)
+    return places, buffers
 
 
 # --- instructions --------------------------------------------------------------------------
@@ -411,3 +492,91 @@ class LowerContext:
     def describe(self, tensor: str) -> str:
         """``"lanes 0..18, 32..50"``: the lanes ``tensor``'s channels occupy."""
         return _describe(self.layouts[tensor])
+
+
+# --- bands ---------------------------------------------------------------------------------
+
+def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict, buffers: dict,
+                 plan: BandPlan, fusion: dict, shapes: dict, layouts: dict,
+                 pool_bases: dict, graph: Graph) -> dict:
+    """The instruction fields of one run: the node's whole-tensor fields narrowed to the
+    band's rows, the rings' slots, fused pooling, channel chunks."""
+    lo, hi = run.band.lo, run.band.hi
+    if stage.name == graph.input_name:  # LOAD: rows lo..hi-1 of the input into its ring
+        p = places[stage.name]
+        return dict(op=Opcode.LOAD, in_base=p.base, in_h=p.h, in_w=p.w,
+                    in_groups=p.pixel_groups, in_pixel_groups=p.pixel_groups, kh=1, kw=1,
+                    stride_h=1, stride_w=1, out_h=hi - lo, out_w=p.w, out_groups=1,
+                    in_y0=lo, in_rows=p.rows, in_slot0=lo % p.rows)
+    f = dict(base[stage.name])
+    node = graph.node(stage.name)
+    src = places[node.inputs[0]]
+    if isinstance(node.op, GlobalAvgPool):
+        f.update(in_rows=src.rows, in_slot0=0, in_y0=0)
+        if run.chunk is not None:
+            g0, g1 = run.chunk
+            buf = buffers[net.chunked]
+            f.update(in_base=buf.base, in_pixel_groups=buf.groups, out_groups=g1 - g0)
+        return f
+    ring = src.rows
+    if isinstance(node.op, Add):
+        in_y0 = lo
+        in_slot0 = lo % ring
+    else:
+        in_y0 = lo * f["stride_h"]
+        in_slot0 = (in_y0 - f["pad_h"]) % ring
+    f.update(out_h=hi - lo, in_y0=in_y0, in_rows=ring, in_slot0=in_slot0)
+    if run.chunk is not None:  # a channel chunk of the conv before the GAP
+        g0, g1 = run.chunk
+        buf = buffers[net.chunked]
+        kk = f["kh"] * f["kw"] * f["in_groups"]
+        f.update(out_groups=g1 - g0, weight_base=f["weight_base"] + g0 * kk,
+                 bias_base=f["bias_base"] + g0, out_base=buf.base,
+                 out_pixel_groups=buf.groups, out_group_offset=0, out_rows=buf.rows,
+                 out_slot0=0)
+        return f
+    if stage.name in fusion:
+        pool = graph.node(fusion[stage.name])
+        pp = places[pool.name]
+        k, s = pool.op.kernel[0], pool.op.stride[0]
+        ph, pw = shapes[pool.name][1:]
+        f.update(pool=1, pool_s=s, pool_overlap=k - s, pool_w=pw, pool_h=ph,
+                 pool_a0=lo // s, pool_phase0=lo % s, pool_last=int(hi == stage.rows),
+                 pool_base=pool_bases[stage.name], out_base=pp.base,
+                 out_pixel_groups=pp.pixel_groups,
+                 out_group_offset=pp.group_offset + net.pool_offset[stage.name],
+                 out_rows=pp.rows, out_slot0=(lo // s) % pp.rows)
+        return f
+    out = places[stage.name]
+    f.update(out_rows=out.rows, out_slot0=lo % out.rows)
+    return f
+
+
+def _band_macs(macs: int, run: Run, stage: Stage, net: Network, layouts: dict,
+               lanes: int) -> int:
+    """The node's multiply-accumulates done by one run (its rows, or its channel chunk)."""
+    if not macs:
+        return 0
+    if run.chunk is not None:
+        channels = len(layouts[net.chunked].positions)
+        g0, g1 = run.chunk
+        return macs * max(0, min(channels, g1 * lanes) - g0 * lanes) // channels
+    return macs * (run.band.hi - run.band.lo) // stage.rows
+
+
+def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, pool_depth: int,
+                     whole_words: int) -> ActivationPlan:
+    tensors = {}
+    for t in sorted(net.stored):
+        tensors.setdefault(net.key_of.get(t, t), []).append(t)
+    if net.chunked is not None:
+        tensors.setdefault(net.chunked, []).append(net.chunked)
+    rows = []
+    for b, buf in buffers.items():  # in the order they are first written
+        rows.append(BufferPlan(name=b, tensors=tuple(tensors.get(b, (b,))),
+                               height=net.heights[b], width=buf.w, groups=buf.groups,
+                               rows_kept=buf.rows, base=buf.base,
+                               chunk=b == net.chunked))
+    return ActivationPlan(steps=plan.steps, buffers=tuple(rows),
+                          words=max([1] + [b.end for b in buffers.values()]),
+                          whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes)

@@ -27,6 +27,7 @@ class MemoryRole(enum.Enum):
     SCHEDULE = "schedule"  #: the packed instructions (ROM)
     SCORES = "scores"  #: the class scores the GAP writes and the stream reads (RAM)
     CYCLE_LOG = "cycle_log"  #: the cycle count at the end of every instruction (RAM)
+    POOL_STATE = "pool_state"  #: partial maxima of fused pooling's open windows (RAM)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class MemoryMap:
     @classmethod
     def build(cls, *, pe_rows: int, pe_cols: int, weight_bits: int, weight_depth: int,
               bias_depth: int, act_depth: int, instructions: int,
-              score_groups: int) -> "MemoryMap":
+              score_groups: int, pool_depth: int = 0) -> "MemoryMap":
         """The memories of a design of these sizes, as the top level declares them.
 
         Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
@@ -124,7 +125,9 @@ class MemoryMap:
         :data:`~fpgagen.hw.spec.BIAS_WORD`). Shared: the activation RAM ``act``
         (``act_depth`` words of ``pe_rows`` lanes), the schedule ROM (one word per
         instruction), the score RAM (``score_groups`` words of ``pe_rows`` scores) and the
-        cycle log RAM (one entry per instruction). RAMs are at least two words deep. The
+        cycle log RAM (one entry per instruction), and the pool-state RAM ``pool_state``
+        (``pool_depth`` words of ``pe_rows`` lanes) of fused max pooling. RAMs are at least
+        two words deep. The
         banks and the activation RAM are templated memories that ask for block RAM and are
         banked; the other three are Amaranth memories the synthesis tool places.
         """
@@ -144,6 +147,8 @@ class MemoryMap:
                                   role=MemoryRole.SCORES))
         mems.append(LogicalMemory("cycle_log", max(instructions, 2), CYCLE_LOG_BITS, "ram",
                                   role=MemoryRole.CYCLE_LOG))
+        mems.append(LogicalMemory("pool_state", max(int(pool_depth), 2),
+                                  ACT_LANE_BITS * pe_rows, "ram", role=MemoryRole.POOL_STATE))
         return cls(tuple(mems))
 
     def __iter__(self):
@@ -177,4 +182,5 @@ def memory_map(program) -> MemoryMap:
                            weight_bits=int(program.weight_bits),
                            weight_depth=program.weight_depth, bias_depth=program.bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
-                           score_groups=program.score_groups)
+                           score_groups=program.score_groups,
+                           pool_depth=program.pool_depth)

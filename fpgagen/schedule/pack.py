@@ -9,7 +9,7 @@ from ..golden.int_model import input_codes
 from ..ir import Graph
 from .program import Program, TensorPlacement
 
-__all__ = ["pack_input", "pack_tensor", "unpack_tensor", "im2col_input"]
+__all__ = ["pack_input", "pack_tensor", "unpack_tensor", "unpack_rows", "im2col_input"]
 
 
 def im2col_input(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
@@ -32,20 +32,22 @@ def _addresses(place: TensorPlacement, lanes: int):
 
 
 def pack_tensor(place: TensorPlacement, codes: np.ndarray, lanes: int) -> np.ndarray:
-    """The buffer words ``(h * w * pixel_groups, lanes)`` int64 holding ``codes``
-    ``(C, H, W)`` at ``place`` (every other lane 0)."""
+    """The words ``(h * w * pixel_groups, lanes)`` int64 of ``codes`` ``(C, H, W)`` laid
+    out as at ``place``, every row (every other lane 0): a whole buffer, or the stream of
+    a ring's rows in order."""
     codes = np.asarray(codes, dtype=np.int64)
     if codes.shape != (place.channels, place.h, place.w):
         raise FpgagenError(f"tensor {place.name!r} is {place.channels}x{place.h}x{place.w}, "
                            f"got codes of shape {codes.shape}")
-    out = np.zeros((place.words, lanes), dtype=np.int64)
+    out = np.zeros((place.h * place.w * place.pixel_groups, lanes), dtype=np.int64)
     words, lane = _addresses(place, lanes)
     out[words, lane] = codes.reshape(place.channels, -1)
     return out
 
 
 def pack_input(program: Program, graph: Graph, bgr_u8: np.ndarray) -> np.ndarray:
-    """The words the host streams in, in address order from ``program.input.base``.
+    """The words the host streams in: the input tensor's words, row after row (LOAD
+    instructions take them in this order).
 
     Parameters
     ----------
@@ -87,6 +89,9 @@ def unpack_tensor(program: Program, act_mem: np.ndarray, tensor_name: str) -> np
         packed codes ``(kh * kw * C, OH, OW)``.
     """
     place = program.placement(tensor_name)
+    if not place.whole:
+        raise FpgagenError(f"tensor {tensor_name!r} is kept in a ring of {place.rows} of its "
+                           f"{place.h} rows; read rows as they are written (unpack_rows)")
     mem = np.asarray(act_mem)
     lanes = program.hw.pe_rows
     if mem.ndim != 2 or mem.shape[1] != lanes or mem.shape[0] < place.end:
@@ -96,3 +101,24 @@ def unpack_tensor(program: Program, act_mem: np.ndarray, tensor_name: str) -> np
     words, lane = _addresses(place, lanes)
     codes = mem[place.base + words, lane].astype(np.int64)
     return codes.reshape(place.channels, place.h, place.w)
+
+
+def unpack_rows(program: Program, act_mem: np.ndarray, place: TensorPlacement, lo: int,
+                hi: int) -> np.ndarray:
+    """The codes ``(C, hi - lo, W)`` of rows ``lo .. hi - 1`` of the tensor at ``place``
+    (in its ring: row ``y`` in slot ``y mod place.rows``)."""
+    mem = np.asarray(act_mem)
+    lanes = program.hw.pe_rows
+    if hi - lo > place.rows:
+        raise FpgagenError(f"rows {lo}..{hi - 1} of {place.name!r} do not fit its ring of "
+                           f"{place.rows} rows at once")
+    pos = np.asarray(place.positions, dtype=np.int64)
+    y = np.arange(lo, hi) % place.rows
+    pix = (y[:, None] * place.w + np.arange(place.w)[None, :]).reshape(-1)
+    words = (place.base + pix[None, :] * place.pixel_groups + place.group_offset
+             + (pos // lanes)[:, None])
+    if words.size and words.max() >= len(mem):
+        raise FpgagenError(f"activation memory image of {len(mem)} words does not hold rows "
+                           f"{lo}..{hi - 1} of {place.name!r}")
+    codes = mem[words, (pos % lanes)[:, None]]
+    return codes.reshape(place.channels, hi - lo, place.w).astype(np.int64)

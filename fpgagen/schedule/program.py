@@ -10,7 +10,7 @@ from ..hw.cost import mac_utilization
 from ..hw.params import HwParams
 from ..hw.isa import Instr, Opcode, pack_instruction
 
-__all__ = ["TensorPlacement", "LayerInfo", "Im2col", "Program"]
+__all__ = ["TensorPlacement", "TensorWrite", "LayerInfo", "Im2col", "Program"]
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,42 @@ class TensorPlacement:
     channels: int
     groups: int
     positions: tuple[int, ...]
+    rows: int = 0
+
+    def __post_init__(self):
+        if self.rows == 0:
+            object.__setattr__(self, "rows", self.h)
+
+    @property
+    def whole(self) -> bool:
+        """The buffer keeps every row of the tensor (else a ring of :attr:`rows` rows: row
+        ``y`` in slot ``y mod rows``)."""
+        return self.rows >= self.h
 
     @property
     def words(self) -> int:
-        """Words of the whole buffer, ``h * w * pixel_groups``."""
-        return self.h * self.w * self.pixel_groups
+        """Words of the buffer, ``rows * w * pixel_groups``."""
+        return self.rows * self.w * self.pixel_groups
 
     @property
     def end(self) -> int:
         """One past the buffer's last word."""
         return self.base + self.words
+
+
+@dataclass(frozen=True)
+class TensorWrite:
+    """Rows ``lo .. hi - 1`` of ``tensor`` that an instruction completes, for reading them
+    back as they are written (a ring soon overwrites them).
+
+    ``place`` is where they are (``None``: the program's placement of ``tensor``);
+    ``channel`` the first channel of ``tensor`` they hold (a channel chunk)."""
+
+    tensor: str
+    lo: int
+    hi: int
+    place: "TensorPlacement | None" = None
+    channel: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,8 +107,9 @@ class LayerInfo:
     output : str
         The tensor the instruction writes (for GAP: the streamed scores).
     completes : tuple of str
-        Tensors whose every word is written once this instruction is done: ``output`` and
-        a concat whose last input it writes.
+        Unused (kept for listings of older programs); see ``writes``.
+    writes : tuple of TensorWrite
+        The tensor rows the instruction completes.
     """
 
     name: str
@@ -91,6 +118,7 @@ class LayerInfo:
     cycles_predicted: int
     output: str
     completes: tuple[str, ...] = ()
+    writes: tuple[TensorWrite, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,15 @@ class Program:
     weight_bits : int
         Width of the stored weight codes (4..8): a weight bank word is ``pe_rows *
         weight_bits`` bits.
+    pool_depth : int
+        Words of pool-state memory the fused max pools use (0: none).
+    unstored : frozenset of str
+        Tensors the program computes but never holds whole: the input of a fused max pool
+        (only the pooling unit sees it) and the conv before the GAP when it runs in
+        channel chunks.
+    plan : ActivationPlan or None
+        How the activation memory is used: per tensor, rows kept and words, whole or in
+        row bands (see :mod:`fpgagen.schedule.bands`).
     """
 
     hw: HwParams
@@ -157,6 +194,9 @@ class Program:
     outputs: list[str] = field(default_factory=list)
     name: str = ""
     weight_bits: int = 8
+    pool_depth: int = 0
+    plan: object = None
+    unstored: frozenset = frozenset()
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents)."""
@@ -164,8 +204,9 @@ class Program:
 
     @property
     def input_words(self) -> int:
-        """Words the host streams in (the input tensor's buffer)."""
-        return self.input.words
+        """Words the host streams in: every row of the input tensor (its buffer may keep
+        fewer, as a ring)."""
+        return self.input.h * self.input.w * self.input.pixel_groups
 
     @property
     def weight_depth(self) -> int:

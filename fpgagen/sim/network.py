@@ -85,6 +85,7 @@ class NetworkRun:
     instruction_cycles: np.ndarray  #: cycles of each instruction
     wall_seconds: float  #: host time from ``start`` to ``done`` (simulation speed)
     tensors: dict = field(default_factory=dict)  #: codes ``(C, H, W)`` read back
+    act_mem: np.ndarray | None = None  #: the whole activation memory after the run
 
 
 def _signed_scores(program: Program, raw: np.ndarray) -> np.ndarray:
@@ -97,18 +98,23 @@ def _signed_scores(program: Program, raw: np.ndarray) -> np.ndarray:
 
 
 def run_image(sim: SimBuild, program: Program, graph: Graph, bgr_u8: np.ndarray,
-              read_back=()) -> NetworkRun:
+              read_back=(), read_memory: bool = False) -> NetworkRun:
     """Stream ``bgr_u8`` into the simulated design, run from ``start`` to ``done`` and
-    collect the scores, the cycle counts and the tensors named in ``read_back`` (which must
-    still be intact in the activation memory at the end: lower with ``reuse_memory=False``
-    to read intermediate tensors)."""
+    collect the scores, the cycle counts, the tensors named in ``read_back`` (which must
+    be whole, not rings, and still intact in the activation memory at the end: lower with
+    ``reuse_memory=False`` to read intermediate tensors) and, with ``read_memory``, the
+    whole activation memory."""
     words = pack_input(program, graph, bgr_u8)
     places = [program.placement(t) for t in read_back]
-    lo = min((p.base for p in places), default=0)
-    hi = max((p.end for p in places), default=0)
-    result = sim.run(words, regions=[(lo, hi - lo)] if places else ())
-    tensors = {}
-    if places:
+    for p in places:
+        if not p.whole:
+            raise FpgagenError(f"tensor {p.name!r} is kept in a ring of {p.rows} of its "
+                               f"{p.h} rows: it cannot be read back whole after the run")
+    lo = 0 if read_memory else min((p.base for p in places), default=0)
+    hi = program.act_depth if read_memory else max((p.end for p in places), default=0)
+    result = sim.run(words, regions=[(lo, hi - lo)] if hi > lo else ())
+    tensors, mem = {}, None
+    if hi > lo:
         mem = np.zeros((hi, program.hw.pe_rows), dtype=np.int64)
         mem[lo:hi] = result.regions[0]
         tensors = {t: unpack_tensor(program, mem, t) for t in read_back}
@@ -118,4 +124,5 @@ def run_image(sim: SimBuild, program: Program, graph: Graph, bgr_u8: np.ndarray,
                            f"{program.output_channels}")
     return NetworkRun(scores=scores, cycles=result.cycles,
                       instruction_cycles=result.instruction_cycles,
-                      wall_seconds=result.wall_seconds, tensors=tensors)
+                      wall_seconds=result.wall_seconds, tensors=tensors,
+                      act_mem=mem if read_memory else None)

@@ -14,7 +14,7 @@ from ..golden.int_model import run_int
 from ..hw.cost import mac_utilization
 from ..hw.params import HwParams
 from ..ir import Graph
-from ..schedule.lower import lower
+from ..schedule.band_choice import plan_program
 from ..schedule.program import Program
 from .network import build_program, run_image
 
@@ -77,11 +77,13 @@ class NetworkSimulator:
     """
 
     def __init__(self, graph: Graph, hw: HwParams, build_dir,
-                 progress: Callable[[str], None] | None = None):
+                 progress: Callable[[str], None] | None = None, *, steps: int | None = None,
+                 max_activation_bytes: int | None = None):
         self.graph = graph
         self._say = progress or log.info
         self._say(f"compiling {graph.name} for a {hw} PE array")
-        self.program = lower(graph, hw)
+        self.program = plan_program(graph, hw, steps=steps,
+                                    max_activation_bytes=max_activation_bytes)
         p = self.program
         self._say(f"{len(p.instructions)} instructions, {p.macs:,d} MACs, "
                   f"{p.cycles_predicted:,d} cycles predicted; generating Verilog and "
@@ -106,8 +108,9 @@ class NetworkSimulator:
 
 
 def simulate_image(graph: Graph, hw: HwParams, image: np.ndarray, build_dir,
-                   progress: Callable[[str], None] | None = None) -> SimulationReport:
-    """Compile ``graph`` (quantized) for ``hw``, build it in ``build_dir``, run ``image``
-    (``(H, W, 3)`` uint8 BGR) and compare with the golden model (see
-    :class:`NetworkSimulator`)."""
-    return NetworkSimulator(graph, hw, build_dir, progress).run(image)
+                   progress: Callable[[str], None] | None = None, **plan) -> SimulationReport:
+    """Compile ``graph`` (quantized) for ``hw`` (``plan``: ``steps`` or
+    ``max_activation_bytes``, see :func:`fpgagen.schedule.band_choice.plan_program`),
+    build it in ``build_dir``, run ``image`` (``(H, W, 3)`` uint8 BGR) and compare with the
+    golden model (see :class:`NetworkSimulator`)."""
+    return NetworkSimulator(graph, hw, build_dir, progress, **plan).run(image)

@@ -58,8 +58,15 @@ class SimBuild:
         self.build_dir = Path(build_dir)
 
     def run(self, input_lanes: np.ndarray, regions=()) -> SimResult:
-        """Stream ``input_lanes`` ``(n, lanes)`` codes in, run, read back ``regions``
-        (``(start, count)`` word ranges of the activation memory)."""
+        """Run the program while offering ``input_lanes`` ``(n, lanes)`` codes on the input
+        stream (its LOAD instructions take them), read back ``regions`` (``(start,
+        count)`` word ranges of the activation memory).
+
+        Raises
+        ------
+        RuntimeError
+            When the testbench wrote no results, or the program took another number of
+            input words than offered."""
         from cocotb_tools.runner import get_runner
 
         ensure_verilator_on_path()
@@ -81,6 +88,10 @@ class SimBuild:
                 raise RuntimeError(f"the testbench wrote no results; see "
                                    f"{self.build_dir / 'simulation.log'}")
             data = np.load(tb_out, allow_pickle=False)
+            if int(data["input_taken"]) != len(words):
+                raise RuntimeError(f"the program's LOAD instructions took "
+                                   f"{int(data['input_taken'])} of the {len(words)} input "
+                                   "words offered")
             lanes = self.config.pe_rows
             out_regions = []
             for i in range(len(regions_arr)):

@@ -9,6 +9,8 @@ A block is one drawn layer configuration, the unit a test counts as a *case*:
     any output channel count, with or without ReLU;
 ``maxpool``
     one max pool: kernel 1..7, stride 1..3, padding below the kernel, ceil or floor mode;
+    a third of them square and unpadded with a window of the stride or the stride + 1 (the
+    pools of the SqueezeNet family, which the compiler fuses into the conv before them);
 ``concat``
     two or three conv or max pool branches of one tensor with equal height and width,
     concatenated along channels;
@@ -134,6 +136,10 @@ class GraphSpec:
     per_channel: bool = True
     reuse_memory: bool = True
     seed: int = 0
+    #: row-band steps of the schedule (1: whole tensors) and which of the lowering's cut
+    #: candidates start a new region (bit ``k``: candidate ``k``)
+    steps: int = 1
+    cut_mask: int = 0
 
     @property
     def has_gap(self) -> bool:
@@ -198,6 +204,12 @@ def _draw_layer(draw: Draw, kind: str, shape, *, out_channels=None, max_channels
     ``target`` where given and are at most ``max_out``."""
     hw = shape[1:]
     ceil_mode = True
+    if kind == "maxpool" and target == (None, None) and min(hw) >= 2 and draw(0, 2) == 0:
+        # the pools of the SqueezeNet family: square, unpadded, window = stride (+ 1),
+        # which the compiler fuses into the conv before them
+        s = draw(1, min(3, min(hw)))
+        k = min(s + draw(0, 1), min(hw))
+        return LayerSpec("maxpool", (k, k), (s, s), (0, 0), ceil_mode=bool(draw(0, 1)))
     if kind == "maxpool":
         ceils = [c for c in (True, False)
                  if all(_feasible(kind, hw[a], target[a], max_out, c) for a in (0, 1))]
@@ -282,7 +294,7 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
                     gap: bool = True, activation_bits=(8,),
-                    pool_input: bool = False) -> GraphSpec:
+                    pool_input: bool = False, bands: bool = True) -> GraphSpec:
     """Draw a random graph.
 
     Parameters
@@ -306,8 +318,8 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         it, take the input's type, signed 9 bits.
 
     Besides the blocks, it draws the input size and mean, the quantization options
-    (weight and activation bits, per-channel or per-layer weight scales), memory reuse
-    and the seed of the weights and images.
+    (weight and activation bits, per-channel or per-layer weight scales), memory reuse,
+    the seed of the weights and images and the band schedule.
     """
     n_lanes = _choice(draw, lanes)
     max_channels = max(12, 2 * n_lanes + 3)
@@ -335,7 +347,8 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
                      mean=mean, weight_bits=_choice(draw, (8, 4, 5, 6, 7)),
                      activation_bits=_choice(draw, activation_bits),
                      per_channel=not draw(0, 1), reuse_memory=not draw(0, 1),
-                     seed=draw(0, 2 ** 32 - 1))
+                     seed=draw(0, 2 ** 32 - 1), steps=draw(1, height) if bands else 1,
+                     cut_mask=draw(0, 15) if bands else 0)
 
 
 # --- building --------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""Row bands and fused max pooling in the compiler and the engine model: small graphs whose
+bands cross padding rows, stride 2, ceil-mode pooling, concats at channel offsets and
+bypass adds, lowered in several band counts on 8x8 and 16x16 arrays, bit for bit against
+the golden model; the row arithmetic of pooled bands against brute force; the choice of
+a plan."""
+
+import numpy as np
+import pytest
+
+from fpgagen.errors import FpgagenError
+from fpgagen.golden.int_model import run_int
+from fpgagen.hw import HwParams
+from fpgagen.hw.isa import Opcode
+from fpgagen.hw.pooling import check_fusable, window_events
+from fpgagen.ir import GlobalAvgPool
+from fpgagen.numerics.primitives import maxpool
+from fpgagen.schedule import lower, pack_input, run_program
+from fpgagen.schedule.band_choice import choose_plan, plan_options
+from fpgagen.schedule.bands import conv_rows_for, pooled_rows_done
+from fpgagen.schedule.lower import cut_candidates
+from fpgagen.testing.band_graphs import BAND_GRAPHS as GRAPHS
+from fpgagen.testing.band_graphs import band_graph
+
+HW = {"8x8": HwParams(pe_rows=8, pe_cols=8), "16x16": HwParams(pe_rows=16, pe_cols=16)}
+
+
+def _quantized(key):
+    return band_graph(key)
+
+
+def _run_and_check(graph, program, image):
+    golden = run_int(graph, image, keep_all=True)
+    result = run_program(program, pack_input(program, graph, image), capture=True)
+    checked = 0
+    for name in program.tensors:
+        if name == graph.input_name:
+            continue
+        np.testing.assert_array_equal(result.tensors[name], golden[name], err_msg=name)
+        checked += 1
+    out = graph.outputs[0]
+    if isinstance(graph.node(out).op, GlobalAvgPool):
+        np.testing.assert_array_equal(result.scores, golden[out].ravel())
+    assert checked >= 1
+    assert result.cycles == [info.cycles_predicted for info in program.layers]
+    return result
+
+
+@pytest.mark.parametrize("hw", HW.values(), ids=HW.keys())
+@pytest.mark.parametrize("key", GRAPHS)
+def test_bands_are_bit_exact(key, hw):
+    graph = _quantized(key)
+    image = np.random.default_rng(11).integers(0, 256, graph.input_shape[1:] + (3,), np.uint8)
+    whole = lower(graph, hw)
+    _run_and_check(graph, whole, image)
+    rows = graph.input_shape[1]
+    cuts = cut_candidates(graph, hw)
+    for steps in (2, 3, 5, rows):
+        for c in ([], cuts[-1:]):
+            program = lower(graph, hw, steps=steps, cuts=c)
+            assert len(program.instructions) > len(whole.instructions)
+            # rings: some tensor keeps fewer rows than it has
+            assert any(not p.whole for p in program.tensors.values()), (steps, c)
+            _run_and_check(graph, program, image)
+
+
+def test_fused_pools_and_what_stays_a_pool_instruction():
+    graph = _quantized("ceil-pool")
+    program = lower(graph, HW["8x8"], steps=3)
+    ops = {info.name: f.op for f, info in zip(program.instructions, program.layers)}
+    assert ops["a"] == Opcode.CONV and "p" not in ops  # 3x3/2 unpadded: fused into a
+    assert ops["q"] == Opcode.MAXPOOL  # padded: its own instruction
+    assert "a" in program.unstored and "p" in program.tensors
+    assert graph.shapes()["p"] == (16, 12, 12)
+    assert program.pool_depth == 2 * 12  # a's 16 channels: 2 groups x 12 pooled columns
+    unfused = lower(graph, HW["8x8"], fuse_pools=False)
+    assert sum(f.op == Opcode.MAXPOOL for f in unfused.instructions) == 2
+
+
+def test_banded_memory_is_smaller_and_reported():
+    graph = _quantized("concat")
+    hw = HW["8x8"]
+    whole = lower(graph, hw)
+    banded = lower(graph, hw, steps=8)
+    assert banded.act_depth < whole.act_depth
+    plan = banded.plan.as_dict()
+    assert plan["banded"] and plan["band_steps"] == 8
+    assert plan["words"] == banded.act_depth and plan["whole_tensor_words"] == whole.act_depth
+    rows = {b["buffer"]: b for b in plan["buffers"]}
+    # the fire module's squeeze is read by a 3x3 conv: a few of its rows, not all
+    assert rows["f2/s"]["rows_kept"] < rows["f2/s"]["height"]
+    # the network output stays whole
+    assert rows["f3/cat"]["whole"]
+
+
+# --- row arithmetic of fused pooling -----------------------------------------------------
+
+@pytest.mark.parametrize("ceil", [True, False])
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (2, 1), (3, 3), (4, 3), (1, 1)])
+def test_pooled_rows_follow_the_window_rule(k, s, ceil):
+    """``pooled_rows_done`` and ``conv_rows_for`` agree with the hardware's window rule
+    (the row where each window completes) for every prefix of rows."""
+    for n in range(k, 30):
+        pooled = maxpool(np.zeros((1, n, 1)), (k, 1), (s, 1), (0, 0), ceil).shape[1]
+        t = np.arange(n)
+        ev = window_events(t, t == n - 1, s, k - s, pooled)
+        completed_at = {int(ev.window[i]): int(t[i]) for i in range(n) if ev.emits[i]}
+        assert sorted(completed_at) == list(range(pooled))
+        for rows in range(n + 1):
+            done = sum(1 for j in completed_at if completed_at[j] < rows)
+            assert pooled_rows_done(rows, k, s, pooled, n) == done
+        for p in range(pooled + 1):
+            c = conv_rows_for(p, k, s, pooled, n)
+            assert pooled_rows_done(c, k, s, pooled, n) >= p
+            assert c == 0 or pooled_rows_done(c - 1, k, s, pooled, n) < p
+
+
+def test_which_pools_fuse():
+    assert check_fusable((3, 3), (2, 2), (0, 0), (56, 56)) is None
+    assert "pads" in check_fusable((3, 3), (2, 2), (1, 1), (56, 56))
+    assert "not square" in check_fusable((3, 2), (2, 2), (0, 0), (56, 56))
+    assert "neither" in check_fusable((5, 5), (2, 2), (0, 0), (56, 56))
+    assert "wide" in check_fusable((3, 3), (2, 2), (0, 0), (56, 3))
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+def test_plan_choice_takes_the_fewest_cycles_that_fit():
+    graph = _quantized("concat")
+    hw = HW["8x8"]
+    options = plan_options(graph, hw)
+    assert options[0].steps == 1  # whole tensors: fewest instructions
+    assert [o.cycles for o in options] == sorted(o.cycles for o in options)
+    everything, ok = choose_plan(options, lambda o: True)
+    assert ok and everything == options[0]
+    smallest = min(o.words for o in options)
+    limited, ok = choose_plan(options, lambda o: o.words <= smallest)
+    assert ok and limited.words == smallest
+    assert all(o.cycles >= limited.cycles for o in options if o.words <= smallest)
+    tried = []
+    none, ok = choose_plan(options, lambda o: tried.append(o) or False)
+    assert not ok and none.words == smallest
+    # an option needing as many words as one that failed is not tried
+    assert len({o.words for o in tried}) == len(tried)
+    capped, ok = choose_plan(options, lambda o: True, max_words=smallest)
+    assert ok and capped.words == smallest
+
+
+def test_bad_plans_are_refused():
+    graph = _quantized("padding")
+    with pytest.raises(FpgagenError, match="band steps must be a positive integer, not 0"):
+        lower(graph, HW["8x8"], steps=0)
+    with pytest.raises(FpgagenError, match=r"cannot cut the band schedule after \['b'\]"):
+        lower(graph, HW["8x8"], steps=2, cuts=["b"])
