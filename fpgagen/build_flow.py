@@ -190,6 +190,12 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
         return analyses[option].fits
 
     chosen, ok = choose_plan(options, fits, max_words)
+    if max_words is not None and chosen.words > max_words:
+        smallest = min(o.words for o in options)
+        raise FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
+                           f"needs at most {cfg.max_activation_bytes:,d} bytes of activation "
+                           f"memory; the smallest needs "
+                           f"{smallest * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes")
     log.info("band plan: %d steps, cuts %s, %d activation words (%s)", chosen.steps,
              list(chosen.cuts), chosen.words, "fits" if ok else "no plan fits")
     if chosen not in analyses:

@@ -50,9 +50,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-proposals", action="store_true",
                    help="do not look for options that fit when the design does not")
     p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
-                   help="limit the activation memory (1 KB = 1024 bytes of 9-bit lanes "
-                        "counted as bytes of 8 bits) the band plan may use (default: the "
-                        "plan with the fewest cycles that fits the board)")
+                   help="the most activation memory the band plan may use, in KB of 1024 "
+                        "bytes (a word of N 9-bit lanes is 9N/8 bytes); refused when no plan "
+                        "is that small (default: the plan with the fewest cycles that fits "
+                        "the board)")
     p.add_argument("--steps", type=band_steps, metavar="N",
                    help="run every layer in N row bands (1: whole tensors) instead of "
                         "choosing the plan with the fewest cycles that fits")

@@ -53,7 +53,8 @@ def add_parser(sub):
                            "instruction per layer)")
     plan.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
                       help="the band plan with the fewest cycles whose activation memory "
-                           "is at most KB kilobytes (1024 bytes)")
+                           "is at most KB kilobytes (1024 bytes; a word of N 9-bit lanes is "
+                           "9N/8 bytes); refused when no plan is that small")
     p.set_defaults(func=run)
     return p
 

@@ -227,3 +227,19 @@ def test_squeezenet_v11_does_not_fit_the_10m50(tmp_path, capsys):
         assert analysis.fits, p
         assert analysis.verdict["bram"].used == p["resources"]["bram"]["used"], p
         assert " ".join(p["flags"]) in text
+
+
+def test_band_plan_options(tmp_path, capsys):
+    """``--steps`` forces row bands (the report's activation plan says so); an activation
+    limit no plan meets is refused in one line with the smallest plan's size, exit 2."""
+    status, _, err = _build(capsys, "--board", "zynq7045", "--out", tmp_path / "s", *SMALL,
+                            "--steps", "4")
+    assert status == 0, err
+    plan = _report(tmp_path / "s")["memory"]["activation_plan"]
+    assert plan["band_steps"] == 4 and plan["banded"]
+    assert any(not b["whole"] for b in plan["buffers"])
+    status, _, err = _build(capsys, "--board", "zynq7045", "--out", tmp_path / "m", *SMALL,
+                            "--max-activation-kb", "0.01")
+    assert status == 2
+    assert "needs at most 10 bytes of activation memory; the smallest needs" in err
+    assert not (tmp_path / "m").exists()
