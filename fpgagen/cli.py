@@ -19,6 +19,7 @@ from .cli_common import flow_config as _flow_config
 from .cli_common import net_options as _net_options
 from .cli_common import top5 as _top5
 from .cli_build import add_parser as add_build_parser
+from .cli_evaluate import add_parser as add_evaluate_parser
 from .cli_simulate import add_parser as add_simulate_parser
 from .cli_synth import add_parser as add_synth_parser
 from .errors import FpgagenError
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_build_parser(sub)
     add_simulate_parser(sub)
+    add_evaluate_parser(sub)
     add_synth_parser(sub)
     return parser
 

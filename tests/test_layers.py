@@ -25,9 +25,9 @@ LAYERS = [
     {"fit"},
     {"emit"},
     {"sim", "synth", "testing"},  # testing: random graphs and bit-exact checks for tests
-    {"flow"},
+    {"flow", "evaluation"},
     {"build_flow"},
-    {"cli", "cli_common", "cli_build", "cli_simulate", "cli_synth"},
+    {"cli", "cli_common", "cli_build", "cli_simulate", "cli_synth", "cli_evaluate"},
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 
