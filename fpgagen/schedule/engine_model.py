@@ -104,7 +104,7 @@ class _Engine:
         oy, ox = pix // out_w, pix % out_w
         tap = np.arange(kh * kw)
         ky, kx = tap // kw, tap % kw
-        if f.op in (Opcode.ADD, Opcode.LOAD):
+        if f.op in (Opcode.ADD, Opcode.LOAD):  # every tap reads (oy, ox); ADD's tap 1 in2
             # the hardware computes rows (and, for LOAD, columns) with stride and padding
             # like every opcode: these read (oy, ox) only when they are 1 and 0
             plain = (f.stride_h, f.pad_h) == (1, 0) and (
@@ -114,7 +114,6 @@ class _Engine:
                                    f"{f.stride_h}x{f.stride_w} and padding "
                                    f"{f.pad_h}x{f.pad_w}; it must read with stride 1 and no "
                                    "padding")
-        if f.op in (Opcode.ADD, Opcode.LOAD):  # every tap reads (oy, ox); ADD's tap 1 in2
             iy = np.broadcast_to(f.in_y0 + oy[:, None], (len(pix), len(tap)))
             ix = np.broadcast_to(ox[:, None], (len(pix), len(tap)))
             slot = np.broadcast_to((f.in_slot0 + oy[:, None]) % f.in_rows, iy.shape)
@@ -286,15 +285,11 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD))
         if capture and eng.pc < len(program.layers):
             for w in program.layers[eng.pc].writes:
-                place = w.place or program.tensors.get(w.tensor)
-                if place is None:
-                    continue
+                place = program.tensors[w.tensor]
                 if w.tensor not in tensors:
-                    tensors[w.tensor] = np.zeros((place.channels if w.place is None
-                                                  else w.channel + place.channels,
-                                                  place.h, place.w), np.int64)
-                rows = unpack_rows(program, eng.mem, place, w.lo, w.hi)
-                tensors[w.tensor][w.channel:w.channel + place.channels, w.lo:w.hi] = rows
+                    tensors[w.tensor] = np.zeros((place.channels, place.h, place.w), np.int64)
+                tensors[w.tensor][:, w.lo:w.hi] = unpack_rows(program, eng.mem, place, w.lo,
+                                                              w.hi)
         if f.last:
             last_channels = f.out_channels
             break

@@ -184,7 +184,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
             name=stage.name, opcode=instr.op,
             macs=_band_macs(macs.get(stage.name, 0), run, stage, net, layouts, lanes),
             cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
-            output=stage.out or stage.name, completes=(), writes=run.writes))
+            output=stage.out or stage.name, writes=run.writes))
     weight_banks, bias_banks, shift_banks = banks.arrays()
     act_depth = max([1] + [b.end for b in buffers.values()])
     whole_words = act_depth

@@ -79,16 +79,11 @@ class TensorPlacement:
 @dataclass(frozen=True)
 class TensorWrite:
     """Rows ``lo .. hi - 1`` of ``tensor`` that an instruction completes, for reading them
-    back as they are written (a ring soon overwrites them).
-
-    ``place`` is where they are (``None``: the program's placement of ``tensor``);
-    ``channel`` the first channel of ``tensor`` they hold (a channel chunk)."""
+    back as they are written (a ring soon overwrites them)."""
 
     tensor: str
     lo: int
     hi: int
-    place: "TensorPlacement | None" = None
-    channel: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,8 +101,6 @@ class LayerInfo:
         :func:`fpgagen.hw.cost.instruction_cycles` of the instruction.
     output : str
         The tensor the instruction writes (for GAP: the streamed scores).
-    completes : tuple of str
-        Unused (kept for listings of older programs); see ``writes``.
     writes : tuple of TensorWrite
         The tensor rows the instruction completes.
     """
@@ -117,7 +110,6 @@ class LayerInfo:
     macs: int
     cycles_predicted: int
     output: str
-    completes: tuple[str, ...] = ()
     writes: tuple[TensorWrite, ...] = ()
 
 
