@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import FpgagenError
 from .flow import FlowConfig
+from .frontend.images import IMAGE_SUFFIXES
 from .hw.params import HwParams
 from .nets import NET_NAMES, NetOptions
 
@@ -37,7 +38,6 @@ class OneLineParser(argparse.ArgumentParser):
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 
 
 def positive_int(text):
@@ -116,7 +116,7 @@ def expand_images(paths):
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 raise FpgagenError(f"no image files in folder {str(p)!r}")
             out.extend(found)

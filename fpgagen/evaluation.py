@@ -11,7 +11,6 @@ Images whose class neither gives are skipped and counted.
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -19,13 +18,14 @@ import numpy as np
 
 from .errors import FpgagenError
 from .frontend import load_image_bgr
+from .frontend.images import IMAGE_SUFFIXES
 from .golden.float_model import bgr_to_float_chw, run_float
 from .golden.int_model import run_int
 from .ir import Graph
+from .labels import wordnet_ids
 
 __all__ = ["LabelledImages", "labelled_images", "Accuracy", "evaluate"]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"}
 _WNID = re.compile(r"^(n\d{8})")
 
 
@@ -37,13 +37,6 @@ class LabelledImages:
     classes: tuple[int, ...]
     unknown: tuple[Path, ...] = ()
     source: str = ""  #: where the labels came from
-
-
-def _wordnet_ids() -> dict[str, int]:
-    text = resources.files("fpgagen.data").joinpath("imagenet_synset_words.txt")
-    ids = [line.split(" ", 1)[0] for line in text.read_text(encoding="utf-8").splitlines()
-           if line.strip()]
-    return {wnid: i for i, wnid in enumerate(ids)}
 
 
 def labelled_images(folder, num_classes: int) -> LabelledImages:
@@ -78,7 +71,7 @@ def labelled_images(folder, num_classes: int) -> LabelledImages:
                                    f"an index 0..{num_classes - 1}")
         lookup, source = (lambda f: table.get(f.name)), str(label_file)
     else:
-        ids = _wordnet_ids() if num_classes == 1000 else {}
+        ids = wordnet_ids() if num_classes == 1000 else {}
         lookup = (lambda f: ids.get(m.group(1)) if (m := _WNID.match(f.name)) else None)
         source = "ImageNet WordNet ids in the file names"
     known, classes, unknown = [], [], []

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .errors import FpgagenError
 
-__all__ = ["load_labels", "default_labels"]
+__all__ = ["load_labels", "default_labels", "wordnet_ids"]
 
 
 def _parse(lines) -> list[str]:
@@ -31,9 +31,20 @@ def load_labels(path) -> list[str]:
         raise FpgagenError(f"cannot read labels file {str(path)!r}: {e}") from None
 
 
+def _synset_lines() -> list[str]:
+    """The lines of the bundled ImageNet-1k list (``n01440764 tench, Tinca tinca``)."""
+    text = resources.files("fpgagen.data").joinpath("imagenet_synset_words.txt")
+    return text.read_text(encoding="utf-8").splitlines()
+
+
 def default_labels(num_classes: int) -> list[str]:
     """The ImageNet-1k names bundled with fpgagen for 1000 classes, else ``class N``."""
     if num_classes == 1000:
-        text = resources.files("fpgagen.data").joinpath("imagenet_synset_words.txt")
-        return _parse(text.read_text(encoding="utf-8").splitlines())
+        return _parse(_synset_lines())
     return [f"class {i}" for i in range(num_classes)]
+
+
+def wordnet_ids() -> dict[str, int]:
+    """``{WordNet id: class index}`` of the bundled ImageNet-1k list (``n01440764``: 0)."""
+    ids = [line.split(" ", 1)[0] for line in _synset_lines() if line.strip()]
+    return {wnid: i for i, wnid in enumerate(ids)}

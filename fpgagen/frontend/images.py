@@ -13,14 +13,18 @@ from ..errors import FpgagenError
 from .files import require_file
 from ..golden.float_model import bgr_to_float_chw  # noqa: F401  (the float input, re-exported)
 
-__all__ = ["MAX_PIXELS", "load_image_bgr", "resize_bilinear_half_pixel", "center_crop",
-           "bgr_to_float_chw"]
+__all__ = ["MAX_PIXELS", "IMAGE_SUFFIXES", "load_image_bgr", "resize_bilinear_half_pixel",
+           "center_crop", "bgr_to_float_chw"]
 
 log = logging.getLogger(__name__)
 
 #: Largest image :func:`load_image_bgr` decodes, in pixels (width x height): 100 megapixels,
 #: about 10000 x 10000. Larger files are refused from their header, before decoding.
 MAX_PIXELS = 100_000_000
+
+#: File suffixes taken as images when a folder is given in place of image files.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif",
+                            ".tiff"})
 
 # What Pillow and its plugins raise on files they cannot decode (truncated, corrupt).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error,
