@@ -9,7 +9,6 @@ from pathlib import Path
 
 from .devices.board import Board, list_boards, load_board
 from .emit.atomic import check_folder, install, staging_folder
-from .hw.spec import ACT_LANE_BITS
 from .errors import FpgagenError
 from .fit import logic_model
 from .fit.layers import layer_rows, performance
@@ -167,14 +166,17 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
     """The band plan with the fewest cycles whose design fits the board (and the
     activation limit), analysed; when none fits, the one with the least activation
     memory. ``cfg.steps`` forces a step count (with the cuts that need least memory)."""
-    from .schedule.band_choice import choose_plan, plan_options
+    from .schedule.band_choice import choose_plan, over_limit, plan_options, words_of_bytes
 
     max_words = None
     if cfg.max_activation_bytes is not None:
-        max_words = int(cfg.max_activation_bytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+        max_words = words_of_bytes(cfg.max_activation_bytes, hw)
+    analyses = {}
     if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
         whole = step_analyze(step_lower(graph, hw), graph, cfg.board, cfg.clock)
         within = max_words is None or whole.program.act_depth <= max_words
+        if cfg.steps == 1 and not within:
+            raise over_limit(graph, hw, cfg.max_activation_bytes, whole.program.act_depth)
         if cfg.steps == 1 or (whole.fits and within):
             return whole
     if cfg.steps is not None:  # that many bands, the region cuts needing least memory
@@ -182,24 +184,21 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
                          key=lambda o: (o.words, o.cycles))
     else:
         options = plan_options(graph, hw)
-    analyses = {}
+        # the whole-tensor option was analysed above: not again
+        analyses.update({o: whole for o in options if o.steps == 1})
 
     def fits(option) -> bool:
-        program = option.lower(graph, hw)
-        analyses[option] = step_analyze(program, graph, cfg.board, cfg.clock)
+        if option not in analyses:
+            analyses[option] = step_analyze(option.lower(graph, hw), graph, cfg.board,
+                                            cfg.clock)
         return analyses[option].fits
 
     chosen, ok = choose_plan(options, fits, max_words)
     if max_words is not None and chosen.words > max_words:
-        smallest = min(o.words for o in options)
-        raise FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
-                           f"needs at most {cfg.max_activation_bytes:,d} bytes of activation "
-                           f"memory; the smallest needs "
-                           f"{smallest * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes")
+        raise over_limit(graph, hw, cfg.max_activation_bytes, chosen.words)
     log.info("band plan: %d steps, cuts %s, %d activation words (%s)", chosen.steps,
              list(chosen.cuts), chosen.words, "fits" if ok else "no plan fits")
-    if chosen not in analyses:
-        analyses[chosen] = step_analyze(chosen.lower(graph, hw), graph, cfg.board, cfg.clock)
+    fits(chosen)  # analysed, if choose_plan did not try it
     return analyses[chosen]
 
 

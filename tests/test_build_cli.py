@@ -243,3 +243,12 @@ def test_band_plan_options(tmp_path, capsys):
     assert status == 2
     assert "needs at most 10 bytes of activation memory; the smallest needs" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_whole_tensors_are_held_to_the_activation_limit_too(tmp_path, capsys):
+    """``--steps 1`` (whole tensors) with an activation limit they exceed is refused like any
+    plan that exceeds it, not built past the limit."""
+    status, _, err = _build(capsys, "--board", "zynq7045", "--out", tmp_path / "w", *SMALL,
+                            "--steps", "1", "--max-activation-kb", "0.01")
+    assert status == 2
+    assert "needs at most 10 bytes of activation memory; the smallest needs" in err

@@ -13,7 +13,7 @@ from ..ir import Graph
 from .lower import cut_candidates, lower
 
 __all__ = ["PlanOption", "STEP_OPTIONS", "MAX_CUT_CANDIDATES", "plan_options", "choose_plan",
-           "plan_program", "words_of_bytes"]
+           "plan_program", "words_of_bytes", "over_limit"]
 
 #: Band steps tried (1: whole tensors).
 STEP_OPTIONS = (1, 2, 4, 8, 16, 32)
@@ -78,6 +78,14 @@ def words_of_bytes(nbytes: int, hw: HwParams) -> int:
     return int(nbytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
 
 
+def over_limit(graph: Graph, hw: HwParams, limit_bytes: int, words: int) -> FpgagenError:
+    """The error for an activation limit of ``limit_bytes`` that no plan meets, naming the
+    ``words`` of the smallest."""
+    return FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
+                        f"needs at most {limit_bytes:,d} bytes of activation memory; the "
+                        f"smallest needs {words * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes")
+
+
 def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
                  max_activation_bytes: int | None = None):
     """The program of ``graph`` on ``hw`` without a board to fit: whole tensors by
@@ -86,9 +94,11 @@ def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
     (:class:`FpgagenError` when none is)."""
     if steps in (None, 1):  # whole tensors: the fewest cycles
         program = lower(graph, hw)
-        if steps == 1 or max_activation_bytes is None or \
+        if max_activation_bytes is None or \
                 program.act_depth <= words_of_bytes(max_activation_bytes, hw):
             return program
+        if steps == 1:
+            raise over_limit(graph, hw, max_activation_bytes, program.act_depth)
     if steps is not None:  # that many bands, the region cuts needing least memory
         options = sorted(plan_options(graph, hw, (steps,)), key=lambda o: (o.words, o.cycles))
     else:
@@ -97,8 +107,5 @@ def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
                                                                       hw)
     chosen, ok = choose_plan(options, lambda o: True, limit)
     if not ok:
-        raise FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
-                           f"needs at most {max_activation_bytes:,d} bytes of activation "
-                           f"memory; the smallest needs {chosen.words:,d} words "
-                           f"({chosen.words * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes)")
+        raise over_limit(graph, hw, max_activation_bytes, chosen.words)
     return chosen.lower(graph, hw)
