@@ -19,14 +19,13 @@ checks that this never stalls. The run must also take as many cycles per instruc
 import numpy as np
 import pytest
 
-from fpgagen.gateware.top import AcceleratorConfig
 from fpgagen.hw.cost import instruction_cycles
 from fpgagen.hw.isa import Instr, Opcode, pack_instruction, unpack_instruction
 from fpgagen.ir import QType
 from fpgagen.ir.ops import pool_out_size
 from fpgagen.numerics.primitives import conv2d_int, maxpool, requantize
-from fpgagen.schedule.memory_map import MemoryMap
-from fpgagen.sim.verilator import build_simulation
+
+from .hand_programs import build_hand_program, groups, lanes_of
 
 #: Input channels, height, width.
 INPUT = (3, 14, 17)
@@ -41,17 +40,6 @@ LAYERS = [
 INPUT_RING, LOAD_BAND = 6, 3
 
 
-def _groups(c, lanes):
-    return -(-c // lanes)
-
-
-def _lanes_of(tensor, lanes):
-    """``(C, H, W)`` codes as activation words in address order, ``(H * W * G, lanes)``."""
-    c, h, w = tensor.shape
-    g = _groups(c, lanes)
-    padded = np.zeros((g * lanes, h, w), np.int64)
-    padded[:c] = tensor
-    return padded.reshape(g, lanes, h, w).transpose(2, 3, 0, 1).reshape(h * w * g, lanes)
 
 
 class _Tensor:
@@ -60,7 +48,7 @@ class _Tensor:
     def __init__(self, codes, lanes, rows, base):
         self.codes, self.rows, self.base = codes, rows, base
         self.c, self.h, self.w = codes.shape
-        self.groups = _groups(self.c, lanes)
+        self.groups = groups(self.c, lanes)
         self.produced = 0  # rows 0 .. produced - 1 have been written
         self.needed = 0  # lowest row its consumer still reads
 
@@ -79,7 +67,7 @@ def _assemble(lanes, rng):
     cur = x
     for oc, k, s, p, relu, pool, band, ring in LAYERS:
         src = tensors[-1]
-        ig, og = src.groups, _groups(oc, lanes)
+        ig, og = src.groups, groups(oc, lanes)
         wt = rng.integers(-128, 128, size=(oc, src.c, k, k)).astype(np.int8)
         b = rng.integers(-3000, 3000, size=oc)
         shift = rng.integers(4, 9, size=oc)
@@ -195,20 +183,15 @@ def test_bands_and_rings_bit_exact(build_dir, lanes):
     assert any(f.get("pool") and f["pool_phase0"] for f in prog), "a band starts mid-window"
     words = tuple(pack_instruction(Instr(**f)) for f in prog)
     depth = tensors[-1].base + tensors[-1].words
-    memories = MemoryMap.build(pe_rows=lanes, pe_cols=lanes, weight_bits=8,
-                               weight_depth=banks[0].shape[1], bias_depth=banks[1].shape[1],
-                               act_depth=depth, instructions=len(words), score_groups=0,
-                               pool_depth=pool_depth)
-    cfg = AcceleratorConfig(program=words, score_groups=0,
-                            memories=memories.with_bank_depths(lambda m: 64),
-                            image_dir=str(build_dir.resolve()))
-    sim = build_simulation(cfg, *banks, build_dir)
-    result = sim.run(_lanes_of(tensors[0].codes, lanes),
+    sim = build_hand_program(words, banks, lanes=lanes, act_depth=depth,
+                             pool_depth=pool_depth, bank_depth=64,
+                             build_dir=build_dir)
+    result = sim.run(lanes_of(tensors[0].codes, lanes),
                      regions=[(t.base, t.words) for t in tensors])
     for i, (t, got) in enumerate(zip(tensors, result.regions)):
         # the ring holds the last `rows` rows of the tensor, row r in slot r mod rows
         rows = np.arange(t.h - t.rows, t.h)
-        want = _lanes_of(t.codes, lanes).reshape(t.h, -1, lanes)[rows]
+        want = lanes_of(t.codes, lanes).reshape(t.h, -1, lanes)[rows]
         got = got.reshape(t.rows, -1, lanes)[rows % t.rows]
         np.testing.assert_array_equal(got, want, err_msg=f"tensor {i}")
     predicted = [instruction_cycles(unpack_instruction(f)) for f in words]

@@ -10,14 +10,13 @@ engine independently of the compiler's lowering."""
 import numpy as np
 import pytest
 
-from fpgagen.gateware.top import AcceleratorConfig
-from fpgagen.schedule.memory_map import MemoryMap
 from fpgagen.numerics.primitives import conv2d_int, maxpool, requantize
 from fpgagen.ir import QType
 from fpgagen.ir.ops import pool_out_size
 from fpgagen.hw.cost import instruction_cycles
 from fpgagen.hw.isa import Instr, Opcode, pack_instruction, unpack_instruction
-from fpgagen.sim.verilator import build_simulation
+
+from .hand_programs import build_hand_program, groups, lanes_of
 
 # (kind, out_channels, kernel, stride, pad, relu); conv_pool: a fused 3x3/2 max pool
 CHAIN = [
@@ -30,9 +29,6 @@ CHAIN = [
 ]
 
 
-def _groups(c, lanes):
-    return -(-c // lanes)
-
 
 def _assemble(x_shape, lanes, rng):
     """Program, weight/bias banks, expected tensors and their placements."""
@@ -42,7 +38,7 @@ def _assemble(x_shape, lanes, rng):
     wbank = [[] for _ in range(lanes)]
     bbank = [[] for _ in range(lanes)]
     sbank = [[] for _ in range(lanes)]
-    in_base, in_groups = 0, _groups(c, lanes)
+    in_base, in_groups = 0, groups(c, lanes)
     cur, cur_type = x, QType(9, 0, True)
     next_base = h * w * in_groups
     prog.append(dict(op=Opcode.LOAD, in_base=0, in_h=h, in_w=w, in_groups=in_groups,
@@ -51,7 +47,7 @@ def _assemble(x_shape, lanes, rng):
     pool_depth = 0
     for kind, oc, k, s, p, relu in CHAIN:
         ci, hi, wi = cur.shape
-        ig = _groups(ci, lanes)
+        ig = groups(ci, lanes)
         if kind == "pool":
             y = maxpool(cur, (k, k), (s, s), (p, p), True)
             og, fields = ig, dict(op=Opcode.MAXPOOL, depthwise=1, in_groups=1,
@@ -64,7 +60,7 @@ def _assemble(x_shape, lanes, rng):
             y = requantize(conv2d_int(cur, wt, b, (s, s), (p, p)), shift[:, None, None],
                            out_type, relu=relu)
             conv_h, conv_w = y.shape[1:]
-            og = _groups(oc, lanes)
+            og = groups(oc, lanes)
             wbase, bbase = len(wbank[0]), len(bbank[0])
             for col in range(lanes):
                 for g_out in range(og):
@@ -109,29 +105,17 @@ def _assemble(x_shape, lanes, rng):
     return x, words, banks, regions, expected, next_base, pool_depth
 
 
-def _lanes_of(tensor, lanes):
-    c, h, w = tensor.shape
-    g = _groups(c, lanes)
-    padded = np.zeros((g * lanes, h, w), np.int64)
-    padded[:c] = tensor
-    return padded.reshape(g, lanes, h, w).transpose(2, 3, 0, 1).reshape(h * w * g, lanes)
-
 
 @pytest.mark.parametrize("lanes", [4, 8])
 def test_layer_chain_bit_exact(build_dir, lanes):
     rng = np.random.default_rng(lanes)
     x, words, banks, regions, expected, depth, pool_depth = _assemble((3, 13, 11), lanes, rng)
-    memories = MemoryMap.build(pe_rows=lanes, pe_cols=lanes, weight_bits=8,
-                               weight_depth=banks[0].shape[1], bias_depth=banks[1].shape[1],
-                               act_depth=depth, instructions=len(words), score_groups=0,
-                               pool_depth=pool_depth)
-    cfg = AcceleratorConfig(program=words, score_groups=0,
-                            memories=memories.with_bank_depths(lambda m: 512),
-                            image_dir=str(build_dir.resolve()))
-    sim = build_simulation(cfg, *banks, build_dir)
-    result = sim.run(_lanes_of(x, lanes), regions=regions)
+    sim = build_hand_program(words, banks, lanes=lanes, act_depth=depth,
+                             pool_depth=pool_depth, bank_depth=512,
+                             build_dir=build_dir)
+    result = sim.run(lanes_of(x, lanes), regions=regions)
     for (kind, *_), want, got in zip(CHAIN, expected, result.regions):
-        np.testing.assert_array_equal(got, _lanes_of(want, lanes), err_msg=kind)
+        np.testing.assert_array_equal(got, lanes_of(want, lanes), err_msg=kind)
     predicted = [instruction_cycles(unpack_instruction(f)) for f in words]
     print(f"{lanes}x{lanes}: simulated cycles per instruction "
           f"{result.instruction_cycles.tolist()}, predicted {predicted}")
