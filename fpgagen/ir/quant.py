@@ -6,7 +6,10 @@ import numpy as np
 
 from .types import QType
 
-__all__ = ["ConvQuant", "AvgPoolQuant", "AddQuant", "GraphQuant"]
+#: Narrowest and widest codebook index a compressed layer may store.
+MIN_INDEX_BITS, MAX_INDEX_BITS = 2, 8
+
+__all__ = ["MIN_INDEX_BITS", "MAX_INDEX_BITS", "ConvQuant", "AvgPoolQuant", "AddQuant", "GraphQuant"]
 
 
 @dataclass
@@ -29,6 +32,18 @@ class ConvQuant:
         int64 ``(O,)`` right shift from accumulator to output scale (negative: left).
     acc_bits : int
         Worst-case accumulator width (sign included) over all possible inputs.
+    codebook : np.ndarray or None
+        Compressed layers only: int64 codes ``(K,)`` of the layer's shared weight values,
+        ``K <= 2**index_bits`` (one ``weight_frac`` for the whole layer).
+    index : np.ndarray or None
+        Compressed layers only: int64 ``(O, I, kh, kw)``, the codebook entry of every
+        weight, or -1 for a weight that is not stored (a pruned zero).
+    index_bits : int
+        Width of a stored index (2..8); 0 for a dense layer.
+
+    A compressed layer's ``weight`` is its decoded form, ``where(index >= 0,
+    codebook[index], 0)``: the golden model computes with it, the hardware stores
+    ``codebook`` and ``index`` and decodes them.
     """
 
     weight: np.ndarray
@@ -37,6 +52,35 @@ class ConvQuant:
     bias: np.ndarray
     shift: np.ndarray
     acc_bits: int
+    codebook: np.ndarray | None = None
+    index: np.ndarray | None = None
+    index_bits: int = 0
+
+    def __post_init__(self):
+        if self.codebook is None and self.index is None:
+            return
+        cb, idx = np.asarray(self.codebook), np.asarray(self.index)
+        if self.codebook is None or self.index is None:
+            raise ValueError("a compressed layer needs both codebook and index")
+        if not MIN_INDEX_BITS <= self.index_bits <= MAX_INDEX_BITS:
+            raise ValueError(f"index_bits must be in {MIN_INDEX_BITS}..{MAX_INDEX_BITS}, not "
+                             f"{self.index_bits!r}")
+        if cb.ndim != 1 or not 1 <= len(cb) <= 1 << self.index_bits:
+            raise ValueError(f"codebook must have 1..{1 << self.index_bits} entries, not "
+                             f"shape {cb.shape}")
+        if idx.shape != np.shape(self.weight):
+            raise ValueError(f"index shape {idx.shape} differs from weight shape "
+                             f"{np.shape(self.weight)}")
+        if idx.size and (idx.min() < -1 or idx.max() >= len(cb)):
+            raise ValueError(f"index values {idx.min()}..{idx.max()} outside -1..{len(cb) - 1}")
+        decoded = np.where(idx >= 0, cb[np.maximum(idx, 0)], 0)
+        if not np.array_equal(decoded, np.asarray(self.weight, dtype=np.int64)):
+            raise ValueError("weight is not where(index >= 0, codebook[index], 0)")
+
+    @property
+    def compressed(self) -> bool:
+        """The hardware stores this layer as codebook indices."""
+        return self.codebook is not None
 
 
 @dataclass
