@@ -2,7 +2,8 @@
 Verilator build of a random graph of :data:`BLOCKS` layer configurations (conv kernels
 1..7 on each axis, strides 1..3, padding 0..7, max pools, concats, adds, maybe a closing
 global average pool; see :mod:`fpgagen.testing.random_graphs`) on a random PE array and
-random weight width, every tensor read back after the run.
+random weight width, maybe compressed weights (codebook indices and pruning, decoded by
+the hardware), every tensor read back after the run.
 
 Each run draws a new graph from a printed seed; replay a failure with
 ``FPGAGEN_RANDOM_SEED=<seed> pytest rtl_tests/test_random_layers_rtl.py``.
@@ -35,7 +36,8 @@ def _mappable_spec(rng):
     """The first drawn graph that quantization and lowering accept, prepared for reading
     every tensor back."""
     for _ in range(10):
-        spec = draw_graph_spec(numpy_draw(rng), blocks=(BLOCKS, BLOCKS), lanes=LANES)
+        spec = draw_graph_spec(numpy_draw(rng), blocks=(BLOCKS, BLOCKS), lanes=LANES,
+                               compress=True)
         try:
             return spec, prepare(spec, reuse_memory=False)
         except FpgagenError as e:

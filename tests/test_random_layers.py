@@ -32,7 +32,7 @@ EXAMPLES = int(os.environ.get("FPGAGEN_RANDOM_EXAMPLES", 300))
 def graph_specs(draw, **options):
     """A :class:`~fpgagen.testing.GraphSpec` whose every choice is a Hypothesis integer,
     so that a failing graph shrinks to a simple one."""
-    return draw_graph_spec(lambda lo, hi: draw(st.integers(lo, hi)), **options)
+    return draw_graph_spec(lambda lo, hi: draw(st.integers(lo, hi)), compress=True, **options)
 
 
 @seed(SEED)

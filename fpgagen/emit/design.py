@@ -52,7 +52,7 @@ def board_config(program, board) -> AcceleratorConfig:
 
 def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks, rtl_dir,
                  *, init_format: InitFormat = InitFormat.HEX,
-                 ramstyle: str | None = None) -> list[Path]:
+                 ramstyle: str | None = None, compressed=None) -> list[Path]:
     """Write the Verilog of ``config``'s accelerator and the images of its ROMs into
     ``rtl_dir`` (created).
 
@@ -67,6 +67,8 @@ def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_bank
         The images' format; must match ``config.image_suffix``.
     ramstyle : str or None
         Quartus ``ramstyle`` of the ROMs (``MIF`` only).
+    compressed : CompressedWeights or None
+        The program's compressed weights (masks, stream starts, codebooks), if any.
 
     Returns
     -------
@@ -92,7 +94,7 @@ def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_bank
         path.write_text(text, newline="\n")
         paths.append(path)
     images = write_bank_images(rtl_dir, config.memories, weight_banks, bias_banks,
-                               shift_banks, init_format=init_format)
+                               shift_banks, init_format=init_format, compressed=compressed)
     log.info("wrote %d weight and bias image parts (%s) for %d columns", len(images),
              init_format.suffix, config.pe_cols)
     return paths + images
@@ -105,7 +107,7 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     fmt = init_format_for(board)
     paths = write_design(board_config(program, board), program.weight_banks,
                          program.bias_banks, program.shift_banks, rtl_dir, init_format=fmt,
-                         ramstyle=board.profile.rom_ramstyle)
+                         ramstyle=board.profile.rom_ramstyle, compressed=program.compressed)
     return paths + write_schedule(program, rtl_dir)
 
 

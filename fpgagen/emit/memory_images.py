@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import __version__
 from ..gateware.rom import InitFormat, part_image
-from ..hw.spec import BIAS_WORD
+from ..hw.spec import BIAS_WORD, WEIGHT_BITS
+from ..hw.weight_stream import STREAM_START
 from ..schedule.memory_map import MemoryRole
 
 __all__ = ["pack_lanes", "hex_text", "lanes_hex", "fields_hex", "mif_text",
@@ -108,36 +109,54 @@ def mif_text(fields, width: int | None = None, *, comment: str = "") -> str:
 
 
 def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *,
-                      init_format: InitFormat = InitFormat.HEX) -> list[Path]:
-    """Write the image of every part of every weight and bias ROM of the memory map
+                      init_format: InitFormat = InitFormat.HEX, compressed=None) -> list[Path]:
+    """Write the image of every part of every ROM with contents of the memory map
     ``memories`` into ``folder``, as ``.hex`` or ``.mif`` files (``weights_c_0``,
     ``weights_c_1``, ..., then ``bias_c_0``, ... per column ``c``), as
     :func:`fpgagen.gateware.rom.banked_rom` reads them: weight words of ``pe_rows`` lanes,
-    bias words as :data:`~fpgagen.hw.spec.BIAS_WORD`. Returns the paths."""
+    bias words as :data:`~fpgagen.hw.spec.BIAS_WORD` (followed, with ``compressed`` weights
+    (:class:`~fpgagen.schedule.program.CompressedWeights`), by the index stream start
+    :data:`~fpgagen.hw.weight_stream.STREAM_START`); then the mask banks and the codebook.
+    Returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weight_banks = np.asarray(weight_banks)
     rows = weight_banks.shape[2]
-    paths = []
+    if memories.compressed and compressed is None:
+        raise ValueError("the memory map has mask banks: give the compressed weights")
+    roms = []
     for wmem, bmem in zip(memories.of(MemoryRole.WEIGHTS), memories.of(MemoryRole.BIAS)):
         c = wmem.column
         wbits = wmem.width // rows
-        weights = _lane_fields(weight_banks[c], wbits)
         bias = [(np.asarray(bias_banks[bmem.column]), BIAS_WORD["bias"].bits),
                 (np.asarray(shift_banks[bmem.column]), BIAS_WORD["shift"].bits)]
-        for mem, fields, what in (
-                (wmem, weights, f"weight bank {c}: {rows} lanes x {wbits} bits"),
-                (bmem, bias, f"bias bank {c}: shift [39:32], bias [31:0]")):
-            n = len(fields[0][0])
-            step = mem.bank_depth or max(n, 1)
-            for k in range(mem.parts):
-                part = [(codes[k * step:(k + 1) * step], bits) for codes, bits in fields]
-                path = folder / part_image(mem.name, k, init_format.suffix)
-                if init_format is InitFormat.MIF:
-                    text = mif_text(part, comment=f"{what}, words {k * step}.."
-                                                  f"{min(n, (k + 1) * step) - 1}")
-                else:
-                    text = fields_hex(part)
-                path.write_text(text, newline="\n")
-                paths.append(path)
+        what = f"bias bank {c}: shift [39:32], bias [31:0]"
+        if memories.compressed:
+            starts = np.asarray(compressed.starts[bmem.column])
+            bias += [(starts[:, 0], STREAM_START["word"].bits),
+                     (starts[:, 1], STREAM_START["item"].bits)]
+            what += ", index stream start: word, item above"
+        roms += [(wmem, _lane_fields(weight_banks[c], wbits),
+                  f"weight bank {c}: {rows} lanes x {wbits} bits"), (bmem, bias, what)]
+    if memories.compressed:
+        for mmem in memories.of(MemoryRole.MASKS):
+            roms.append((mmem, [(np.asarray(compressed.masks[mmem.column]), rows)],
+                         f"mask bank {mmem.column}: bit l = lane l stores a weight"))
+        roms.append((memories.one(MemoryRole.CODEBOOK),
+                     [(np.asarray(compressed.codebook), WEIGHT_BITS)],
+                     "codebooks of the compressed layers"))
+    paths = []
+    for mem, fields, what in roms:
+        n = len(fields[0][0])
+        step = mem.bank_depth or max(n, 1)
+        for k in range(mem.parts):
+            part = [(codes[k * step:(k + 1) * step], bits) for codes, bits in fields]
+            path = folder / part_image(mem.name, k, init_format.suffix)
+            if init_format is InitFormat.MIF:
+                text = mif_text(part, comment=f"{what}, words {k * step}.."
+                                              f"{min(n, (k + 1) * step) - 1}")
+            else:
+                text = fields_hex(part)
+            path.write_text(text, newline="\n")
+            paths.append(path)
     return paths

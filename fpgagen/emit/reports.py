@@ -104,12 +104,17 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "weights": int(weights),
         "weight_bytes": program.weight_depth * rows * cols * wbits // 8,
         "bias_bytes": program.bias_depth * cols * BIAS_WORD.bits // 8,
+        "weight_storage": program.weight_storage(),
+        "compressed_layers": sorted({l.name for f, l in zip(program.instructions,
+                                                             program.layers) if f.compressed}),
         "activation_bytes": int(program.act_depth) * rows * ACT_LANE_BITS // 8,
         "activation_words": int(program.act_depth),
         "activation_plan": program.plan.as_dict() if program.plan is not None else None,
         "blocks": {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
                    "bias": memfit.blocks_of(MemoryRole.BIAS),
                    "activation": memfit.blocks_of(MemoryRole.ACTIVATIONS),
+                   "decoder": memfit.blocks_of(MemoryRole.MASKS, MemoryRole.CODEBOOK,
+                                               MemoryRole.COLUMN_CODEBOOK, MemoryRole.TILES),
                    "other": memfit.blocks_of(MemoryRole.SCHEDULE, MemoryRole.SCORES,
                                              MemoryRole.CYCLE_LOG, MemoryRole.POOL_STATE)},
         "block_unit": board.block_ram.name,
@@ -176,8 +181,9 @@ def verdict_text(data: dict) -> list[str]:
             b, avail = data["memory"]["blocks"], o["available"]
             line += (f" Weight banks {b['weights']:,d} ({_x(b['weights'] / avail)} the "
                      f"device on their own), bias banks {b['bias']:,d}, activation memory "
-                     f"{b['activation']:,d} ({_x(b['activation'] / avail)}), other "
-                     f"{b['other']:,d}.")
+                     f"{b['activation']:,d} ({_x(b['activation'] / avail)}), "
+                     + (f"weight decoders {b['decoder']:,d}, " if b.get("decoder") else "")
+                     + f"other {b['other']:,d}.")
         elif o["resource"] == "dsp":
             n = data["pe_multipliers"]
             line += f" The {data['options']['pe']} PE array takes {n:,d} of them"

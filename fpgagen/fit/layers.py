@@ -57,8 +57,11 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
         members.setdefault(info.name, []).append(i)
     first = {n: program.instructions[members[n][0]] for n in names}
     convs = [(k, first[n]) for k, n in enumerate(names) if first[n].op == Opcode.CONV]
-    wwords = _spans([(k, f.weight_base) for k, f in convs], program.weight_depth)
+    wwords = _spans([(k, program.weight_start(f)) for k, f in convs], program.weight_depth)
     bwords = _spans([(k, f.bias_base) for k, f in convs], program.bias_depth)
+    packed = [(k, f) for k, f in convs if f.compressed]
+    mask_words = _spans([(k, f.weight_base) for k, f in packed],
+                        program.compressed.mask_depth) if packed else {}
     wblocks = memfit.blocks_of(MemoryRole.WEIGHTS)
     bblocks = memfit.blocks_of(MemoryRole.BIAS)
     wshare = _apportion([wwords.get(k, 0) for k in range(len(names))], wblocks)
@@ -84,8 +87,11 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
             "macs": int(macs), "cycles": int(cycles),
             "mac_utilization": round(mac_utilization(macs, cycles, hw), 4),
             "weights": int(count), "weight_bits": wbits if count else 0,
+            "index_bits": int(f.index_bits) if f.compressed else 0,
             "weight_words": int(words),
-            "weight_bytes": words * rows * cols * wbits // 8,
+            # a compressed layer also stores its masks and its codebook
+            "weight_bytes": (words * rows * cols * wbits // 8 + mask_words.get(k, 0) * rows
+                             * cols // 8 + ((1 << f.index_bits) if f.compressed else 0)),
             "bram": wshare[k] + bshare[k],
             "activation_bytes": (place.words * rows * ACT_LANE_BITS // 8
                                  if place is not None else 0),

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 
 from ..hw.spec import BIAS_WORD
+from ..hw.weight_stream import STREAM_START
 from ..schedule.memory_map import MemoryMap, MemoryRole, memory_map
 from .placement import bank_depth
 
@@ -50,6 +51,10 @@ def synthesized_memories(program, board) -> MemoryMap:
             c = mem.column
             fields = [(program.bias_banks[c], BIAS_WORD["bias"].bits),
                       (program.shift_banks[c], BIAS_WORD["shift"].bits)]
+            if program.compressed is not None:
+                starts = program.compressed.starts[c]
+                fields += [(starts[:, 0], STREAM_START["word"].bits),
+                           (starts[:, 1], STREAM_START["item"].bits)]
         else:
             out.append(mem)
             continue

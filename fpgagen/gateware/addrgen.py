@@ -34,13 +34,17 @@ class AddressGenerator(wiring.Component):
     address, they matter on a pixel's last iteration. For LOAD, an iteration is issued only
     in cycles with ``advance`` high (the input stream has a word); a cycle without one is a
     bubble (``o_valid`` low ``ADDRGEN_LATENCY`` cycles later). Other opcodes ignore
-    ``advance``.
+    ``advance``. For a compressed CONV, the first iteration of output group ``og`` waits
+    until ``tiles_ready > og`` (its weights are decoded); ``o_tile_addr`` addresses them
+    in the tile buffer (the even groups' tile at 0, the odd ones' after it).
     """
 
     instr: In(Instruction)
     start: In(1)
     advance: In(1)  #: LOAD: the input stream has a word this cycle
+    tiles_ready: In(DIM_BITS + 1)  #: compressed CONV: tiles of decoded weights ready
     busy: Out(1)
+    ogs_started: Out(DIM_BITS + 1)  #: output groups whose first iteration was issued
 
     o_valid: Out(1)  #: an iteration occupies this pipeline slot
     o_tap_valid: Out(1)  #: the input position is inside the input (not padding / clipped)
@@ -49,6 +53,7 @@ class AddressGenerator(wiring.Component):
     o_second: Out(1)  #: ADD: this iteration reads the second input
     o_act_addr: Out(ADDR_BITS)
     o_weight_addr: Out(ADDR_BITS)
+    o_tile_addr: Out(ADDR_BITS)  #: compressed CONV: the word in the decoder's tile buffer
     o_bias_addr: Out(ADDR_BITS)
     o_out_addr: Out(ADDR_BITS)
     o_og: Out(DIM_BITS)
@@ -65,6 +70,7 @@ class AddressGenerator(wiring.Component):
         ky, kx, g = Signal(4), Signal(4), Signal(DIM_BITS)
         w_og_base = Signal(ADDR_BITS)  # weight word of (og, tap 0, group 0)
         w_ofs = Signal(ADDR_BITS)      # offset within the pixel's taps and groups
+        t_base = Signal(ADDR_BITS)     # tile buffer word of (og, tap 0, group 0)
         run = Signal()
         # Ring slots: of the input row of (oy, ky = 0), of the input row of (oy, ky), of
         # the output row (pooled: of vertical window va, and of va - 1).
@@ -90,8 +96,12 @@ class AddressGenerator(wiring.Component):
         last_og = og == i.out_groups - 1
         pixel_end = last_g & last_kx & last_ky
         first = (g == 0) & (kx == 0) & (ky == 0)
+        og_first = first & (oy == 0) & (ox == 0)
+        wait_tile = i.compressed & og_first & (self.tiles_ready <= og)
         # LOAD issues an iteration only when the input stream has a word.
-        step = run & ((i.op != Opcode.LOAD) | self.advance)
+        step = run & ((i.op != Opcode.LOAD) | self.advance) & ~wait_tile
+        with m.If(step & og_first):
+            m.d.sync += self.ogs_started.eq(self.ogs_started + 1)
 
         next_base = Signal(DIM_BITS)
         wrapped = row_slot_base + stride_wrap
@@ -111,6 +121,7 @@ class AddressGenerator(wiring.Component):
         with m.If(self.start):
             m.d.sync += [run.eq(1), og.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0), g.eq(0),
                          oxs.eq(0), w_og_base.eq(i.weight_base), w_ofs.eq(0),
+                         t_base.eq(0), self.ogs_started.eq(0),
                          stride_wrap.eq(i.stride_h - i.in_rows), ha.eq(0), hph.eq(0),
                          out_width.eq(Mux(i.pool, i.pool_w, i.out_w)),
                          pool_row.eq(i.pool_base)]
@@ -139,6 +150,7 @@ class AddressGenerator(wiring.Component):
                                 m.d.sync += oy.eq(0), og.eq(og + 1)
                                 m.d.sync += per_og_reset()
                                 m.d.sync += w_og_base.eq(w_og_base + w_ofs + 1)
+                                m.d.sync += t_base.eq(Mux(t_base == 0, w_ofs + 1, 0))
                                 m.d.sync += pool_row.eq(pool_row + i.pool_w)
                                 with m.If(last_og):
                                     m.d.sync += run.eq(0)
@@ -150,6 +162,7 @@ class AddressGenerator(wiring.Component):
         s1 = dict(valid=Signal(), first=Signal(), last=Signal(), second=Signal(),
                   grp=Signal(DIM_BITS), og=Signal(DIM_BITS), slot=Signal(DIM_BITS),
                   out_row=Signal(DIM_BITS), out_col=Signal(DIM_BITS), w=Signal(ADDR_BITS),
+                  tw=Signal(ADDR_BITS),
                   pool_row=Signal(ADDR_BITS), px=Signal(DIM_BITS),
                   events=Signal(PoolEvents))
         m.d.sync += [
@@ -157,6 +170,7 @@ class AddressGenerator(wiring.Component):
             s1["second"].eq(is_add & (kx == 1)),
             s1["grp"].eq(Mux(i.depthwise, og, g)), s1["og"].eq(og),
             s1["slot"].eq(row_slot), s1["w"].eq(w_og_base + w_ofs),
+            s1["tw"].eq(t_base + w_ofs),
             s1["pool_row"].eq(pool_row),
             iy.eq(oys + ky - i.pad_h),
             ix.eq(Mux(is_add, ox, oxs + kx - i.pad_w)),
@@ -182,11 +196,12 @@ class AddressGenerator(wiring.Component):
         # Stage 2: pixel indices (one multiplier each); the pool-state word.
         s2 = dict(valid=Signal(), first=Signal(), last=Signal(), second=Signal(),
                   inside=Signal(), grp=Signal(DIM_BITS), og=Signal(DIM_BITS),
-                  w=Signal(ADDR_BITS), pixel=Signal(ADDR_BITS), out_pixel=Signal(ADDR_BITS),
+                  w=Signal(ADDR_BITS), tw=Signal(ADDR_BITS), pixel=Signal(ADDR_BITS),
+                  out_pixel=Signal(ADDR_BITS),
                   pool_addr=Signal(ADDR_BITS), events=Signal(PoolEvents))
         inside = (iy >= 0) & (iy < i.in_h) & (ix >= 0) & (ix < i.in_w)
         m.d.sync += [s2[k].eq(s1[k]) for k in ("valid", "first", "last", "second", "grp",
-                                               "og", "w", "events")]
+                                               "og", "w", "tw", "events")]
         m.d.sync += [
             s2["inside"].eq(inside),
             s2["pixel"].eq(s1["slot"] * i.in_w + ix.as_unsigned()[:DIM_BITS]),
@@ -196,13 +211,13 @@ class AddressGenerator(wiring.Component):
         # Stage 3: products (one multiplier each) and offsets.
         s3 = dict(valid=Signal(), first=Signal(), last=Signal(), second=Signal(),
                   inside=Signal(), og=Signal(DIM_BITS), w=Signal(ADDR_BITS),
-                  act_prod=Signal(ADDR_BITS), act_ofs=Signal(ADDR_BITS),
+                  tw=Signal(ADDR_BITS), act_prod=Signal(ADDR_BITS), act_ofs=Signal(ADDR_BITS),
                   out_prod=Signal(ADDR_BITS), out_ofs=Signal(ADDR_BITS),
                   bias=Signal(ADDR_BITS), pool_addr=Signal(ADDR_BITS),
                   events=Signal(PoolEvents))
         base = Mux(s2["second"], i.in2_base, i.in_base)
         m.d.sync += [s3[k].eq(s2[k]) for k in ("valid", "first", "last", "second", "inside",
-                                               "og", "w", "pool_addr", "events")]
+                                               "og", "w", "tw", "pool_addr", "events")]
         m.d.sync += [
             s3["act_prod"].eq(s2["pixel"] * i.in_pixel_groups),
             s3["act_ofs"].eq(base + s2["grp"]),
@@ -217,6 +232,7 @@ class AddressGenerator(wiring.Component):
             self.o_tap_valid.eq(s3["inside"]),
             self.o_act_addr.eq(s3["act_prod"] + s3["act_ofs"]),
             self.o_weight_addr.eq(s3["w"]),
+            self.o_tile_addr.eq(s3["tw"]),
             self.o_bias_addr.eq(s3["bias"]),
             self.o_out_addr.eq(s3["out_prod"] + s3["out_ofs"]),
             self.o_og.eq(s3["og"]),

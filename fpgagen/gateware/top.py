@@ -8,11 +8,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hw.isa import ADDR_BITS, INSTRUCTION_BITS, Instruction, Opcode
+from ..hw.isa import ADDR_BITS, DIM_BITS, INSTRUCTION_BITS, Instruction, Opcode
 from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
                        WEIGHT_BITS)
-from ..hw.timing import (ADDRGEN_LATENCY, DRAIN_CYCLES, MEMORY_LATENCY, PE_ARRAY_LATENCY,
-                         POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
+from ..hw.timing import (ADDRGEN_LATENCY, DECODE_RELEASE_LAG, DRAIN_CYCLES, MEMORY_LATENCY,
+                         PE_ARRAY_LATENCY, POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
 from .pe_array import PEArray
 from .pool_unit import PoolUnit
@@ -21,6 +21,9 @@ from ..schedule.memory_map import LogicalMemory, MemoryMap, MemoryRole
 from .ram import ram_instance
 from .rom import banked_rom, part_image
 from .vector_unit import VectorUnit
+from .weight_decoder import ColumnDecoder
+from ..hw.weight_stream import STREAM_START
+from ..ir.quant import MAX_INDEX_BITS
 
 __all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
 
@@ -66,11 +69,26 @@ class AcceleratorConfig:
             weight_depth=w.depth, bias_depth=self.memories.one(MemoryRole.BIAS).depth,
             act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
             instructions=len(self.program), score_groups=self.score_groups,
-            pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth)
+            pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth,
+            **self._compressed_depths())
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
                                  f"level declares {want.name!r} as {want.depth} x {want.width}")
+
+    def _compressed_depths(self) -> dict:
+        if not self.memories.compressed:
+            return {}
+        return dict(mask_depth=self.memories.one(MemoryRole.MASKS).depth,
+                    codebook_depth=self.memories.one(MemoryRole.CODEBOOK).depth,
+                    tile_depth=self.tile_depth)
+
+    @property
+    def tile_depth(self) -> int:
+        """Words of one tile of decoded weights (0: no compressed weights)."""
+        if not self.memories.compressed:
+            return 0
+        return self.memories.one(MemoryRole.TILES).depth // 2
 
     @classmethod
     def for_program(cls, program, memories: MemoryMap, *, image_dir: str = "",
@@ -99,6 +117,13 @@ class AcceleratorConfig:
         """The image file of every part of the ROM ``mem``, as the Verilog names them."""
         names = [part_image(mem.name, k, self.image_suffix) for k in range(mem.parts)]
         return [f"{self.image_dir}/{n}" if self.image_dir else n for n in names]
+
+
+@dataclass
+class _Decoders:
+    """The column decoders of a design with compressed weights."""
+
+    cols: list
 
 
 @dataclass
@@ -205,19 +230,36 @@ class Accelerator(wiring.Component):
         instr = Signal(Instruction)
         m.d.comb += ag.instr.eq(instr)
 
+        compressed = cfg.memories.compressed
         weights = []
         biases = []
+        bias_addr = Signal(ADDR_BITS, name="bias_addr")
+        m.d.comb += bias_addr.eq(ag.o_bias_addr)
+        if compressed:
+            dec = self._decoders(m, instr, ag, bias_addr)
         banks = zip(cfg.memories.of(MemoryRole.WEIGHTS), cfg.memories.of(MemoryRole.BIAS))
         for c, (wmem, bmem) in enumerate(banks):
             w = Signal(wmem.width, name=f"wdata_{c}")
             b = Signal(bmem.width, name=f"bdata_{c}")
-            for name, addr, data, mem in ((f"wbank_{c}", ag.o_weight_addr, w, wmem),
-                                          (f"bbank_{c}", ag.o_bias_addr, b, bmem)):
+            w_addr = ag.o_weight_addr
+            if compressed:
+                w_addr = Signal(ADDR_BITS, name=f"waddr_{c}")
+                m.d.comb += w_addr.eq(Mux(instr.compressed, dec.cols[c].index_addr,
+                                          ag.o_weight_addr))
+                m.d.comb += dec.cols[c].index_data.eq(w)
+            for name, addr, data, mem in ((f"wbank_{c}", w_addr, w, wmem),
+                                          (f"bbank_{c}", bias_addr, b, bmem)):
                 abits = max(1, (mem.depth - 1).bit_length())
                 banked_rom(m, name, addr[:abits], data, mem.depth, mem.bank_depth,
                            cfg.images(mem))
             weights.append(w)
-            biases.append(b)
+            biases.append(b[:BIAS_WORD.bits])
+            if compressed:
+                start = b[BIAS_WORD.bits:]
+                m.d.comb += [dec.cols[c].stream_word.eq(start[STREAM_START["word"].offset:
+                                                              STREAM_START["word"].end]),
+                             dec.cols[c].stream_item.eq(start[STREAM_START["item"].offset:
+                                                              STREAM_START["item"].end])]
 
         # --- read stage: controls wait MEMORY_LATENCY cycles for the memories' data ---------
         r_valid, r_first, r_last, r_tap, r_second = (
@@ -237,9 +279,22 @@ class Accelerator(wiring.Component):
             m.d.comb += pe.act[l].eq(Mux(r_tap, lanes[l], 0))
             m.d.comb += vec.act[l].eq(lanes[l])
         for c in range(C):
+            tile_word = None
+            if compressed:
+                # tile buffer: address register, read, two registers (MEMORY_LATENCY)
+                t_addr = Signal.like(dec.cols[c].tile_addr, name=f"tile_addr_{c}")
+                m.d.sync += t_addr.eq(ag.o_tile_addr)
+                m.d.comb += dec.cols[c].tile_addr.eq(t_addr)
+                tile_word = _delay(m, dec.cols[c].tile_data, MEMORY_LATENCY - 2,
+                                   f"tile_data_{c}")
             for r in range(L):
                 wb = cfg.weight_bits
-                m.d.comb += pe.weights[c][r].eq(weights[c][wb * r:wb * (r + 1)].as_signed())
+                dense = weights[c][wb * r:wb * (r + 1)].as_signed()
+                if tile_word is None:
+                    m.d.comb += pe.weights[c][r].eq(dense)
+                else:
+                    decoded = tile_word.word_select(r, WEIGHT_BITS).as_signed()
+                    m.d.comb += pe.weights[c][r].eq(Mux(instr.compressed, decoded, dense))
         m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & is_vec),
                      vec.first.eq(r_first), vec.last.eq(r_last), vec.tap_valid.eq(r_tap),
                      vec.second.eq(r_second), vec.shift.eq(instr.shift),
@@ -379,3 +434,82 @@ class Accelerator(wiring.Component):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
         return m
+
+    def _decoders(self, m: Module, instr, ag, bias_addr) -> _Decoders:
+        """The column decoders of compressed weights and their control: the codebook load,
+        the stream starts read from the bias banks, tile after tile (see
+        :mod:`fpgagen.gateware.weight_decoder`)."""
+        cfg = self._cfg
+        L, C = cfg.pe_rows, cfg.pe_cols
+        wmem = cfg.memories.one(MemoryRole.WEIGHTS)
+        cols = []
+        for c in range(C):
+            col = ColumnDecoder(lanes=L, word_bits=wmem.width, tile_depth=cfg.tile_depth)
+            m.submodules[f"decoder_{c}"] = col
+            cols.append(col)
+        start = Signal(name="dec_start")
+        m.d.comb += start.eq(ag.start & instr.compressed)
+        # the stream starts: the bias entry of og 0, read while the array waits for tile 0
+        with m.If(start):
+            m.d.comb += bias_addr.eq(instr.bias_base)
+        stream_valid = _delay(m, start, MEMORY_LATENCY, "stream_valid")
+        tile_words = Signal(DIM_BITS, name="tile_words")
+        m.d.comb += tile_words.eq(instr.kh * instr.kw * instr.in_groups)
+        # the codebook: 2**index_bits slots read from the ROM into every column
+        cbmem = cfg.memories.one(MemoryRole.CODEBOOK)
+        cb_i = Signal(MAX_INDEX_BITS + 1, name="cb_i")
+        loading = Signal(name="cb_loading")
+        cb_data = Signal(WEIGHT_BITS, name="cb_data")
+        cb_addr = Signal(ADDR_BITS, name="cb_addr")
+        m.d.comb += cb_addr.eq(instr.codebook_base + cb_i)
+        banked_rom(m, "codebook_rom", cb_addr[:max(1, (cbmem.depth - 1).bit_length())],
+                   cb_data, cbmem.depth, cbmem.bank_depth, cfg.images(cbmem))
+        slots = Signal(MAX_INDEX_BITS + 1, name="cb_slots")
+        m.d.comb += slots.eq(Const(1, MAX_INDEX_BITS + 1) << instr.index_bits)
+        with m.If(start):
+            m.d.sync += [cb_i.eq(0), loading.eq(1)]
+        with m.Elif(loading):
+            m.d.sync += cb_i.eq(cb_i + 1)
+            with m.If(cb_i == slots - 1):
+                m.d.sync += loading.eq(0)
+        we = _delay(m, loading, MEMORY_LATENCY, "cb_we")
+        waddr = _delay(m, cb_i, MEMORY_LATENCY, "cb_waddr")
+        cb_last = _delay(m, loading & (cb_i == slots - 1), MEMORY_LATENCY, "cb_last")
+        cb_done = Signal(name="cb_done")
+        with m.If(start):
+            m.d.sync += cb_done.eq(0)
+        with m.Elif(cb_last):
+            m.d.sync += cb_done.eq(1)
+        # tiles: start the next when every column is primed and done with the last, and
+        # its buffer half is free (the array has started the group before it)
+        tile = Signal(DIM_BITS + 1, name="dec_tile")
+        ready = Signal(DIM_BITS + 1, name="dec_ready")
+        busy = Signal(name="dec_busy")
+        all_primed = Cat(*[col.primed for col in cols]).all()
+        all_done = Cat(*[col.done for col in cols]).all()
+        # the groups the array has started, seen late enough that their last reads of the
+        # buffer half the next tile overwrites are done (DECODE_RELEASE_LAG)
+        started = _delay(m, ag.ogs_started, DECODE_RELEASE_LAG - 1, "ogs_started")
+        free = (tile < 2) | (tile <= started)
+        go = Signal(name="dec_go")
+        m.d.comb += go.eq(instr.compressed & cb_done & all_primed & ~busy
+                          & (tile < instr.out_groups) & free & ~start)
+        with m.If(start):
+            m.d.sync += [tile.eq(0), ready.eq(0), busy.eq(0)]
+        with m.Else():
+            with m.If(go):
+                m.d.sync += [busy.eq(1), tile.eq(tile + 1)]
+            with m.If(busy & all_done):
+                m.d.sync += [busy.eq(0), ready.eq(ready + 1)]
+        m.d.comb += ag.tiles_ready.eq(ready)
+        for c, col in enumerate(cols):
+            m.d.comb += [col.start.eq(start), col.stream_valid.eq(stream_valid),
+                         col.mask_base.eq(instr.weight_base),
+                         col.index_bits.eq(instr.index_bits), col.tile_words.eq(tile_words),
+                         col.go.eq(go), col.parity.eq(tile[0]), col.cb_we.eq(we),
+                         col.cb_addr.eq(waddr), col.cb_data.eq(cb_data)]
+            mask = cfg.memories.of(MemoryRole.MASKS)[c]
+            abits = max(1, (mask.depth - 1).bit_length())
+            banked_rom(m, f"mbank_{c}", col.mask_addr[:abits], col.mask_data, mask.depth,
+                       mask.bank_depth, cfg.images(mask))
+        return _Decoders(cols)

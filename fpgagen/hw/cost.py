@@ -2,12 +2,53 @@
 
 from .isa import Instr
 from .params import HwParams
-from .timing import INSTRUCTION_OVERHEAD, POOL_LATENCY
+from .timing import (DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG, DECODE_RELEASE_LAG,
+                     DECODE_TILE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
 
-__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization"]
+__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall"]
 
 #: Cycles every instruction adds to its reads (:data:`fpgagen.hw.timing.INSTRUCTION_OVERHEAD`).
 PIPELINE_OVERHEAD = INSTRUCTION_OVERHEAD
+
+
+def decode_stall(instr: Instr, tile_cycles, start_items) -> int:
+    """Cycles a compressed CONV waits for its decoded weights, beyond
+    :func:`instruction_cycles` of its fields.
+
+    Parameters
+    ----------
+    instr : Instr
+    tile_cycles : sequence of int
+        Per output group, the decoding cycles of its slowest column
+        (:func:`fpgagen.hw.weight_stream.tile_cycles`).
+    start_items : sequence of int
+        Per column, the item its index stream starts at (skipped one per cycle).
+
+    Returns
+    -------
+    int
+        With ``s`` the start: tile 0 starts at ``g0 = s + max(2**index_bits +
+        DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG + max(start_items))``; tile ``k`` is ready at
+        ``r_k = g_k + tile_cycles[k] + DECODE_TILE_LAG``, when tile ``k + 1`` may start
+        too, but not before ``DECODE_RELEASE_LAG`` cycles after the array started group
+        ``k`` (the buffer half of ``k - 1`` is then free); the array starts group ``k`` at ``a_k = max(a_{k-1} + n, r_k)``
+        (``n`` iterations per group, ``a_0 >= s + 1``). The stall is how much later the
+        last iteration issues than ``s + groups * n``.
+    """
+    groups = instr.out_groups
+    if len(tile_cycles) != groups:
+        raise ValueError(f"{len(tile_cycles)} tile cycle counts for {groups} output groups")
+    n = instr.out_h * instr.out_w * instr.kh * instr.kw * instr.in_groups
+    g = max((1 << instr.index_bits) + DECODE_CODEBOOK_LAG,
+            DECODE_PRIME_LAG + max(start_items, default=0))
+    a = 1 - n  # a_{-1}, so that a_0 >= s + 1
+    for k in range(groups):
+        if k >= 2:
+            g = max(g, a + DECODE_RELEASE_LAG)  # a is a_{k-1}
+        ready = g + tile_cycles[k] + DECODE_TILE_LAG
+        a = max(a + n, ready)
+        g = ready
+    return max(0, a + n - 1 - groups * n)
 
 
 def instruction_cycles(instr: Instr, overhead: int = PIPELINE_OVERHEAD) -> int:

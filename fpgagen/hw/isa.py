@@ -39,6 +39,13 @@ window ``(j, px)`` is written to ``out_base + ((j mod out_rows) * pool_w + px) *
 out_pixel_groups + out_group_offset + og``, where ``out_slot0 = pool_a0 mod out_rows``.
 See :func:`fpgagen.hw.pooling.window_events` for the exact per-coordinate rule.
 
+**Compressed weights** (CONV with ``compressed`` set): the weights of output group
+``og`` are not read from the weight memory word by word but decoded, before the group
+starts, into a tile buffer the array then reads (two tiles: the next group's is decoded
+while the array computes the current one). ``weight_base`` addresses the layer's masks;
+the index stream starts where the bias entry of ``og 0`` says (see
+:mod:`fpgagen.hw.weight_stream`).
+
 **LOAD** writes the words of the input stream, one per iteration, at the addresses the
 loop nest reads (``kh = kw = 1``, ``depthwise = 0``): a band of rows of the input tensor
 into its ring.
@@ -137,6 +144,10 @@ class Instr:
     pool_phase0: int = _f(unsigned(2), "y0 % pool_s")
     pool_last: int = _f(unsigned(1), "the band's last row is the conv output's last")
     pool_base: int = _f(unsigned(ADDR_BITS), "pool-state word of (og 0, px 0)")
+    compressed: int = _f(unsigned(1), "CONV: the weights are decoded from masks and "
+                                      "codebook indices (weight_base: the first mask)")
+    index_bits: int = _f(unsigned(4), "CONV, compressed: bits of a codebook index")
+    codebook_base: int = _f(unsigned(ADDR_BITS), "CONV, compressed: the layer's codebook")
 
     def __post_init__(self):
         try:

@@ -5,7 +5,8 @@ or one memory access (see ``docs/hardware.md``, *Pipeline*)."""
 
 __all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "RAM_WRITE_LATENCY", "PE_ARRAY_LATENCY",
            "POSTPROC_LATENCY", "POOL_LATENCY",
-           "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD"]
+           "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD", "DECODE_CODEBOOK_LAG",
+           "DECODE_PRIME_LAG", "DECODE_TILE_LAG", "DECODE_RELEASE_LAG"]
 
 #: Address generator: loop counters -> input coordinates -> pixel indices -> products and
 #: offsets -> word addresses.
@@ -39,3 +40,22 @@ DRAIN_CYCLES = (ADDRGEN_LATENCY + MEMORY_LATENCY
 #: Cycles every instruction adds to its reads: FETCH, DECODE and ISSUE (3), the cycle RUN
 #: needs to see the address generator finish (1), and DRAIN (``DRAIN_CYCLES + 1``).
 INSTRUCTION_OVERHEAD = 3 + 1 + DRAIN_CYCLES + 1
+
+# --- the weight decoder of compressed layers (:mod:`fpgagen.gateware.weight_decoder`) ---
+#: From the instruction's start to the first cycle a tile may start, besides the
+#: ``2**index_bits`` cycles of the codebook load: its ROM read (MEMORY_LATENCY) and the
+#: done flag.
+DECODE_CODEBOOK_LAG = MEMORY_LATENCY + 1
+#: From the instruction's start until a column has its first index word (the stream start
+#: read from the bias bank, then the word: two memory reads, the FIFO, the shift register)
+#: and may skip to its start item, one cycle per item.
+DECODE_PRIME_LAG = 2 * MEMORY_LATENCY + 3
+#: From a tile's start to the cycle its weights are ready (the array may start its group)
+#: and the next tile may start, besides the columns' decoding cycles: the start, the
+#: codebook read and the done flags.
+DECODE_TILE_LAG = 3
+#: From the array's first iteration of group ``k - 1`` to the first cycle tile ``k`` may
+#: start (it overwrites the buffer half of group ``k - 2``, whose last reads may still be
+#: in the address generator): the decoder sees the count of started groups
+#: ``ADDRGEN_LATENCY`` cycles late, so that its first write comes after them.
+DECODE_RELEASE_LAG = 1 + ADDRGEN_LATENCY

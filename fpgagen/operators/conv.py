@@ -85,17 +85,23 @@ class ConvRules(OperatorRules):
         kernel, stride, padding = op.kernel, op.stride, op.padding
         if ctx.im2col is not None and ctx.im2col.conv == node.name:
             # Input channel (ky * kw + kx) * C + c of the packed input.
-            weight = weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1, 1, 1)
             kernel, stride, padding = (1, 1), (1, 1), (0, 0)
         lanes, cols = ctx.lanes, ctx.banks.hw.pe_cols
         og, ig = out_lay.groups, in_lay.groups
         kh, kw = kernel
-        lay = np.zeros((og * cols, ig * lanes, kh, kw), dtype=np.int8)
         out_pos = np.asarray(out_lay.positions)
         in_pos = np.asarray(in_lay.positions)
-        lay[out_pos[:, None], in_pos[None, :]] = weight
-        words = lay.reshape(og, cols, ig, lanes, kh, kw).transpose(1, 0, 4, 5, 2, 3)
-        words = words.reshape(cols, og * kh * kw * ig, lanes)
+
+        def word_layout(values, fill):
+            """``(O, I, kh, kw)`` values as the banks' words ``(cols, og * taps * ig,
+            lanes)``; lanes of no channel hold ``fill``."""
+            if ctx.im2col is not None and ctx.im2col.conv == node.name:
+                values = values.transpose(0, 2, 3, 1).reshape(values.shape[0], -1, 1, 1)
+            lay = np.full((og * cols, ig * lanes, kh, kw), fill, dtype=np.int64)
+            lay[out_pos[:, None], in_pos[None, :]] = values
+            words = lay.reshape(og, cols, ig, lanes, kh, kw).transpose(1, 0, 4, 5, 2, 3)
+            return words.reshape(cols, og * kh * kw * ig, lanes)
+
         bias = np.zeros(og * cols, dtype=np.int64)
         shift = np.zeros(og * cols, dtype=np.int64)
         bias[out_pos] = np.asarray(q.bias, dtype=np.int64)
@@ -107,14 +113,24 @@ class ConvRules(OperatorRules):
                 raise FpgagenError(f"cannot map conv2d node {node.name!r}: {what} "
                                    f"{int(bad[0])} does not fit the {bits}-bit {what} field "
                                    f"of the bias banks")
-        weight_base, bias_base = ctx.banks.add(words, bias.reshape(og, cols).T.copy(),
-                                               shift.reshape(og, cols).T.copy())
+        bias_cols = bias.reshape(og, cols).T.copy()
+        shift_cols = shift.reshape(og, cols).T.copy()
+        compressed = {}
+        if q.compressed:
+            index = word_layout(np.asarray(q.index, dtype=np.int64), -1)
+            weight_base, bias_base, cb_base = ctx.banks.add_compressed(
+                index, og, q.index_bits, np.asarray(q.codebook, dtype=np.int64), bias_cols,
+                shift_cols)
+            compressed = dict(compressed=1, index_bits=q.index_bits, codebook_base=cb_base)
+        else:
+            words = word_layout(weight, 0).astype(np.int8)
+            weight_base, bias_base = ctx.banks.add(words, bias_cols, shift_cols)
         return dict(op=Opcode.CONV, relu=int(op.relu), **ctx.out_type_fields(node),
                     **ctx.read_fields(inp), in_h=inp.h, in_w=inp.w, in_groups=ig,
                     in_pixel_groups=inp.pixel_groups, depthwise=0, kh=kh, kw=kw,
                     stride_h=stride[0], stride_w=stride[1], pad_h=padding[0],
                     pad_w=padding[1], **ctx.write_fields(out), weight_base=weight_base,
-                    bias_base=bias_base)
+                    bias_base=bias_base, **compressed)
 
     def execute(self, eng, f):
         addr, valid, tap = eng.loop(f)
@@ -123,12 +139,7 @@ class ConvRules(OperatorRules):
         k = kk * ig * eng.lanes
         a = act.reshape(act.shape[0], act.shape[1], k).astype(np.float64)
         og = np.arange(og_n)
-        waddr = (f.weight_base + (og[:, None, None] * kk + tap[None, :, None]) * ig
-                 + np.arange(ig)[None, None, :])
-        if waddr.max() >= eng.weights.shape[1]:
-            raise FpgagenError(f"instruction {eng.pc} reads weight word {waddr.max()} beyond "
-                               f"the banks ({eng.weights.shape[1]} words)")
-        w = eng.weights[:, waddr.ravel(), :].reshape(eng.cols, og_n, k)
+        w = eng.weight_words(f).reshape(eng.cols, og_n, k)
         w = w.transpose(1, 2, 0).astype(np.float64)  # (OG, K, cols)
         # Exact: |products| < 2**16 and K < 2**20 terms keep every sum below 2**53.
         if a.shape[0] == 1:  # one product for all output groups

@@ -19,6 +19,7 @@ from ..hw.pooling import MIN_FUSED_WIDTH, window_events
 from ..hw.spec import ACT_LANE_BITS, lane_range
 from ..numerics.lanes import wrap
 from ..operators import rules_for_opcode
+from ..hw.weight_stream import decode_words
 from .pack import unpack_rows
 from .program import Program
 
@@ -40,7 +41,8 @@ class EngineResult:
         int64 codes streamed out by GAP instructions, in order.
     cycles : list of int
         Cycles of every executed instruction (:func:`fpgagen.hw.cost.instruction_cycles`
-        of the decoded fields).
+        of the decoded fields, plus a compressed CONV's
+        :meth:`~fpgagen.schedule.program.CompressedWeights.stall`).
     tensors : dict
         With ``capture=True``: ``{tensor: (C, H, W) codes}`` read back from the memory
         right after the instruction that completes each tensor (before later
@@ -80,6 +82,9 @@ class _Engine:
         self.streamed = 0
         self.pool_state = np.zeros((max(program.pool_depth, 1), self.lanes), dtype=np.int64)
         self.weights = program.weight_banks
+        self.compressed = program.compressed
+        self.weight_bits = int(program.weight_bits)
+        self._packed = {}  # column -> the weight bank's words as integers (index streams)
         self.bias = program.bias_banks
         self.shift = program.shift_banks
         self.pc = 0
@@ -133,6 +138,45 @@ class _Engine:
         addr = (base + (iy * f.in_w + ix) * f.in_pixel_groups)[None, :, :, None] + grp
         valid = np.broadcast_to(valid[None, :, :, None], addr.shape)
         return addr, valid, tap
+
+    def weight_words(self, f: Instr) -> np.ndarray:
+        """The weight words ``(cols, out_groups * taps * in_groups, L)`` a CONV multiplies
+        with, group after group: read from the weight banks, or for a compressed
+        instruction decoded as its tile buffers receive them."""
+        tile = f.kh * f.kw * f.in_groups
+        n = f.out_groups * tile
+        if not f.compressed:
+            if f.weight_base + n > self.weights.shape[1]:
+                raise FpgagenError(f"instruction {self.pc} reads weight word "
+                                   f"{f.weight_base + n - 1} beyond the banks "
+                                   f"({self.weights.shape[1]} words)")
+            return self.weights[:, f.weight_base:f.weight_base + n, :]
+        cw = self.compressed
+        if cw is None:
+            raise FpgagenError(f"instruction {self.pc} is compressed, but the program has "
+                               "no compressed weights")
+        if f.weight_base + n > cw.mask_depth or f.bias_base >= cw.starts.shape[1]:
+            raise FpgagenError(f"instruction {self.pc} reads masks {f.weight_base}.."
+                               f"{f.weight_base + n - 1} or stream start {f.bias_base} "
+                               f"beyond the banks ({cw.mask_depth} masks)")
+        cb = cw.codebook[f.codebook_base:f.codebook_base + (1 << f.index_bits)]
+        word_bits = self.lanes * self.weight_bits
+        out = np.zeros((self.cols, n, self.lanes), dtype=np.int64)
+        for c in range(self.cols):
+            word, item = cw.starts[c, f.bias_base]
+            out[c] = decode_words(cw.masks[c, f.weight_base:f.weight_base + n],
+                                  self.packed_words(c), int(word), int(item), f.index_bits,
+                                  word_bits, cb, self.lanes)
+        return out
+
+    def packed_words(self, c: int) -> list:
+        """Column ``c``'s weight bank words as integers (lane ``l`` at bits ``l * wb``)."""
+        if c not in self._packed:
+            wb = self.weight_bits
+            lanes = self.weights[c].astype(np.int64) & ((1 << wb) - 1)
+            self._packed[c] = [sum(int(v) << (l * wb) for l, v in enumerate(row))
+                               for row in lanes]
+        return self._packed[c]
 
     def read(self, addr: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Activation words at the valid addresses (invalid reads give 0), ``(..., L)``."""
@@ -282,7 +326,8 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
             streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
-        cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD))
+        stall = program.compressed.stall(f, eng.lanes) if f.compressed else 0
+        cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD) + stall)
         if capture and eng.pc < len(program.layers):
             for w in program.layers[eng.pc].writes:
                 place = program.tensors[w.tensor]

@@ -22,11 +22,12 @@ from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
 from ..hw.isa import Instr, Opcode
 from ..hw.params import HwParams
-from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range
+from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range, weight_word_bits
+from ..hw.weight_stream import encode_streams
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
-from .program import Im2col, LayerInfo, Program, TensorPlacement
+from .program import CompressedWeights, Im2col, LayerInfo, Program, TensorPlacement
 from .stages import Network, Run, cut_positions, expand, fusions, network_stages
 
 __all__ = ["lower", "LowerContext", "cut_candidates"]
@@ -153,7 +154,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     _check_codes_fit(graph, places)
 
     macs = graph.macs_per_node()
-    banks = _Banks(hw)
+    banks = _Banks(hw, int(graph.quant.weight_bits))
     ctx = LowerContext(graph=graph, lanes=lanes, layouts=layouts, places=places, im2col=im2col,
                        banks=banks)
     base = {}
@@ -186,6 +187,11 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
             cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
             output=stage.out or stage.name, writes=run.writes))
     weight_banks, bias_banks, shift_banks = banks.arrays()
+    compressed = banks.compressed()
+    if compressed is not None:  # the decoder's stalls, from the masks as encoded
+        infos = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted
+                                     + compressed.stall(f, lanes)) if f.compressed else info
+                 for f, info in zip(instructions, infos)]
     act_depth = max([1] + [b.end for b in buffers.values()])
     whole_words = act_depth
     if plan.steps > 1:  # the same network with whole tensors, for the report
@@ -203,7 +209,8 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
                    unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
-                                         whole_words))
+                                         whole_words),
+                   compressed=compressed)
 
 
 def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:
@@ -420,26 +427,68 @@ def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memo
 # --- instructions --------------------------------------------------------------------------
 
 class _Banks:
-    """Weight and bias bank contents, appended layer after layer."""
+    """Weight, mask, bias and codebook contents, appended layer after layer."""
 
-    def __init__(self, hw: HwParams):
+    def __init__(self, hw: HwParams, weight_bits: int):
         self.hw = hw
+        self.weight_bits = weight_bits
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         self.shifts: list[np.ndarray] = []
+        self.starts: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
+        self.codebooks: list[np.ndarray] = []
         self.weight_words = 0
         self.bias_words = 0
+        self.mask_words = 0
+        self.codebook_words = 0
+        self.tile_depth = 0
 
-    def add(self, weights: np.ndarray, biases: np.ndarray, shifts: np.ndarray):
+    def add(self, weights: np.ndarray, biases: np.ndarray, shifts: np.ndarray,
+            starts: np.ndarray | None = None):
         """Append ``(cols, words, rows)`` weights and ``(cols, entries)`` biases and
-        shifts; returns their base addresses."""
+        shifts (and index stream starts ``(cols, entries, 2)``, relative to these
+        weights); returns their base addresses."""
         bases = self.weight_words, self.bias_words
+        if starts is None:
+            starts = np.zeros(biases.shape + (2,), dtype=np.int64)
+        else:
+            starts = starts + np.array([self.weight_words, 0])
         self.weights.append(weights)
         self.biases.append(biases)
         self.shifts.append(shifts)
+        self.starts.append(starts)
         self.weight_words += weights.shape[1]
         self.bias_words += biases.shape[1]
         return bases
+
+    def add_compressed(self, index: np.ndarray, groups: int, index_bits: int,
+                       codebook: np.ndarray, biases: np.ndarray, shifts: np.ndarray):
+        """Append a compressed layer: ``index`` ``(cols, groups * tile, rows)`` in the
+        dense word layout (-1: no weight stored), its codebook, biases and shifts; returns
+        the mask, bias and codebook base addresses."""
+        lanes, wb = self.hw.pe_rows, self.weight_bits
+        word_bits = weight_word_bits(lanes, wb)
+        enc = encode_streams(index, groups, index_bits, word_bits)
+        depth = max(1, max(len(w) for w in enc.index_words))
+        words = np.zeros((self.hw.pe_cols, depth), dtype=object)
+        for c, col in enumerate(enc.index_words):
+            words[c, :len(col)] = col
+        # each packed word as the lanes of a weight word (weight_bits each, two's complement)
+        shifts_l = np.arange(lanes, dtype=object) * wb
+        lane_codes = (words[:, :, None] >> shifts_l) & ((1 << wb) - 1)
+        lane_codes = lane_codes.astype(np.int64)
+        lane_codes -= (lane_codes >> (wb - 1)) << wb
+        _, bias_base = self.add(lane_codes.astype(np.int8), biases, shifts, enc.starts)
+        mask_base, cb_base = self.mask_words, self.codebook_words
+        self.masks.append(enc.masks)
+        self.mask_words += enc.masks.shape[1]
+        slots = np.zeros(1 << index_bits, dtype=np.int64)
+        slots[:len(codebook)] = codebook
+        self.codebooks.append(slots)
+        self.codebook_words += len(slots)
+        self.tile_depth = max(self.tile_depth, index.shape[1] // groups)
+        return mask_base, bias_base, cb_base
 
     def arrays(self):
         cols, rows = self.hw.pe_cols, self.hw.pe_rows
@@ -448,6 +497,16 @@ class _Banks:
                     np.zeros((cols, 1), np.int64))
         return (np.concatenate(self.weights, axis=1), np.concatenate(self.biases, axis=1),
                 np.concatenate(self.shifts, axis=1))
+
+    def compressed(self) -> CompressedWeights | None:
+        """The compressed layers' masks, starts and codebooks (``None`` if there are
+        none)."""
+        if not self.masks:
+            return None
+        return CompressedWeights(masks=np.concatenate(self.masks, axis=1),
+                                 starts=np.concatenate(self.starts, axis=1),
+                                 codebook=np.concatenate(self.codebooks),
+                                 tile_depth=self.tile_depth)
 
 
 @dataclass

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..hw.isa import INSTRUCTION_BITS
-from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS,
+from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEIGHT_BITS,
                        weight_word_bits)
+from ..hw.weight_stream import STREAM_START
+from ..ir.quant import MAX_INDEX_BITS
 
-__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map"]
+__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths"]
 
 
 class MemoryRole(enum.Enum):
@@ -28,6 +30,10 @@ class MemoryRole(enum.Enum):
     SCORES = "scores"  #: the class scores the GAP writes and the stream reads (RAM)
     CYCLE_LOG = "cycle_log"  #: the cycle count at the end of every instruction (RAM)
     POOL_STATE = "pool_state"  #: partial maxima of fused pooling's open windows (RAM)
+    MASKS = "masks"  #: one PE column's masks of compressed weights (ROM)
+    CODEBOOK = "codebook"  #: every compressed layer's codebook (ROM)
+    COLUMN_CODEBOOK = "column_codebook"  #: a column decoder's copy of the layer's codebook
+    TILES = "tiles"  #: a column decoder's two tiles of decoded weights (RAM)
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ class MemoryMap:
     @classmethod
     def build(cls, *, pe_rows: int, pe_cols: int, weight_bits: int, weight_depth: int,
               bias_depth: int, act_depth: int, instructions: int,
-              score_groups: int, pool_depth: int = 0) -> "MemoryMap":
+              score_groups: int, pool_depth: int = 0, mask_depth: int = 0,
+              codebook_depth: int = 0, tile_depth: int = 0) -> "MemoryMap":
         """The memories of a design of these sizes, as the top level declares them.
 
         Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
@@ -130,12 +137,20 @@ class MemoryMap:
         two words deep. The
         banks and the activation RAM are templated memories that ask for block RAM and are
         banked; the other three are Amaranth memories the synthesis tool places.
+
+        With compressed layers (``mask_depth > 0``): per column the mask ROM ``masks_c``
+        (``pe_rows`` bits), its decoder's codebook copy ``codebook_c`` (256 x 8) and tile
+        buffer ``tiles_c`` (two tiles of ``tile_depth`` weight words); the codebook ROM
+        ``codebook``; the bias words also hold the index stream starts
+        (:data:`~fpgagen.hw.weight_stream.STREAM_START`).
         """
+        compressed = mask_depth > 0
+        bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
         mems = [LogicalMemory(f"weights_{c}", weight_depth,
                               weight_word_bits(pe_rows, weight_bits), "rom", style="block",
                               banked=True, role=MemoryRole.WEIGHTS, column=c)
                 for c in range(pe_cols)]
-        mems += [LogicalMemory(f"bias_{c}", bias_depth, BIAS_WORD.bits, "rom", style="block",
+        mems += [LogicalMemory(f"bias_{c}", bias_depth, bias_bits, "rom", style="block",
                                banked=True, role=MemoryRole.BIAS, column=c)
                  for c in range(pe_cols)]
         mems.append(LogicalMemory("act", max(int(act_depth), 2), ACT_LANE_BITS * pe_rows,
@@ -149,7 +164,25 @@ class MemoryMap:
                                   role=MemoryRole.CYCLE_LOG))
         mems.append(LogicalMemory("pool_state", max(int(pool_depth), 2),
                                   ACT_LANE_BITS * pe_rows, "ram", role=MemoryRole.POOL_STATE))
+        if compressed:
+            mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, "rom", style="block",
+                                   banked=True, role=MemoryRole.MASKS, column=c)
+                     for c in range(pe_cols)]
+            mems.append(LogicalMemory("codebook", max(codebook_depth, 1), WEIGHT_BITS, "rom",
+                                      style="block", banked=True, role=MemoryRole.CODEBOOK))
+            mems += [LogicalMemory(f"codebook_{c}", 1 << MAX_INDEX_BITS, WEIGHT_BITS, "ram",
+                                   role=MemoryRole.COLUMN_CODEBOOK, column=c)
+                     for c in range(pe_cols)]
+            mems += [LogicalMemory(f"tiles_{c}", 2 * max(tile_depth, 1),
+                                   WEIGHT_BITS * pe_rows, "ram", role=MemoryRole.TILES,
+                                   column=c)
+                     for c in range(pe_cols)]
         return cls(tuple(mems))
+
+    @property
+    def compressed(self) -> bool:
+        """The design decodes compressed weights (it has mask banks)."""
+        return bool(self.of(MemoryRole.MASKS))
 
     def __iter__(self):
         return iter(self.memories)
@@ -183,4 +216,13 @@ def memory_map(program) -> MemoryMap:
                            weight_depth=program.weight_depth, bias_depth=program.bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
                            score_groups=program.score_groups,
-                           pool_depth=program.pool_depth)
+                           pool_depth=program.pool_depth, **compressed_depths(program))
+
+
+def compressed_depths(program) -> dict:
+    """The compressed-weight sizes :meth:`MemoryMap.build` takes, of ``program``."""
+    cw = program.compressed
+    if cw is None:
+        return {}
+    return dict(mask_depth=cw.mask_depth, codebook_depth=len(cw.codebook),
+                tile_depth=cw.tile_depth)

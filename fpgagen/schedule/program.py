@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FpgagenError
-from ..hw.cost import mac_utilization
+from ..hw.cost import decode_stall, mac_utilization
 from ..hw.params import HwParams
 from ..hw.isa import Instr, Opcode, pack_instruction
+from ..hw.weight_stream import tile_cycles
 
-__all__ = ["TensorPlacement", "TensorWrite", "LayerInfo", "Im2col", "Program"]
+__all__ = ["TensorPlacement", "TensorWrite", "LayerInfo", "Im2col", "CompressedWeights", "Program"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ class LayerInfo:
     macs : int
         Multiply-accumulates of the node (real channels only; 0 for pooling and add).
     cycles_predicted : int
-        :func:`fpgagen.hw.cost.instruction_cycles` of the instruction.
+        :func:`fpgagen.hw.cost.instruction_cycles` of the instruction (for a compressed
+        CONV plus its decoder stall, :meth:`CompressedWeights.stall`).
     output : str
         The tensor the instruction writes (for GAP: the streamed scores).
     writes : tuple of TensorWrite
@@ -124,6 +126,46 @@ class Im2col:
     kernel: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
+
+
+@dataclass
+class CompressedWeights:
+    """The stored form of a program's compressed layers (:mod:`fpgagen.hw.weight_stream`);
+    their index streams are words of the weight banks.
+
+    Attributes
+    ----------
+    masks : np.ndarray
+        int64 ``(pe_cols, depth)``: the mask banks, one ``pe_rows``-bit word per tile word.
+    starts : np.ndarray
+        int64 ``(pe_cols, bias_depth, 2)``: per bias entry (output group), the weight-bank
+        word and item where the group's indices begin (0 for dense layers).
+    codebook : np.ndarray
+        int64 ``(depth,)``: every compressed layer's codebook, ``2**index_bits`` slots each.
+    tile_depth : int
+        Words of the largest tile (``kh * kw * in_groups``): each tile buffer holds two.
+    """
+
+    masks: np.ndarray
+    starts: np.ndarray
+    codebook: np.ndarray
+    tile_depth: int
+
+    @property
+    def mask_depth(self) -> int:
+        """Words per mask bank."""
+        return int(self.masks.shape[1])
+
+    def stall(self, f: Instr, lanes: int) -> int:
+        """Cycles the compressed CONV ``f`` waits for its decoder
+        (:func:`fpgagen.hw.cost.decode_stall` of its masks and stream starts)."""
+        tile = f.kh * f.kw * f.in_groups
+        cols = self.masks.shape[0]
+        work = [max(tile_cycles(self.masks[c, f.weight_base + k * tile:
+                                           f.weight_base + (k + 1) * tile], lanes)
+                    for c in range(cols))
+                for k in range(f.out_groups)]
+        return decode_stall(f, work, [int(v) for v in self.starts[:, f.bias_base, 1]])
 
 
 @dataclass
@@ -170,6 +212,9 @@ class Program:
     plan : ActivationPlan or None
         How the activation memory is used: per tensor, rows kept and words, whole or in
         row bands (see :mod:`fpgagen.schedule.bands`).
+    compressed : CompressedWeights or None
+        Masks, stream starts and codebooks of the compressed layers (``None``: every layer
+        is dense).
     """
 
     hw: HwParams
@@ -189,6 +234,7 @@ class Program:
     pool_depth: int = 0
     plan: object = None
     unstored: frozenset = frozenset()
+    compressed: CompressedWeights | None = None
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents)."""
@@ -225,6 +271,25 @@ class Program:
         """Multiply-accumulates of the whole program."""
         return sum(l.macs for l in self.layers)
 
+    def weight_start(self, f: Instr) -> int:
+        """The first weight-bank word the CONV ``f`` reads: its ``weight_base``, or for a
+        compressed one the word where its index stream starts."""
+        if f.compressed and self.compressed is not None:
+            return int(self.compressed.starts[0, f.bias_base, 0])
+        return int(f.weight_base)
+
+    def weight_storage(self) -> dict:
+        """Bytes the weights take on chip: ``weight_banks`` (dense words and index
+        streams, padding included), ``masks`` and ``codebooks`` of the compressed layers,
+        and their ``total``."""
+        hw = self.hw
+        banks = self.weight_depth * hw.pe_rows * hw.pe_cols * int(self.weight_bits) // 8
+        cw = self.compressed
+        masks = cw.mask_depth * hw.pe_rows * hw.pe_cols // 8 if cw is not None else 0
+        codebooks = len(cw.codebook) if cw is not None else 0
+        return {"weight_banks": banks, "masks": masks, "codebooks": codebooks,
+                "total": banks + masks + codebooks}
+
     def placement(self, tensor: str) -> TensorPlacement:
         """Where ``tensor`` lives; raises :class:`FpgagenError` for a tensor that is not in
         the activation memory."""
@@ -259,6 +324,8 @@ class Program:
                          f"/P{f.out_pixel_groups}+{f.out_group_offset}")
             if op == Opcode.CONV:
                 text += f" w@{f.weight_base} b@{f.bias_base}"
+                if f.compressed:
+                    text += f" idx{f.index_bits}@{f.codebook_base}"
                 text += " relu" if f.relu else ""
             if op == Opcode.ADD:
                 text += (f" in2 @{f.in2_base} (a<<{f.shift_a}) + (b<<{f.shift_b}) "

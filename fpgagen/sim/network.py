@@ -73,7 +73,8 @@ def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEP
     cfg = AcceleratorConfig.for_program(program, memories, image_dir=str(build_dir))
     with rebuilt_in_place(build_dir, previous=is_simulation_build):
         return build_simulation(cfg, program.weight_banks, program.bias_banks,
-                                program.shift_banks, build_dir)
+                                program.shift_banks, build_dir,
+                                compressed=program.compressed)
 
 
 @dataclass

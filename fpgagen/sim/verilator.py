@@ -173,17 +173,19 @@ _ACCELERATOR_PORTS = ("clk", "rst", "start", "done", "busy", "cycles", "i_stream
 
 
 def build_simulation(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks,
-                     build_dir) -> SimBuild:
+                     build_dir, *, compressed=None) -> SimBuild:
     """Write the design of ``config`` into ``build_dir`` with the RTL writer of the builds
     (:func:`fpgagen.emit.design.write_design`, ``.hex`` images) and compile it with
     Verilator. ``config.image_dir`` must name ``build_dir`` (absolute), where the images go,
-    since the simulator does not run in that folder."""
+    since the simulator does not run in that folder. ``compressed``: the program's
+    compressed weights, if any."""
     ensure_verilator_on_path()
     build_dir = Path(build_dir).resolve()
     if Path(config.image_dir).resolve() != build_dir:
         raise ValueError(f"the design reads its images from {config.image_dir!r}, the build "
                          f"writes them to {str(build_dir)!r}")
-    write_design(config, weight_banks, bias_banks, shift_banks, build_dir)
+    write_design(config, weight_banks, bias_banks, shift_banks, build_dir,
+                 compressed=compressed)
     verilate([build_dir / name for name in VERILOG_FILES], TOPLEVEL, build_dir,
              public_ports=_ACCELERATOR_PORTS)
     return SimBuild(config, build_dir)

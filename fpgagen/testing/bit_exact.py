@@ -18,6 +18,7 @@ from ..ir import Graph
 from ..passes import QuantConfig, quantize
 from ..schedule import Program, lower, pack_input, run_program
 from ..schedule.lower import cut_candidates
+from .compressed import compress_randomly
 from .random_graphs import GraphSpec, block_tensors, build_graph
 
 __all__ = ["Prepared", "CaseResult", "GraphResult", "prepare", "check_engine", "check_rtl",
@@ -111,6 +112,8 @@ def prepare(spec: GraphSpec, *, reuse_memory: bool | None = None) -> Prepared:
                          output_bits=16 if spec.has_gap else spec.activation_bits,
                          per_channel=spec.per_channel)
     graph = quantize(graph, config, calibration_images=calib)
+    if spec.index_bits:
+        graph = compress_randomly(graph, rng, spec.index_bits, spec.density)
     reuse = spec.reuse_memory if reuse_memory is None else reuse_memory
     hw = HwParams(pe_rows=spec.lanes, pe_cols=spec.lanes)
     candidates = cut_candidates(graph, hw)

@@ -27,6 +27,7 @@ accelerator's instruction fields (kernel 4 bits, stride and padding 3 bits, GAP 
 most 15x15).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -66,6 +67,11 @@ UNMAPPABLE_OPTIONS = {"activation_bits": (8, 4, 5, 6, 7), "pool_input": True}
 def numpy_draw(rng) -> Draw:
     """A :data:`Draw` from a ``numpy.random.Generator`` (uniform over the range)."""
     return lambda lo, hi: int(rng.integers(lo, hi + 1))
+
+
+#: Shares of stored weights a compressed draw chooses from (none, sparse, Deep
+#: Compression's, all).
+DENSITIES = (0.0, 0.05, 0.35, 1.0)
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,11 @@ class GraphSpec:
     #: candidates start a new region (bit ``k``: candidate ``k``)
     steps: int = 1
     cut_mask: int = 0
+    #: compressed weights (:func:`fpgagen.testing.compressed.compress_randomly`): index
+    #: bits (0: dense) and the share of weights stored, or tuples of them taken in turn by
+    #: the convolutions
+    index_bits: int | tuple = 0
+    density: float | tuple = 1.0
 
     @property
     def has_gap(self) -> bool:
@@ -294,7 +305,8 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
                     gap: bool = True, activation_bits=(8,),
-                    pool_input: bool = False, bands: bool = True) -> GraphSpec:
+                    pool_input: bool = False, bands: bool = True,
+                    compress: bool = False) -> GraphSpec:
     """Draw a random graph.
 
     Parameters
@@ -316,6 +328,9 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         Allow max pools that read the graph input directly (otherwise a block of the graph
         input that may hold a max pool gets a stem). Such a pool, and a concat that holds
         it, take the input's type, signed 9 bits.
+    compress : bool
+        Maybe (one draw in two) compress the convolutions' weights: index widths 2..8 and
+        shares of stored weights from :data:`DENSITIES`, four of each, taken in turn.
 
     Besides the blocks, it draws the input size and mean, the quantization options
     (weight and activation bits, per-channel or per-layer weight scales), memory reuse,
@@ -343,12 +358,16 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         # quantization needs a conv; a 3-channel 1x1 stem leaves every shape as drawn
         stem = LayerSpec("conv", (1, 1), out_channels=3, relu=bool(draw(0, 1)))
         drawn[0] = BlockSpec(drawn[0].kind, drawn[0].source, stem, drawn[0].branches)
-    return GraphSpec(height=height, width=width, blocks=tuple(drawn), lanes=n_lanes,
+    spec = GraphSpec(height=height, width=width, blocks=tuple(drawn), lanes=n_lanes,
                      mean=mean, weight_bits=_choice(draw, (8, 4, 5, 6, 7)),
                      activation_bits=_choice(draw, activation_bits),
                      per_channel=not draw(0, 1), reuse_memory=not draw(0, 1),
                      seed=draw(0, 2 ** 32 - 1), steps=draw(1, height) if bands else 1,
                      cut_mask=draw(0, 15) if bands else 0)
+    if compress and draw(0, 1):
+        spec = dataclasses.replace(spec, index_bits=tuple(draw(2, 8) for _ in range(4)),
+                                   density=tuple(_choice(draw, DENSITIES) for _ in range(4)))
+    return spec
 
 
 # --- building --------------------------------------------------------------------------------
