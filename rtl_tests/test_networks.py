@@ -93,3 +93,34 @@ def test_squeezenet1_1_227_real_weights_real_photos():
             f"[{k}] {labels[k]} {values[k]:.3f}" for k in top5))
         assert int(np.argmax(float_logits[i])) in top5, names[i]
         assert report.mac_utilization >= 0.95
+
+
+V10_WEIGHTS = SHARED / "models" / "squeezenet_v1_0.npz"
+#: Weight storage Deep Compression reports for SqueezeNet with 8-bit indices (0.66 MB).
+DEEP_COMPRESSION_BYTES = 660_000
+
+
+@pytest.mark.slow
+def test_squeezenet1_0_227_deep_compression_weights():
+    """Full SqueezeNet v1.0 at 227x227 with the released Deep Compression weights stored
+    as they come (``pruned:8``: the zeros not stored, each layer's codebook kept) on the
+    16x16 array, whole tensors: weight storage within Deep Compression's 0.66 MB, the
+    scores of a real photo bit-exact, the cycles as predicted."""
+    if not V10_WEIGHTS.exists() or not REFERENCE.exists():
+        pytest.skip(f"needs {V10_WEIGHTS} and {REFERENCE} (../shared absent)")
+    from fpgagen.ir.weight_format import WeightFormat
+    from fpgagen.passes import QuantConfig
+
+    with np.load(REFERENCE) as ref:
+        photos, names = ref["input_bgr_u8"], ref["names"]
+    config = QuantConfig(weight_format=WeightFormat.parse("pruned:8"))
+    graph = quantize(load_npz_weights(build_net("squeezenet1_0"), V10_WEIGHTS), config,
+                     calibration_images=photos)
+    sim = NetworkSimulator(graph, HwParams(), BUILD_ROOT / "net_squeezenet1_0-227-16x16-dc")
+    program = sim.program
+    storage = program.weight_storage()
+    print(f"weights on chip: {storage}")
+    assert storage["total"] <= DEEP_COMPRESSION_BYTES
+    assert all(f.compressed for f in program.instructions if f.op.name == "CONV")
+    report = sim.run(photos[0])
+    _check(report, str(names[0]))
