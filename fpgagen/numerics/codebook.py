@@ -14,7 +14,7 @@ import numpy as np
 
 from .fixed_point import choose_frac
 
-__all__ = ["KMEANS_ITERATIONS", "SharedWeights", "linear_kmeans", "share_weights",
+__all__ = ["KMEANS_ITERATIONS", "FRAC_CANDIDATES", "SharedWeights", "linear_kmeans", "share_weights",
            "codebook_codes"]
 
 #: Most Lloyd iterations of :func:`linear_kmeans`; it stops earlier once no weight changes
@@ -71,6 +71,10 @@ def _edges(centroids: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Where each cluster's run of the sorted values ``xs`` starts, and ``len(xs)``."""
     inner = np.searchsorted(xs, _midpoints(centroids), side="left")
     return np.concatenate([[0], inner, [len(xs)]])
+
+
+#: How many scales :func:`codebook_codes` tries, from the one that clips no entry upwards.
+FRAC_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,23 @@ def share_weights(weights, index_bits: int, pruned: bool,
 
 def codebook_codes(shared: SharedWeights, weight_bits: int) -> tuple[np.ndarray, int]:
     """``(codes, frac)``: the codebook as ``weight_bits``-bit signed integer codes with one
-    power-of-two scale, ``codes = clip(round(codebook * 2**frac))``, for the largest ``frac``
-    whose range holds the largest entry (:func:`~fpgagen.numerics.fixed_point.choose_frac`,
-    as a dense layer's weights)."""
+    power-of-two scale, ``codes = clip(round(codebook * 2**frac))``.
+
+    ``frac`` is the one with the least squared error over the layer's stored weights (each
+    entry counted as often as weights use it) among :data:`FRAC_CANDIDATES` steps from the
+    largest ``frac`` whose range holds the largest entry
+    (:func:`~fpgagen.numerics.fixed_point.choose_frac`, the rule of a dense layer): a finer
+    step that clips the few largest entries often loses less than a coarse one that rounds
+    every weight of the layer.
+    """
     qmax = (1 << (weight_bits - 1)) - 1
     cb = shared.codebook
-    frac = choose_frac(float(np.abs(cb).max(initial=0.0)), qmax)
-    codes = np.clip(np.round(cb * 2.0 ** frac), -qmax - 1, qmax).astype(np.int64)
-    return codes, frac
+    counts = shared.counts().astype(np.float64)
+    first = choose_frac(float(np.abs(cb).max(initial=0.0)), qmax)
+    best = None
+    for frac in range(first, first + FRAC_CANDIDATES):
+        codes = np.clip(np.round(cb * 2.0 ** frac), -qmax - 1, qmax)
+        error = float(np.sum(counts * (codes * 2.0 ** -frac - cb) ** 2))
+        if best is None or error < best[0]:
+            best = (error, codes.astype(np.int64), frac)
+    return best[1], best[2]
