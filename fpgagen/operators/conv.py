@@ -1,5 +1,7 @@
 """Convolution (``Conv2d``, with a fused ReLU): multiply-accumulate on the PE array."""
 
+import logging
+
 import numpy as np
 
 from ..errors import FpgagenError
@@ -16,6 +18,8 @@ from ..numerics.primitives import conv2d_float, conv2d_int, requantize
 from .base import OperatorRules, register
 
 __all__ = ["ConvRules"]
+
+log = logging.getLogger(__name__)
 
 
 @register
@@ -58,6 +62,9 @@ class ConvRules(OperatorRules):
             w_frac = np.full(w.shape[0], frac, dtype=np.int64)
             w_int = np.where(shared.index >= 0, codes[np.maximum(shared.index, 0)], 0)
             compressed = dict(codebook=codes, index=shared.index, index_bits=fmt.index_bits)
+            log.info("%s: %s, %d entries (%s), frac %d, %d of %d weights stored", node.name,
+                     fmt, len(codes), "the weights' own values" if shared.kept else "k-means",
+                     frac, int((shared.index >= 0).sum()), shared.index.size)
         else:
             qmax = (1 << (wb - 1)) - 1
             if ctx.config.per_channel:
