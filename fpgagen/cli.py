@@ -94,7 +94,8 @@ def cmd_classify(args):
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
-    mode = "float32" if args.float else f"int8 golden model (weights {cfg.weight_bits} bits)"
+    mode = "float32" if args.float else (f"int8 golden model (weights {cfg.weight_bits} bits, "
+                                         f"{cfg.weight_format})")
     if cfg.weights is None:
         mode += ", generated weights"
     print(f"{graph.name}, {mode}")

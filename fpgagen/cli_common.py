@@ -12,11 +12,13 @@ from .errors import FpgagenError
 from .flow import FlowConfig
 from .frontend.images import IMAGE_SUFFIXES
 from .hw.params import HwParams
+from .ir.weight_format import WeightFormat
 from .nets import NET_NAMES, NetOptions
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineParser",
            "band_steps",
            "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
+           "weight_format", "layer_format", "layer_formats",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input"]
 
@@ -95,10 +97,55 @@ def add_net_args(p, weights=True):
                    help="multiplier on every channel count (default: %(default)s)")
 
 
+def weight_format(text):
+    """An argparse type: a :class:`WeightFormat` (``dense``, ``codebook:B``, ``pruned:B``)."""
+    try:
+        return WeightFormat.parse(text)
+    except FpgagenError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def layer_format(text):
+    """An argparse type: ``NAME=FORMAT``, one layer's weight format, as ``(name, format)``."""
+    name, sep, fmt = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected LAYER=FORMAT such as "
+                                         f"conv10=codebook:6, not {text!r}")
+    return name.strip(), weight_format(fmt)
+
+
+def layer_formats(pairs) -> dict:
+    """``{layer: WeightFormat}`` of the ``--layer-format`` options; a layer named twice is
+    an error."""
+    out = {}
+    for name, fmt in pairs or ():
+        if name in out:
+            raise FpgagenError(f"--layer-format gives layer {name!r} twice ({out[name]} and "
+                               f"{fmt})")
+        out[name] = fmt
+    return out
+
+
 def add_quant_args(p):
-    """``--weight-bits`` and ``--calibration``."""
+    """``--weight-bits``, ``--weight-format``, ``--layer-format`` and ``--calibration``."""
     p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
-                   help="weight bits, 4..8 (default: %(default)s)")
+                   help="weight code width, 4..8 (default: %(default)s); with a codebook, "
+                        "the width of its entries")
+    p.add_argument("--weight-format", type=weight_format, default=WeightFormat(),
+                   metavar="FORMAT",
+                   help="how conv weights are quantized: 'dense' (one code per weight, one "
+                        "scale per output channel), 'codebook:B' (per layer at most 2**B "
+                        "shared values, one scale for the layer: k-means over the float "
+                        "weights, or the weights' own values when they take no more than "
+                        "2**B), 'pruned:B' (as codebook:B, with zero weights not stored and "
+                        "the codebook over the nonzero ones); B = 2..8 index bits. The "
+                        "integer model computes with the decoded weights; build and simulate "
+                        "still store them as dense codes (default: dense)")
+    p.add_argument("--layer-format", type=layer_format, action="append", default=[],
+                   metavar="LAYER=FORMAT",
+                   help="weight format of one conv layer (name as 'fpgagen info' lists it, "
+                        "e.g. conv10=dense or fire9/expand3x3=codebook:6), overriding "
+                        "--weight-format; repeatable")
     p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
                    help="images (or folders of images) to calibrate activation ranges on; "
                         "default: seeded generated images")
@@ -130,6 +177,8 @@ def flow_config(args):
     return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
                       net_options=net_options(args),
                       weight_bits=getattr(args, "weight_bits", 8),
+                      weight_format=getattr(args, "weight_format", WeightFormat()),
+                      layer_formats=layer_formats(getattr(args, "layer_format", ())),
                       calibration=expand_images(getattr(args, "calibration", ())))
 
 

@@ -50,6 +50,14 @@ def _progress_bar():
     return show
 
 
+def _formats(cfg) -> str:
+    """The weight format and its per-layer overrides, as text."""
+    text = str(cfg.weight_format)
+    if cfg.layer_formats:
+        text += " (" + ", ".join(f"{k}={v}" for k, v in cfg.layer_formats.items()) + ")"
+    return text
+
+
 def run(args) -> int:
     """Run ``fpgagen evaluate``; returns the exit status."""
     from .evaluation import evaluate, labelled_images
@@ -62,21 +70,24 @@ def run(args) -> int:
     quantized = step_quantize(graph, cfg)
     calibration = (f"calibrated on {len(cfg.calibration)} images" if cfg.calibration
                    else "calibrated on generated images")
+    weights = f"{cfg.weight_bits}-bit weights, {_formats(cfg)}"
     if cfg.weights is None:
         print(GENERATED_WEIGHTS_WARNING, file=sys.stderr)
     print(f"evaluating {graph.name} on {len(data.files)} images of {args.folder} (labels: "
           f"{data.source}; {len(data.unknown)} of unknown class skipped), int model "
-          f"{cfg.weight_bits}-bit weights {calibration}", file=sys.stderr)
+          f"{weights}, {calibration}", file=sys.stderr)
     acc = evaluate(graph, quantized, data, progress=_progress_bar())
     result = {"net": graph.name, "weights": str(cfg.weights) if cfg.weights else "generated",
-              "weight_bits": cfg.weight_bits, "calibration": calibration, **acc.as_dict()}
+              "weight_bits": cfg.weight_bits, "weight_format": str(cfg.weight_format),
+              "layer_formats": {k: str(v) for k, v in cfg.layer_formats.items()},
+              "calibration": calibration, **acc.as_dict()}
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"{graph.name} on {acc.images} images ({acc.skipped} skipped)")
     print(f"  float  top-1 {100 * acc.float_top1:5.1f}%  top-5 {100 * acc.float_top5:5.1f}%")
     print(f"  int    top-1 {100 * acc.int_top1:5.1f}%  top-5 {100 * acc.int_top5:5.1f}%  "
-          f"({cfg.weight_bits}-bit weights, {calibration})")
+          f"({weights}, {calibration})")
     print(f"  top-1 agreement {100 * acc.agreement:.1f}%; output SQNR "
           f"{acc.sqnr_db.get(graph.outputs[0], float('nan')):.1f} dB")
     if args.layers:

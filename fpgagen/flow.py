@@ -9,6 +9,7 @@ import numpy as np
 from .errors import FpgagenError
 from .frontend import generate_weights, load_image_bgr, load_npz_weights
 from .ir import Graph
+from .ir.weight_format import DENSE, WeightFormat
 from .nets import NetOptions, build_net
 from .passes import QuantConfig, quantize
 
@@ -28,6 +29,9 @@ class FlowConfig:
     weights: Path | None = None  #: ``.npz`` or ``.onnx`` weights; ``None``: generated weights
     net_options: NetOptions = field(default_factory=NetOptions)  #: input size, classes, width
     weight_bits: int = 8  #: weight code width, 4..8
+    weight_format: WeightFormat = DENSE  #: storage of the conv weights (dense or a codebook)
+    #: ``{conv layer name: WeightFormat}`` overriding ``weight_format`` for those layers
+    layer_formats: dict = field(default_factory=dict, hash=False)
     calibration: tuple[Path, ...] = ()  #: images for calibration; empty: generated images
 
 
@@ -64,4 +68,6 @@ def step_quantize(graph: Graph, cfg: FlowConfig) -> Graph:
         log.info("calibrating on %d image(s)", len(images))
     else:
         log.info("calibrating on generated images")
-    return quantize(graph, QuantConfig(weight_bits=cfg.weight_bits), calibration_images=images)
+    config = QuantConfig(weight_bits=cfg.weight_bits, weight_format=cfg.weight_format,
+                         layer_formats=dict(cfg.layer_formats))
+    return quantize(graph, config, calibration_images=images)

@@ -1,5 +1,7 @@
 """Convolution (``Conv2d``, with a fused ReLU): multiply-accumulate on the PE array."""
 
+import logging
+
 import numpy as np
 
 from ..errors import FpgagenError
@@ -8,6 +10,7 @@ from ..hw.spec import ACC_BITS, BIAS_BITS, SHIFT_BITS, lane_range
 from ..ir.ops import Conv2d
 from ..ir.quant import ConvQuant
 from ..ir.types import QType
+from ..numerics.codebook import codebook_codes, share_weights
 from ..numerics.fixed_point import (SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, accumulator_bits,
                                     choose_frac)
 from ..numerics.lanes import rshift_round, saturate_bits, wrap
@@ -15,6 +18,8 @@ from ..numerics.primitives import conv2d_float, conv2d_int, requantize
 from .base import OperatorRules, register
 
 __all__ = ["ConvRules"]
+
+log = logging.getLogger(__name__)
 
 
 @register
@@ -40,22 +45,35 @@ class ConvRules(OperatorRules):
         return node.op.relu
 
     def quantize(self, ctx, node, in_types, out_type):
-        """Per-channel (or per-layer) power-of-two weight scales, the bias at accumulator
-        scale, the rounding shift to the output scale (clamped, see
-        :mod:`fpgagen.numerics.fixed_point`); refuses a layer whose worst-case accumulator
-        exceeds the hardware's."""
+        """The layer's weight codes in its format (dense: per-channel, or per-layer,
+        power-of-two scales; codebook / pruned: shared values, one scale for the layer, see
+        :mod:`fpgagen.numerics.codebook`), the bias at accumulator scale, the rounding shift
+        to the output scale (clamped, see :mod:`fpgagen.numerics.fixed_point`); refuses a
+        layer whose worst-case accumulator exceeds the hardware's."""
         t_in = in_types[0]
         wb = ctx.config.weight_bits
+        fmt = ctx.config.format_of(node.name)
         p = ctx.graph.params[node.name]
         w, b = p["weight"].astype(np.float64), p["bias"].astype(np.float64)
-        qmax = (1 << (wb - 1)) - 1
-        if ctx.config.per_channel:
-            maxima = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+        compressed = {}
+        if fmt.compressed:
+            shared = share_weights(w, fmt.index_bits, pruned=fmt.pruned)
+            codes, frac = codebook_codes(shared, wb)
+            w_frac = np.full(w.shape[0], frac, dtype=np.int64)
+            w_int = np.where(shared.index >= 0, codes[np.maximum(shared.index, 0)], 0)
+            compressed = dict(codebook=codes, index=shared.index, index_bits=fmt.index_bits)
+            log.info("%s: %s, %d entries (%s), frac %d, %d of %d weights stored", node.name,
+                     fmt, len(codes), "the weights' own values" if shared.kept else "k-means",
+                     frac, int((shared.index >= 0).sum()), shared.index.size)
         else:
-            maxima = np.full(w.shape[0], np.abs(w).max())
-        w_frac = np.array([choose_frac(float(m), qmax) for m in maxima], dtype=np.int64)
-        scale = 2.0 ** w_frac.astype(np.float64)
-        w_int = np.clip(np.round(w * scale[:, None, None, None]), -qmax - 1, qmax)
+            qmax = (1 << (wb - 1)) - 1
+            if ctx.config.per_channel:
+                maxima = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+            else:
+                maxima = np.full(w.shape[0], np.abs(w).max())
+            w_frac = np.array([choose_frac(float(m), qmax) for m in maxima], dtype=np.int64)
+            scale = 2.0 ** w_frac.astype(np.float64)
+            w_int = np.clip(np.round(w * scale[:, None, None, None]), -qmax - 1, qmax)
         acc_frac = t_in.frac + w_frac
         b_int = np.round(b * 2.0 ** acc_frac.astype(np.float64)).astype(np.int64)
         terms = int(np.prod(w.shape[1:]))
@@ -69,7 +87,7 @@ class ConvRules(OperatorRules):
         # 6-bit shifter well defined.
         shift = np.clip(acc_frac - out_type.frac, -SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT)
         return ConvQuant(weight=w_int.astype(np.int8), weight_bits=wb, weight_frac=w_frac,
-                         bias=b_int, shift=shift, acc_bits=acc)
+                         bias=b_int, shift=shift, acc_bits=acc, **compressed)
 
     def lower(self, ctx, node):
         """Weights laid out per PE column (``docs/hardware.md``, *Weight layout*), bias and

@@ -1,12 +1,15 @@
 """Post-training quantization to dynamic fixed point (as Ristretto): 8-bit activations,
-``weight_bits``-bit weights, one power-of-two scale per tensor and per layer's weights."""
+``weight_bits``-bit weights, one power-of-two scale per tensor and per layer's weights (per
+output channel for dense weights), the weights of a layer dense or shared through a codebook
+(:class:`~fpgagen.ir.weight_format.WeightFormat`)."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import FpgagenError
 from ..hw.spec import ACC_BITS, ACT_LANE_BITS, MIN_WEIGHT_BITS, WEIGHT_BITS
-from ..ir import Graph, GraphQuant, QType
+from ..ir import Conv2d, Graph, GraphQuant, QType
+from ..ir.weight_format import DENSE, WeightFormat
 from ..numerics.fixed_point import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, choose_frac
 from ..operators import rules_for
 from .calibrate import calibration_ranges, generated_calibration_images
@@ -25,13 +28,46 @@ class QuantConfig:
     weight_bits: int = 8  #: weight code width, 4..8
     activation_bits: int = 8  #: activation code width
     output_bits: int = 16  #: width of the network's outputs (class scores)
-    per_channel: bool = True  #: one weight scale per output channel (else per layer)
+    per_channel: bool = True  #: one weight scale per output channel (else per layer); dense only
+    #: storage of every conv layer's weights not named in ``layer_formats``
+    weight_format: WeightFormat = DENSE
+    #: ``{conv layer name: WeightFormat}``, overriding ``weight_format`` for those layers
+    layer_formats: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         if not isinstance(self.weight_bits, int) or \
                 not MIN_WEIGHT_BITS <= self.weight_bits <= WEIGHT_BITS:
             raise FpgagenError(f"weight_bits must be an integer in {MIN_WEIGHT_BITS}.."
                                f"{WEIGHT_BITS}, not {self.weight_bits!r}")
+        object.__setattr__(self, "weight_format", _weight_format(self.weight_format))
+        if not isinstance(self.layer_formats, dict):
+            raise FpgagenError(f"layer_formats must be a dict {{layer name: WeightFormat}}, "
+                               f"not {self.layer_formats!r}")
+        object.__setattr__(self, "layer_formats", {str(k): _weight_format(v)
+                                                   for k, v in self.layer_formats.items()})
+
+    def format_of(self, layer: str) -> WeightFormat:
+        """The weight format of conv layer ``layer``."""
+        return self.layer_formats.get(layer, self.weight_format)
+
+    def check_layers(self, graph: Graph) -> None:
+        """Refuse ``layer_formats`` naming a layer that is not a conv layer of ``graph``."""
+        convs = [n.name for n in graph.nodes if isinstance(n.op, Conv2d)]
+        unknown = [name for name in self.layer_formats if name not in convs]
+        if unknown:
+            raise FpgagenError(f"weight format for {', '.join(map(repr, unknown))}: no such "
+                               f"conv layer in {graph.name}; its conv layers are "
+                               f"{', '.join(convs)}")
+
+
+def _weight_format(value) -> WeightFormat:
+    """A :class:`WeightFormat`, or its text form parsed."""
+    if isinstance(value, str):
+        return WeightFormat.parse(value)
+    if not isinstance(value, WeightFormat):
+        raise FpgagenError(f"a weight format must be a WeightFormat or text such as "
+                           f"'pruned:8', not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,7 @@ class Quantize:
             raise FpgagenError(f"graph {graph.name!r} has no weights to quantize")
         for n in graph.nodes:
             rules_for(n.op, "quantization")  # every operator has rules, before calibrating
+        self.config.check_layers(graph)
         images = self.calibration_images
         if images is None:
             images = generated_calibration_images(graph)
@@ -127,7 +164,6 @@ class Quantize:
             for t in tensors:
                 types[t] = qt
         return types
-
 
 
 def quantize(graph: Graph, config: QuantConfig = QuantConfig(), calibration_images=None):
