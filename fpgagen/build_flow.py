@@ -25,7 +25,7 @@ from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
            "step_plan",
-           "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
+           "step_analyze", "step_probe", "step_accuracy", "step_propose", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
 
@@ -51,6 +51,11 @@ class BuildConfig:
     #: band steps forced (1: whole tensors); ``None``: the plan with the fewest cycles that
     #: fits (:func:`fpgagen.schedule.band_choice.choose_plan`)
     steps: int | None = None
+    #: folder of labelled images to measure the accuracy on (``--eval``); ``None``: not
+    #: measured
+    eval_dir: Path | str | None = None
+    #: most images of ``eval_dir`` per measured configuration, evenly spaced; ``None``: all
+    eval_limit: int | None = None
 
     @property
     def clock(self) -> float:
@@ -92,6 +97,7 @@ class BuildResult:
     config: BuildConfig
     analysis: Analysis
     proposals: list[Proposal]
+    accuracy: dict | None  #: the build's measured accuracy, ``None`` without ``--eval``
     files: list[Path]  #: every file written, relative to the output folder
     notes: list[str]  #: things the user should know (skipped outputs)
     report: dict  #: the contents of ``report.json``
@@ -345,11 +351,31 @@ def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: floa
 
 
 def report_data(cfg: BuildConfig, analysis: Analysis, proposals: list[Proposal],
-                files: list[str], notes: list[str]) -> dict:
+                files: list[str], notes: list[str], accuracy: dict | None = None) -> dict:
     """The contents of ``report.json`` (and what the Markdown and HTML reports show)."""
     from .emit.reports import build_report_data
 
-    return build_report_data(cfg, analysis, proposals, files, notes)
+    return build_report_data(cfg, analysis, proposals, files, notes, accuracy)
+
+
+def step_probe(cfg: BuildConfig, float_graph: Graph):
+    """The :class:`~fpgagen.fit.accuracy.AccuracyProbe` of ``cfg.eval_dir`` (its labels
+    checked before anything is compiled), or ``None`` without ``--eval``."""
+    if cfg.eval_dir is None:
+        return None
+    from .fit.accuracy import AccuracyProbe
+
+    classes = int(float_graph.shapes()[float_graph.outputs[0]][0])
+    return AccuracyProbe(cfg.eval_dir, classes, cfg.eval_limit)
+
+
+def step_accuracy(cfg: BuildConfig, probe, float_graph: Graph, int_graph: Graph) \
+        -> dict | None:
+    """The accuracy of the built configuration (float and integer golden model) on the
+    probe's images, or ``None`` without one."""
+    if probe is None:
+        return None
+    return probe.measure(cfg.flow, float_graph, int_graph)
 
 
 def step_reports(data: dict, out: Path) -> list[Path]:
@@ -377,10 +403,13 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         raise FpgagenError(f"board must be a Board, not {cfg.board!r}")
     hw = step_hw(cfg)
     out = step_out_dir(cfg)
-    graph = step_quantize(step_import(cfg.flow), cfg.flow)
+    float_graph = step_import(cfg.flow)
+    probe = step_probe(cfg, float_graph)
+    graph = step_quantize(float_graph, cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
     analysis = step_plan(cfg, graph, hw)
     program = analysis.program
+    accuracy = step_accuracy(cfg, probe, float_graph, graph)
     proposals = step_propose(cfg, analysis)
     # Written beside the output folder and moved in once complete: a failure or Ctrl-C
     # leaves the previous build as it was.
@@ -396,8 +425,8 @@ def run_build(cfg: BuildConfig) -> BuildResult:
                          "(rtl/schedule.bin, rtl/schedule.txt) were written")
         rel = sorted({str(Path(p).resolve().relative_to(stage.resolve())).replace("\\", "/")
                       for p in written} | set(REPORT_FILES))
-        data = report_data(cfg, analysis, proposals, rel, notes)
+        data = report_data(cfg, analysis, proposals, rel, notes, accuracy)
         step_reports(data, stage)
         step_install(stage, out)
-    return BuildResult(config=cfg, analysis=analysis, proposals=proposals,
+    return BuildResult(config=cfg, analysis=analysis, proposals=proposals, accuracy=accuracy,
                        files=[Path(r) for r in rel], notes=notes, report=data)
