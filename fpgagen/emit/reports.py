@@ -64,6 +64,9 @@ def _proposal(p) -> dict:
             "device": p.board.device, "pe": f"{p.point.pe}x{p.point.pe}",
             "weight_bits": p.point.weight_bits, "input_size": p.point.input_size,
             "width": p.point.width, "num_classes": p.point.num_classes,
+            "weight_format": p.point.weight_format,
+            "layer_formats": dict(p.point.layer_formats),
+            "accuracy": p.accuracy, "accuracy_text": accuracy_text(p.accuracy),
             "resources": {r.key: _resource(r) for r in p.verdict.resources},
             "performance": dict(p.performance)}
 
@@ -227,7 +230,8 @@ def summary_text(data: dict, out_dir: str) -> str:
             lines.append(f"  {i}. {p['what']}: {_flags_text(p)}  -> {p['device']}: block RAM "
                          f"{r['used']}/{r['available']} {r['unit']}, "
                          f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
-                         f" multipliers, {p['performance']['fps']:g} frames/s")
+                         f" multipliers, {p['performance']['fps']:g} frames/s; "
+                         f"{p['accuracy_text']}")
     elif not data["fits"]:
         lines.append("No option tried fits this board (see report.md).")
     for n in data["notes"]:
