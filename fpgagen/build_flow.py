@@ -21,12 +21,13 @@ from .flow import FlowConfig, step_import, step_quantize
 from .hw.params import HwParams
 from .schedule.memory_map import MemoryMap, MemoryRole
 from .ir import Graph
+from .ir.weight_format import WeightFormat
 from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
            "step_plan",
            "step_analyze", "step_probe", "step_accuracy", "step_propose", "rank_proposals",
-           "candidate_formats", "point_flow", "RESHAPE_NOTE", "step_schedule", "step_rtl", "step_project",
+           "candidate_formats", "point_flow", "step_layer_formats", "RESHAPE_NOTE", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
 
@@ -57,6 +58,10 @@ class BuildConfig:
     eval_dir: Path | str | None = None
     #: most images of ``eval_dir`` per measured configuration, evenly spaced; ``None``: all
     eval_limit: int | None = None
+    #: most bytes of weight storage (``--weight-budget-kb``): per-layer weight formats are
+    #: chosen to fit it (:func:`fpgagen.fit.layer_formats.choose_layer_formats`); ``None``:
+    #: the formats of ``flow``
+    weight_budget_bytes: int | None = None
 
     @property
     def clock(self) -> float:
@@ -469,6 +474,38 @@ def step_probe(cfg: BuildConfig, float_graph: Graph):
     return AccuracyProbe(cfg.eval_dir, classes, cfg.eval_limit)
 
 
+def step_layer_formats(cfg: BuildConfig, float_graph: Graph, hw: HwParams):
+    """``(cfg, choice)``: with ``cfg.weight_budget_bytes``, the per-layer weight formats that
+    fit it with the least loss (:func:`fpgagen.fit.layer_formats.choose_layer_formats`,
+    candidates of :func:`candidate_formats`, the output noise measured on the calibration
+    images) added to ``cfg.flow.layer_formats``; else ``(cfg, None)``."""
+    if cfg.weight_budget_bytes is None:
+        return cfg, None
+    from dataclasses import replace
+
+    from .fit.layer_formats import choose_layer_formats
+    from .flow import load_images
+    from .passes import QuantConfig
+
+    flow = cfg.flow
+    images = (load_images(flow.calibration, float_graph.input_shape[1])
+              if flow.calibration else None)
+    qc = QuantConfig(weight_bits=flow.weight_bits, weight_format=flow.weight_format,
+                     layer_formats=dict(flow.layer_formats))
+    formats = candidate_formats(float_graph, flow.weight_bits, str(flow.weight_format))
+    if not formats:
+        raise FpgagenError(f"--weight-budget-kb: no cheaper weight format than "
+                           f"{flow.weight_format} with {flow.weight_bits}-bit weights")
+    log.info("choosing per-layer weight formats among %s for %d bytes", ", ".join(formats),
+             cfg.weight_budget_bytes)
+    choice = choose_layer_formats(float_graph, cfg.weight_budget_bytes, formats, hw=hw,
+                                  config=qc, calibration_images=images,
+                                  images=None if images is None else images[:4])
+    layer_formats = {**flow.layer_formats, **{k: WeightFormat.parse(v)
+                                              for k, v in choice.formats.items()}}
+    return replace(cfg, flow=replace(flow, layer_formats=layer_formats)), choice
+
+
 def step_accuracy(cfg: BuildConfig, probe, float_graph: Graph, int_graph: Graph) \
         -> dict | None:
     """The accuracy of the built configuration (float and integer golden model) on the
@@ -485,6 +522,18 @@ def step_reports(data: dict, out: Path) -> list[Path]:
     return [_write(out / "report.json", render_json(data)),
             _write(out / "report.md", render_markdown(data)),
             _write(out / "report.html", render_html(data))]
+
+
+def _choice_note(choice) -> str:
+    kb = choice.budget / 1024
+    if not choice.formats:
+        return (f"--weight-budget-kb {kb:g}: the weights ({choice.total_bytes:,d} bytes) fit "
+                f"as they are")
+    text = (f"--weight-budget-kb {kb:g}: per-layer formats {' '.join(choice.flags())} "
+            f"(weights {choice.base_bytes:,d} -> {choice.total_bytes:,d} bytes)")
+    if not choice.fits:
+        text += "; every cheaper format taken and the weights still exceed the budget"
+    return text
 
 
 def run_build(cfg: BuildConfig) -> BuildResult:
@@ -505,6 +554,7 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     out = step_out_dir(cfg)
     float_graph = step_import(cfg.flow)
     probe = step_probe(cfg, float_graph)
+    cfg, choice = step_layer_formats(cfg, float_graph, hw)
     graph = step_quantize(float_graph, cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
     analysis = step_plan(cfg, graph, hw)
@@ -516,6 +566,8 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     with staging_folder(out) as stage:
         written: list[Path] = []
         notes: list[str] = []
+        if choice is not None:
+            notes.append(_choice_note(choice))
         if analysis.fits:
             rtl = step_rtl(program, stage, cfg.board)
             written += rtl + step_project(cfg.board, stage, rtl, cfg.clock)
