@@ -468,7 +468,7 @@ def step_probe(cfg: BuildConfig, float_graph: Graph):
     checked before anything is compiled), or ``None`` without ``--eval``."""
     if cfg.eval_dir is None:
         return None
-    from .fit.accuracy import AccuracyProbe
+    from .build_accuracy import AccuracyProbe
 
     classes = int(float_graph.shapes()[float_graph.outputs[0]][0])
     return AccuracyProbe(cfg.eval_dir, classes, cfg.eval_limit)
