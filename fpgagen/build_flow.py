@@ -21,11 +21,13 @@ from .flow import FlowConfig, step_import, step_quantize
 from .hw.params import HwParams
 from .schedule.memory_map import MemoryMap, MemoryRole
 from .ir import Graph
+from .ir.weight_format import WeightFormat
 from .nets import NetOptions, canonical_name
 
 __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
            "step_plan",
-           "step_analyze", "step_propose", "step_schedule", "step_rtl", "step_project",
+           "step_analyze", "step_probe", "step_accuracy", "step_propose", "rank_proposals",
+           "candidate_formats", "point_flow", "step_layer_formats", "RESHAPE_NOTE", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
 
@@ -51,6 +53,15 @@ class BuildConfig:
     #: band steps forced (1: whole tensors); ``None``: the plan with the fewest cycles that
     #: fits (:func:`fpgagen.schedule.band_choice.choose_plan`)
     steps: int | None = None
+    #: folder of labelled images to measure the accuracy on (``--eval``); ``None``: not
+    #: measured
+    eval_dir: Path | str | None = None
+    #: most images of ``eval_dir`` per measured configuration, evenly spaced; ``None``: all
+    eval_limit: int | None = None
+    #: most bytes of weight storage (``--weight-budget-kb``): per-layer weight formats are
+    #: chosen to fit it (:func:`fpgagen.fit.layer_formats.choose_layer_formats`); ``None``:
+    #: the formats of ``flow``
+    weight_budget_bytes: int | None = None
 
     @property
     def clock(self) -> float:
@@ -92,6 +103,7 @@ class BuildResult:
     config: BuildConfig
     analysis: Analysis
     proposals: list[Proposal]
+    accuracy: dict | None  #: the build's measured accuracy, ``None`` without ``--eval``
     files: list[Path]  #: every file written, relative to the output folder
     notes: list[str]  #: things the user should know (skipped outputs)
     report: dict  #: the contents of ``report.json``
@@ -226,16 +238,38 @@ def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analy
 def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
     """The options of an analysed design, with the network's defaults resolved."""
     g = analysis.graph
+    flow = cfg.flow
     return DesignPoint(pe=analysis.hw.pe_rows,
                        weight_bits=int(analysis.program.weight_bits),
-                       input_size=int(g.input_shape[1]), width=float(cfg.flow.net_options.width),
-                       num_classes=int(g.shapes()[g.outputs[0]][0]))
+                       input_size=int(g.input_shape[1]), width=float(flow.net_options.width),
+                       num_classes=int(g.shapes()[g.outputs[0]][0]),
+                       weight_format=str(flow.weight_format),
+                       layer_formats=tuple(sorted((k, str(v))
+                                                  for k, v in flow.layer_formats.items())))
+
+
+def point_flow(cfg: BuildConfig, point: DesignPoint) -> FlowConfig:
+    """The flow of ``cfg`` with the options of ``point`` (weights and calibration kept)."""
+    from dataclasses import replace
+
+    return replace(cfg.flow, net_options=NetOptions(input_size=point.input_size,
+                                                    num_classes=point.num_classes,
+                                                    width=point.width),
+                   weight_bits=point.weight_bits, weight_format=point.weight_format,
+                   layer_formats=dict(point.layer_formats))
+
+
+def real_weights(cfg: BuildConfig) -> bool:
+    """Whether the build has trained weights (a ``--weights`` file)."""
+    return cfg.flow.weights is not None
 
 
 def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
-    """``evaluate(point, board)`` for the proposals: the catalog network with generated
-    weights (memory, logic and cycles depend on the shapes only), quantized on one generated
-    image, lowered with whole tensors (the plan a build takes whenever it fits, having the
+    """``evaluate(point, board)`` for the proposals: the build's network with its own
+    weights (the file's or generated ones; the zeros of pruned formats depend on them), or
+    with generated weights when the width or the class count changes or the weights come
+    from ONNX (memory, logic and cycles depend on the shapes only), quantized on one
+    generated image, lowered with whole tensors (the plan a build takes whenever it fits, having the
     fewest cycles) and analysed like the build itself. ``base``: the build's own analysis,
     reused for its options when it has whole tensors."""
     from .frontend import generate_weights
@@ -244,7 +278,7 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     from .schedule.lower import lower
 
     def graph_key(p: DesignPoint):
-        return (p.width, p.input_size, p.num_classes, p.weight_bits)
+        return p.numerics()
 
     graphs, programs = {}, {}
     if base is not None:
@@ -264,10 +298,20 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
                 cache[key] = None
         return cache[key]
 
+    own = base is not None and not str(cfg.flow.weights or "").lower().endswith(".onnx")
+    if own:
+        shape = design_point(cfg, base)
+        shape = (shape.width, shape.num_classes)
+
     def make_graph(point: DesignPoint):
-        g = generate_weights(build_net(cfg.flow.net, NetOptions(
-            input_size=point.input_size, num_classes=point.num_classes, width=point.width)))
-        return quantize(g, QuantConfig(weight_bits=point.weight_bits),
+        flow = point_flow(cfg, point)
+        if own and (point.width, point.num_classes) == shape:
+            g = step_import(flow)
+        else:
+            g = generate_weights(build_net(cfg.flow.net, flow.net_options))
+        return quantize(g, QuantConfig(weight_bits=point.weight_bits,
+                                       weight_format=point.weight_format,
+                                       layer_formats=dict(point.layer_formats)),
                         calibration_images=generated_calibration_images(g, 1))
 
     def evaluate(point: DesignPoint, board: Board):
@@ -286,9 +330,46 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     return evaluate
 
 
-def step_propose(cfg: BuildConfig, analysis: Analysis) -> list[Proposal]:
+#: Share of zero float weights from which ``pruned`` formats are proposed.
+SPARSE = 0.5
+
+
+def candidate_formats(float_graph: Graph, weight_bits: int, current: str = "dense") \
+        -> list[str]:
+    """Weight formats a proposal may try, the mildest (largest storage) first: ``pruned:B``
+    when most conv weights of ``float_graph`` are zeros, else ``codebook:B`` with fewer index
+    bits than ``weight_bits`` (B = 8, 6, 5, 4); formats of the kind of a compressed
+    ``current`` with fewer index bits than it."""
+    import numpy as np
+
+    from .ir import Conv2d
+    from .ir.weight_format import WeightFormat
+
+    cur = WeightFormat.parse(current)
+    if cur.compressed:
+        return [f"{cur.kind.value}:{b}" for b in (6, 5, 4) if b < cur.index_bits]
+    ws = [np.asarray(float_graph.params[n.name]["weight"]) for n in float_graph.nodes
+          if isinstance(n.op, Conv2d) and n.name in float_graph.params]
+    total = sum(w.size for w in ws)
+    zeros = sum(int(np.count_nonzero(w == 0)) for w in ws)
+    if total and zeros / total >= SPARSE:
+        return [f"pruned:{b}" for b in (8, 6, 5, 4)]
+    return [f"codebook:{b}" for b in (8, 6, 5, 4) if b < weight_bits]
+
+
+#: The note a build with a weights file carries when it does not fit.
+RESHAPE_NOTE = ("a narrower network (--width) or fewer classes (--num-classes) would need "
+                "other weights: not proposed with a --weights file")
+
+
+def step_propose(cfg: BuildConfig, analysis: Analysis, float_graph: Graph | None = None,
+                 probe=None, accuracy: dict | None = None) -> list[Proposal]:
     """Options that fit (:func:`fpgagen.fit.proposals.propose`), on this board and on the larger
-    bundled ones; empty when the design fits."""
+    bundled ones; empty when the design fits. With a weights file, no width or class count
+    changes. With ``probe`` (:class:`~fpgagen.fit.accuracy.AccuracyProbe`), each proposal
+    that keeps the width and the classes carries its measured accuracy (``accuracy``: the
+    build's own, for proposals that keep its numbers); proposals are ranked by integer top-1
+    (measured ones first), then frames per second."""
     if analysis.fits or not cfg.proposals:
         return []
     boards = []
@@ -303,8 +384,38 @@ def step_propose(cfg: BuildConfig, analysis: Analysis) -> list[Proposal]:
     memfit = analysis.memfit
     base_blocks = {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
                    "activation": memfit.blocks_of(MemoryRole.ACTIVATIONS)}
-    return propose(design_point(cfg, analysis), cfg.board, _evaluator(cfg, analysis),
-                   boards=boards, base_blocks=base_blocks)
+    base = design_point(cfg, analysis)
+    formats = (candidate_formats(float_graph, base.weight_bits, base.weight_format)
+               if float_graph is not None else [])
+    found = propose(base, cfg.board, _evaluator(cfg, analysis), boards=boards,
+                    base_blocks=base_blocks, formats=formats, reshape=not real_weights(cfg))
+    return rank_proposals([_with_accuracy(cfg, p, base, probe, accuracy) for p in found])
+
+
+def _with_accuracy(cfg: BuildConfig, p: Proposal, base: DesignPoint, probe,
+                   accuracy: dict | None) -> Proposal:
+    from dataclasses import replace
+
+    if probe is None or (p.point.width, p.point.num_classes) != (base.width,
+                                                                 base.num_classes):
+        return p
+    if p.point.numerics() == base.numerics():
+        return replace(p, accuracy=accuracy)
+    try:
+        return replace(p, accuracy=probe.measure(point_flow(cfg, p.point)))
+    except FpgagenError as e:
+        log.warning("accuracy of %s not measured: %s", " ".join(p.flags), e)
+        return p
+
+
+def rank_proposals(proposals: list[Proposal]) -> list[Proposal]:
+    """Measured proposals first, the highest integer top-1 first; then the most frames per
+    second (a stable sort: the search order breaks ties)."""
+    def key(p: Proposal):
+        acc = p.accuracy
+        return (acc is None, -acc["int"]["top1"] if acc else 0.0,
+                -float(p.performance.get("fps", 0.0)))
+    return sorted(proposals, key=key)
 
 
 def _write(path: Path, data) -> Path:
@@ -345,11 +456,63 @@ def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: floa
 
 
 def report_data(cfg: BuildConfig, analysis: Analysis, proposals: list[Proposal],
-                files: list[str], notes: list[str]) -> dict:
+                files: list[str], notes: list[str], accuracy: dict | None = None) -> dict:
     """The contents of ``report.json`` (and what the Markdown and HTML reports show)."""
     from .emit.reports import build_report_data
 
-    return build_report_data(cfg, analysis, proposals, files, notes)
+    return build_report_data(cfg, analysis, proposals, files, notes, accuracy)
+
+
+def step_probe(cfg: BuildConfig, float_graph: Graph):
+    """The :class:`~fpgagen.fit.accuracy.AccuracyProbe` of ``cfg.eval_dir`` (its labels
+    checked before anything is compiled), or ``None`` without ``--eval``."""
+    if cfg.eval_dir is None:
+        return None
+    from .build_accuracy import AccuracyProbe
+
+    classes = int(float_graph.shapes()[float_graph.outputs[0]][0])
+    return AccuracyProbe(cfg.eval_dir, classes, cfg.eval_limit)
+
+
+def step_layer_formats(cfg: BuildConfig, float_graph: Graph, hw: HwParams):
+    """``(cfg, choice)``: with ``cfg.weight_budget_bytes``, the per-layer weight formats that
+    fit it with the least loss (:func:`fpgagen.fit.layer_formats.choose_layer_formats`,
+    candidates of :func:`candidate_formats`, the output noise measured on the calibration
+    images) added to ``cfg.flow.layer_formats``; else ``(cfg, None)``."""
+    if cfg.weight_budget_bytes is None:
+        return cfg, None
+    from dataclasses import replace
+
+    from .fit.layer_formats import choose_layer_formats
+    from .flow import load_images
+    from .passes import QuantConfig
+
+    flow = cfg.flow
+    images = (load_images(flow.calibration, float_graph.input_shape[1])
+              if flow.calibration else None)
+    qc = QuantConfig(weight_bits=flow.weight_bits, weight_format=flow.weight_format,
+                     layer_formats=dict(flow.layer_formats))
+    formats = candidate_formats(float_graph, flow.weight_bits, str(flow.weight_format))
+    if not formats:
+        raise FpgagenError(f"--weight-budget-kb: no cheaper weight format than "
+                           f"{flow.weight_format} with {flow.weight_bits}-bit weights")
+    log.info("choosing per-layer weight formats among %s for %d bytes", ", ".join(formats),
+             cfg.weight_budget_bytes)
+    choice = choose_layer_formats(float_graph, cfg.weight_budget_bytes, formats, hw=hw,
+                                  config=qc, calibration_images=images,
+                                  images=None if images is None else images[:4])
+    layer_formats = {**flow.layer_formats, **{k: WeightFormat.parse(v)
+                                              for k, v in choice.formats.items()}}
+    return replace(cfg, flow=replace(flow, layer_formats=layer_formats)), choice
+
+
+def step_accuracy(cfg: BuildConfig, probe, float_graph: Graph, int_graph: Graph) \
+        -> dict | None:
+    """The accuracy of the built configuration (float and integer golden model) on the
+    probe's images, or ``None`` without one."""
+    if probe is None:
+        return None
+    return probe.measure(cfg.flow, float_graph, int_graph)
 
 
 def step_reports(data: dict, out: Path) -> list[Path]:
@@ -359,6 +522,18 @@ def step_reports(data: dict, out: Path) -> list[Path]:
     return [_write(out / "report.json", render_json(data)),
             _write(out / "report.md", render_markdown(data)),
             _write(out / "report.html", render_html(data))]
+
+
+def _choice_note(choice) -> str:
+    kb = choice.budget / 1024
+    if not choice.formats:
+        return (f"--weight-budget-kb {kb:g}: the weights ({choice.total_bytes:,d} bytes) fit "
+                f"as they are")
+    text = (f"--weight-budget-kb {kb:g}: per-layer formats {' '.join(choice.flags())} "
+            f"(weights {choice.base_bytes:,d} -> {choice.total_bytes:,d} bytes)")
+    if not choice.fits:
+        text += "; every cheaper format taken and the weights still exceed the budget"
+    return text
 
 
 def run_build(cfg: BuildConfig) -> BuildResult:
@@ -377,16 +552,22 @@ def run_build(cfg: BuildConfig) -> BuildResult:
         raise FpgagenError(f"board must be a Board, not {cfg.board!r}")
     hw = step_hw(cfg)
     out = step_out_dir(cfg)
-    graph = step_quantize(step_import(cfg.flow), cfg.flow)
+    float_graph = step_import(cfg.flow)
+    probe = step_probe(cfg, float_graph)
+    cfg, choice = step_layer_formats(cfg, float_graph, hw)
+    graph = step_quantize(float_graph, cfg.flow)
     log.info("lowering %s to %s PEs", graph.name, hw)
     analysis = step_plan(cfg, graph, hw)
     program = analysis.program
-    proposals = step_propose(cfg, analysis)
+    accuracy = step_accuracy(cfg, probe, float_graph, graph)
+    proposals = step_propose(cfg, analysis, float_graph, probe, accuracy)
     # Written beside the output folder and moved in once complete: a failure or Ctrl-C
     # leaves the previous build as it was.
     with staging_folder(out) as stage:
         written: list[Path] = []
         notes: list[str] = []
+        if choice is not None:
+            notes.append(_choice_note(choice))
         if analysis.fits:
             rtl = step_rtl(program, stage, cfg.board)
             written += rtl + step_project(cfg.board, stage, rtl, cfg.clock)
@@ -394,10 +575,12 @@ def run_build(cfg: BuildConfig) -> BuildResult:
             written += step_schedule(program, stage / "rtl")
             notes.append("the design does not fit: only the reports and the schedule "
                          "(rtl/schedule.bin, rtl/schedule.txt) were written")
+            if cfg.proposals and real_weights(cfg):
+                notes.append(RESHAPE_NOTE)
         rel = sorted({str(Path(p).resolve().relative_to(stage.resolve())).replace("\\", "/")
                       for p in written} | set(REPORT_FILES))
-        data = report_data(cfg, analysis, proposals, rel, notes)
+        data = report_data(cfg, analysis, proposals, rel, notes, accuracy)
         step_reports(data, stage)
         step_install(stage, out)
-    return BuildResult(config=cfg, analysis=analysis, proposals=proposals,
+    return BuildResult(config=cfg, analysis=analysis, proposals=proposals, accuracy=accuracy,
                        files=[Path(r) for r in rel], notes=notes, report=data)

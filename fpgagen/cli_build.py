@@ -5,10 +5,11 @@ reports are written, with options that fit), 2 for bad usage or bad input files.
 """
 
 import argparse
+from pathlib import Path
 
 from .build_flow import BuildConfig, run_build
 from .cli_common import (add_net_args, add_quant_args, band_steps, clock_mhz, flow_config,
-                         pe_array, positive_float)
+                         pe_array, positive_float, positive_int)
 from .emit.reports import summary_text
 from .devices.board import list_boards, resolve_board
 
@@ -57,6 +58,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=band_steps, metavar="N",
                    help="run every layer in N row bands (1: whole tensors) instead of "
                         "choosing the plan with the fewest cycles that fits")
+    p.add_argument("--eval", type=Path, metavar="DIR",
+                   help="folder of labelled images (labels.json or WordNet ids in the file "
+                        "names, as for 'fpgagen evaluate'): measure top-1 / top-5 of the float "
+                        "model and of the integer golden model of the build, and of every "
+                        "proposal that changes the numbers, into the reports (default: "
+                        "accuracy not measured)")
+    p.add_argument("--eval-limit", type=positive_int, metavar="N",
+                   help="with --eval, at most N images per measured configuration, evenly "
+                        "spaced over the sorted files (default: all)")
+    p.add_argument("--weight-budget-kb", type=positive_float, metavar="KB",
+                   help="fit the weights (banks, masks, codebooks, as compiled) in KB of 1024 "
+                        "bytes by moving conv layers to cheaper formats (pruned:B when most "
+                        "weights are zeros, else codebook:B), the layers whose output noise "
+                        "rises least per byte saved first; the choice is added to "
+                        "--layer-format and named in the report's notes")
     p.set_defaults(func=run)
     return p
 
@@ -70,7 +86,9 @@ def run(args) -> int:
     cfg = BuildConfig(flow=flow_config(args), board=board, out_dir=args.out, pe=pe,
                       clock_mhz=args.clock_mhz, force=args.force,
                       proposals=not args.no_proposals, max_activation_bytes=limit,
-                      steps=args.steps)
+                      steps=args.steps, eval_dir=args.eval, eval_limit=args.eval_limit,
+                      weight_budget_bytes=(int(args.weight_budget_kb * 1024)
+                                           if args.weight_budget_kb is not None else None))
     result = run_build(cfg)
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

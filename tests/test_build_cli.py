@@ -11,6 +11,7 @@ from fpgagen.build_flow import BuildConfig, step_analyze, step_hw, step_lower
 from fpgagen.cli import main
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.devices.board import BOARDS_DIR, list_boards, resolve_board
+from fpgagen.ir.weight_format import WeightFormat
 from fpgagen.nets import NetOptions
 
 #: A network small enough for every bundled board (the iCE40 UP5K included).
@@ -218,6 +219,7 @@ def test_squeezenet_v11_does_not_fit_the_10m50(tmp_path, capsys):
         # each proposal again, through the build's own steps (real calibration this time)
         board = resolve_board(p["board"])
         cfg = BuildConfig(flow=FlowConfig(net="squeezenet", weight_bits=p["weight_bits"],
+                                          weight_format=WeightFormat.parse(p["weight_format"]),
                                           net_options=NetOptions(
                                               input_size=p["input_size"], width=p["width"],
                                               num_classes=p["num_classes"])),

@@ -26,7 +26,7 @@ LAYERS = [
     {"emit"},
     {"sim", "synth", "testing"},  # testing: random graphs and bit-exact checks for tests
     {"flow", "evaluation"},
-    {"build_flow"},
+    {"build_flow", "build_accuracy"},
     {"cli", "cli_common", "cli_build", "cli_simulate", "cli_synth", "cli_evaluate"},
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

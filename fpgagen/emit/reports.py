@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..fit.accuracy import accuracy_text
 from ..fit.memories import counts_as_yosys
 from ..fit.multipliers import count_multipliers
 from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
@@ -63,6 +64,9 @@ def _proposal(p) -> dict:
             "device": p.board.device, "pe": f"{p.point.pe}x{p.point.pe}",
             "weight_bits": p.point.weight_bits, "input_size": p.point.input_size,
             "width": p.point.width, "num_classes": p.point.num_classes,
+            "weight_format": p.point.weight_format,
+            "layer_formats": dict(p.point.layer_formats),
+            "accuracy": p.accuracy, "accuracy_text": accuracy_text(p.accuracy),
             "resources": {r.key: _resource(r) for r in p.verdict.resources},
             "performance": dict(p.performance)}
 
@@ -81,7 +85,7 @@ def _bar_chart(title: str, unit: str, labels, values, fmt) -> dict:
             "height": top + len(bars) * row_h + 8, "bars": bars}
 
 
-def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
+def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> dict:
     """Everything the reports show, as JSON-ready data.
 
     Parameters
@@ -92,6 +96,9 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
     files : list of str
         Every file of the build, relative to the output folder.
     notes : list of str
+    accuracy : dict, optional
+        The measured accuracy (:meth:`fpgagen.fit.accuracy.AccuracyProbe.measure`);
+        ``None``: not measured.
     """
     board, program, hw, graph = analysis.board, analysis.program, analysis.hw, analysis.graph
     verdict, memfit = analysis.verdict, analysis.memfit
@@ -151,6 +158,8 @@ def build_report_data(cfg, analysis, proposals, files, notes) -> dict:
         "pe_multipliers": count_multipliers(hw, board, wbits).pe_array,
         "performance": dict(analysis.performance),
         "layers": analysis.layers,
+        "accuracy": accuracy,
+        "accuracy_text": accuracy_text(accuracy),
         "proposals": [_proposal(p) for p in proposals],
         "notes": list(notes),
         "files": list(files),
@@ -212,6 +221,7 @@ def summary_text(data: dict, out_dir: str) -> str:
     lines.append(f"  {perf['macs']:,d} MACs, {perf['cycles']:,d} cycles, MAC utilization "
                  f"{100 * perf['mac_utilization']:.1f}%, {perf['fps']:g} frames/s at "
                  f"{perf['clock_mhz']:g} MHz")
+    lines.append(f"  accuracy: {data['accuracy_text']}")
     lines += data["verdict"]
     if data["proposals"]:
         lines.append("Options that fit (each checked by the same model):")
@@ -220,7 +230,8 @@ def summary_text(data: dict, out_dir: str) -> str:
             lines.append(f"  {i}. {p['what']}: {_flags_text(p)}  -> {p['device']}: block RAM "
                          f"{r['used']}/{r['available']} {r['unit']}, "
                          f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
-                         f" multipliers, {p['performance']['fps']:g} frames/s")
+                         f" multipliers, {p['performance']['fps']:g} frames/s; "
+                         f"{p['accuracy_text']}")
     elif not data["fits"]:
         lines.append("No option tried fits this board (see report.md).")
     for n in data["notes"]:

@@ -28,6 +28,14 @@ class DesignPoint:
     input_size: int
     width: float
     num_classes: int
+    weight_format: str = "dense"  #: of every conv layer not in ``layer_formats`` (text form)
+    #: ``((conv layer, format text), ...)`` overriding ``weight_format``, sorted
+    layer_formats: tuple = ()
+
+    def numerics(self) -> tuple:
+        """What decides the numbers the network computes (not the PE array)."""
+        return (self.weight_bits, self.input_size, self.width, self.num_classes,
+                self.weight_format, self.layer_formats)
 
     def flags(self, base: "DesignPoint") -> list[str]:
         """Command-line options that turn ``base`` into this point."""
@@ -36,6 +44,10 @@ class DesignPoint:
             out.append(f"--pe {self.pe}x{self.pe}")
         if self.weight_bits != base.weight_bits:
             out.append(f"--weight-bits {self.weight_bits}")
+        if self.weight_format != base.weight_format:
+            out.append(f"--weight-format {self.weight_format}")
+        old = dict(base.layer_formats)
+        out += [f"--layer-format {k}={v}" for k, v in self.layer_formats if old.get(k) != v]
         if self.width != base.width:
             out.append(f"--width {self.width:g}")
         if self.input_size != base.input_size:
@@ -68,6 +80,9 @@ class Proposal:
     flags: tuple[str, ...]
     verdict: Verdict
     performance: dict = field(default_factory=dict)
+    #: measured accuracy (:meth:`fpgagen.fit.accuracy.AccuracyProbe.measure`), ``None``: not
+    #: measured
+    accuracy: dict | None = None
 
 
 #: ``evaluate(point, board) -> (verdict, performance)``, or ``None`` when the point cannot be
@@ -169,6 +184,9 @@ def _describe(point: DesignPoint, base: DesignPoint, other_board: bool) -> str:
     parts = ["a larger board"] if other_board else []
     for changed, words in ((point.pe < base.pe, "smaller PE array"),
                            (point.weight_bits < base.weight_bits, "fewer weight bits"),
+                           (point.weight_format != base.weight_format,
+                            f"weights stored {point.weight_format}"),
+                           (point.layer_formats != base.layer_formats, "per-layer formats"),
                            (point.width < base.width, "smaller width"),
                            (point.input_size < base.input_size, "smaller input"),
                            (point.num_classes < base.num_classes, "fewer classes")):
@@ -183,14 +201,15 @@ def _steps(values, current):
 
 def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
             narrow_weights: bool = True, base_blocks: dict | None = None, limit: int = 8,
-            budget: int = 120) -> list[Proposal]:
+            budget: int = 120, formats=(), reshape: bool = True) -> list[Proposal]:
     """Changes of options that make ``base`` fit, each checked with ``evaluate``.
 
     In order, on ``board``: a smaller PE array alone; one option changed (fewer weight bits,
-    a smaller width, a smaller input, fewer classes: the mildest value that fits); if none
-    of those fits, combinations of width and input size (the pair that keeps the most MACs
-    on the design's PE array, and on any array), also with the fewest weight bits and with
-    fewer classes (the pair keeping the most MACs on any array). Then each larger board of
+    a cheaper weight format of ``formats``, a smaller width, a smaller input, fewer classes:
+    the mildest value that fits); if none of those fits, combinations of width and input
+    size (the pair that keeps the most MACs on the design's PE array, and on any array),
+    also with the fewest weight bits, with the mildest weight format and with fewer
+    classes (the pair keeping the most MACs on any array). Then each larger board of
     ``boards`` (more block RAM bits) with the same options or, failing that, the mildest
     smaller input that fits there. Candidates are tried on the design's PE array first and,
     when none fits there, on smaller arrays (see ``_Search.fitting``).
@@ -207,6 +226,11 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
     narrow_weights : bool
         Whether stored weights shrink with ``--weight-bits`` (else that option is not
         proposed).
+    formats : sequence of str
+        Weight formats to try (``pruned:8``), the mildest (largest storage) first.
+    reshape : bool
+        Whether the width and the class count may change (not with trained weights, which
+        cannot follow).
     base_blocks : dict, optional
         ``{"weights": n, "activation": n}``: main block RAM blocks of the base design's
         weight banks and activation memory on ``board``. A single option that cannot shrink
@@ -231,9 +255,10 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
         return True
 
     wb_steps = [b for b in (6, 4) if b < base.weight_bits] if narrow_weights else []
-    widths = _steps(WIDTH_STEPS, base.width)
+    widths = _steps(WIDTH_STEPS, base.width) if reshape else []
     sizes = _steps(INPUT_SIZE_STEPS, base.input_size)
-    classes = _steps(CLASS_STEPS, base.num_classes)
+    classes = _steps(CLASS_STEPS, base.num_classes) if reshape else []
+    formats = [f for f in formats if f != base.weight_format]
     avail = board.block_ram.count
     act_too_big = base_blocks is not None and base_blocks["activation"] > avail
     weights_too_big = base_blocks is not None and base_blocks["weights"] > avail
@@ -241,6 +266,7 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
     single = add(search.fitting(base, board))
     axes = [
         [] if act_too_big else [replace(base, weight_bits=b) for b in wb_steps],
+        [] if act_too_big else [replace(base, weight_format=f) for f in formats],
         [replace(base, width=w) for w in widths],
         [] if weights_too_big else [replace(base, input_size=s) for s in sizes],
         [] if act_too_big else [replace(base, num_classes=c) for c in classes],
@@ -252,6 +278,8 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
         extras = [{}]
         if wb_steps:
             extras.append({"weight_bits": wb_steps[-1]})
+        if formats:
+            extras.append({"weight_format": formats[0]})
         if classes:
             extras.append({"num_classes": classes[0]})
         for extra in extras:
