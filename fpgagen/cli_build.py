@@ -7,8 +7,8 @@ reports are written, with options that fit), 2 for bad usage or bad input files.
 import argparse
 
 from .build_flow import BuildConfig, run_build
-from .cli_common import (add_net_args, add_quant_args, band_steps, clock_mhz, flow_config,
-                         pe_array, positive_float)
+from .cli_common import (add_net_args, add_quant_args, band_steps, calibration_line,
+                         clock_mhz, flow_config, pe_array, positive_float)
 from .emit.reports import summary_text
 from .devices.board import list_boards, resolve_board
 
@@ -72,5 +72,6 @@ def run(args) -> int:
                       proposals=not args.no_proposals, max_activation_bytes=limit,
                       steps=args.steps)
     result = run_build(cfg)
+    print(calibration_line(cfg.flow))
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

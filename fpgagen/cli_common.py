@@ -18,7 +18,7 @@ __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineP
            "band_steps",
            "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
-           "require_square_input"]
+           "require_square_input", "calibration_text", "calibration_line"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
@@ -99,9 +99,11 @@ def add_quant_args(p):
     """``--weight-bits`` and ``--calibration``."""
     p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
                    help="weight bits, 4..8 (default: %(default)s)")
-    p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
-                   help="images (or folders of images) to calibrate activation ranges on; "
-                        "default: seeded generated images")
+    # one value per option (repeat it for more), so that it never swallows the positional
+    # images of classify
+    p.add_argument("--calibration", type=Path, action="append", metavar="PATH",
+                   help="an image, or a folder of images, to calibrate activation ranges on; "
+                        "repeat for more (default: seeded generated images)")
 
 
 def net_options(args):
@@ -130,7 +132,30 @@ def flow_config(args):
     return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
                       net_options=net_options(args),
                       weight_bits=getattr(args, "weight_bits", 8),
-                      calibration=expand_images(getattr(args, "calibration", ())))
+                      calibration=expand_images(getattr(args, "calibration", None) or ()))
+
+
+def calibration_text(paths) -> str:
+    """What calibrates the activation ranges, in words: ``generated images``, ``1 photo
+    (PATH)``, ``N photos from DIR`` or ``N photos from K folders (DIR, ...)``."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return "generated images"
+    if len(paths) == 1:
+        return f"1 photo ({paths[0]})"
+    folders = list(dict.fromkeys(str(p.parent) for p in paths))
+    if len(folders) == 1:
+        return f"{len(paths)} photos from {folders[0]}"
+    return f"{len(paths)} photos from {len(folders)} folders ({', '.join(folders)})"
+
+
+def calibration_line(cfg: FlowConfig) -> str:
+    """The line the commands that quantize print: ``calibration: ...``, with a hint at
+    ``--calibration`` when it is the default."""
+    line = f"calibration: {calibration_text(cfg.calibration)}"
+    if not cfg.calibration:
+        line += " (default; give --calibration DIR for real photos)"
+    return line
 
 
 def top5(values):
