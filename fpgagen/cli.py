@@ -12,7 +12,7 @@ import numpy as np
 
 from . import __version__
 from .cli_common import GENERATED_WEIGHTS_WARNING, EXIT_INTERNAL, EXIT_USAGE, OneLineParser
-from .cli_common import class_labels, require_square_input
+from .cli_common import calibration_line, class_labels, require_square_input
 from .cli_common import add_net_args as _add_net_args
 from .cli_common import add_quant_args as _add_quant_args
 from .cli_common import flow_config as _flow_config
@@ -75,6 +75,7 @@ def cmd_classify(args):
     images = load_images(args.images, side)
     if not args.float:
         graph = step_quantize(graph, cfg)
+        print(calibration_line(cfg), file=sys.stderr)
     if cfg.weights is None:  # said once every input has been read
         log.warning(GENERATED_WEIGHTS_WARNING)
     results = []

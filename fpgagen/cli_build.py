@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from .build_flow import BuildConfig, run_build
-from .cli_common import (add_net_args, add_quant_args, band_steps, clock_mhz, flow_config,
-                         pe_array, positive_float, positive_int)
+from .cli_common import (add_net_args, add_quant_args, band_steps, calibration_line,
+                         clock_mhz, flow_config, pe_array, positive_float, positive_int)
 from .emit.reports import summary_text
 from .devices.board import list_boards, resolve_board
 
@@ -90,5 +90,6 @@ def run(args) -> int:
                       weight_budget_bytes=(int(args.weight_budget_kb * 1024)
                                            if args.weight_budget_kb is not None else None))
     result = run_build(cfg)
+    print(calibration_line(cfg.flow))
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

@@ -20,7 +20,7 @@ __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineP
            "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
            "weight_format", "layer_format", "layer_formats",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
-           "require_square_input"]
+           "require_square_input", "calibration_text", "calibration_line"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
@@ -139,16 +139,19 @@ def add_quant_args(p):
                         "weights, or the weights' own values when they take no more than "
                         "2**B), 'pruned:B' (as codebook:B, with zero weights not stored and "
                         "the codebook over the nonzero ones); B = 2..8 index bits. The "
-                        "integer model computes with the decoded weights; build and simulate "
-                        "still store them as dense codes (default: dense)")
+                        "integer model computes with the decoded weights, the hardware stores "
+                        "compressed layers as masks and indices and decodes them (default: "
+                        "dense)")
     p.add_argument("--layer-format", type=layer_format, action="append", default=[],
                    metavar="LAYER=FORMAT",
                    help="weight format of one conv layer (name as 'fpgagen info' lists it, "
                         "e.g. conv10=dense or fire9/expand3x3=codebook:6), overriding "
                         "--weight-format; repeatable")
-    p.add_argument("--calibration", type=Path, nargs="+", default=(), metavar="IMAGE",
-                   help="images (or folders of images) to calibrate activation ranges on; "
-                        "default: seeded generated images")
+    # one value per option (repeat it for more), so that it never swallows the positional
+    # images of classify
+    p.add_argument("--calibration", type=Path, action="append", metavar="PATH",
+                   help="an image, or a folder of images, to calibrate activation ranges on; "
+                        "repeat for more (default: seeded generated images)")
 
 
 def net_options(args):
@@ -179,7 +182,30 @@ def flow_config(args):
                       weight_bits=getattr(args, "weight_bits", 8),
                       weight_format=getattr(args, "weight_format", WeightFormat()),
                       layer_formats=layer_formats(getattr(args, "layer_format", ())),
-                      calibration=expand_images(getattr(args, "calibration", ())))
+                      calibration=expand_images(getattr(args, "calibration", None) or ()))
+
+
+def calibration_text(paths) -> str:
+    """What calibrates the activation ranges, in words: ``generated images``, ``1 photo
+    (PATH)``, ``N photos from DIR`` or ``N photos from K folders (DIR, ...)``."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return "generated images"
+    if len(paths) == 1:
+        return f"1 photo ({paths[0]})"
+    folders = list(dict.fromkeys(str(p.parent) for p in paths))
+    if len(folders) == 1:
+        return f"{len(paths)} photos from {folders[0]}"
+    return f"{len(paths)} photos from {len(folders)} folders ({', '.join(folders)})"
+
+
+def calibration_line(cfg: FlowConfig) -> str:
+    """The line the commands that quantize print: ``calibration: ...``, with a hint at
+    ``--calibration`` when it is the default."""
+    line = f"calibration: {calibration_text(cfg.calibration)}"
+    if not cfg.calibration:
+        line += " (default; give --calibration DIR for real photos)"
+    return line
 
 
 def top5(values):

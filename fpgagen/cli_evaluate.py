@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .cli_common import GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args, flow_config
-from .cli_common import require_square_input
+from .cli_common import calibration_line, calibration_text, require_square_input
 from .flow import step_import, step_quantize
 
 __all__ = ["add_parser", "run"]
@@ -68,14 +68,14 @@ def run(args) -> int:
     classes = graph.shapes()[graph.outputs[0]][0]
     data = labelled_images(args.folder, classes)
     quantized = step_quantize(graph, cfg)
-    calibration = (f"calibrated on {len(cfg.calibration)} images" if cfg.calibration
-                   else "calibrated on generated images")
+    calibration = calibration_text(cfg.calibration)
     weights = f"{cfg.weight_bits}-bit weights, {_formats(cfg)}"
     if cfg.weights is None:
         print(GENERATED_WEIGHTS_WARNING, file=sys.stderr)
+    print(calibration_line(cfg), file=sys.stderr)
     print(f"evaluating {graph.name} on {len(data.files)} images of {args.folder} (labels: "
           f"{data.source}; {len(data.unknown)} of unknown class skipped), int model "
-          f"{weights}, {calibration}", file=sys.stderr)
+          f"{weights}", file=sys.stderr)
     acc = evaluate(graph, quantized, data, progress=_progress_bar())
     result = {"net": graph.name, "weights": str(cfg.weights) if cfg.weights else "generated",
               "weight_bits": cfg.weight_bits, "weight_format": str(cfg.weight_format),
@@ -87,7 +87,7 @@ def run(args) -> int:
     print(f"{graph.name} on {acc.images} images ({acc.skipped} skipped)")
     print(f"  float  top-1 {100 * acc.float_top1:5.1f}%  top-5 {100 * acc.float_top5:5.1f}%")
     print(f"  int    top-1 {100 * acc.int_top1:5.1f}%  top-5 {100 * acc.int_top5:5.1f}%  "
-          f"({weights}, {calibration})")
+          f"({weights}, calibration: {calibration})")
     print(f"  top-1 agreement {100 * acc.agreement:.1f}%; output SQNR "
           f"{acc.sqnr_db.get(graph.outputs[0], float('nan')):.1f} dB")
     if args.layers:

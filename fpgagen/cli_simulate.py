@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .cli_common import (GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args,
-                         band_steps, class_labels, flow_config, pe_array, positive_float,
+                         band_steps, calibration_line, class_labels, flow_config, pe_array, positive_float,
                          require_square_input, top5)
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
@@ -90,6 +90,7 @@ def run(args) -> int:
     check_build_dir(build_dir)
     say("quantizing")
     graph = step_quantize(graph, cfg)
+    say(calibration_line(cfg))
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
     limit = (None if args.max_activation_kb is None

@@ -10,7 +10,7 @@ def test_classify_json_real_weights(capsys, v1_1_weights, shared_images, referen
     tench = shared_images / "n01440764_tench.JPEG"
     assert main(["classify", "--net", "squeezenet", "--weights", str(v1_1_weights),
                  "--calibration", str(shared_images / "n02085620_Chihuahua.JPEG"),
-                 str(shared_images / "n09472597_volcano.JPEG"),
+                 "--calibration", str(shared_images / "n09472597_volcano.JPEG"),
                  "--json", str(cat), str(tench)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["image"] for r in out] == [str(cat), str(tench)]

@@ -42,6 +42,10 @@ class OperatorRules:
     writes_in_place : bool
         Its instruction writes its output tensor directly in the activation memory, so it
         may write into a concat's buffer.
+    bounded_by_input : bool
+        No output value is larger in magnitude than the largest its input's type holds (an
+        average), so a network output it produces is given at least that range and never
+        saturates, whatever calibration saw.
     """
 
     op_type: ClassVar[type[Op]] = Op
@@ -49,6 +53,7 @@ class OperatorRules:
     lowering: ClassVar[str] = LOWERED
     shares_input_type: ClassVar[bool] = False
     writes_in_place: ClassVar[bool] = False
+    bounded_by_input: ClassVar[bool] = False
 
     def _missing(self, stage: str, node=None):
         what = f" node {node.name!r}" if node is not None else ""

@@ -20,6 +20,7 @@ class GlobalAvgPoolRules(OperatorRules):
 
     op_type = GlobalAvgPool
     opcode = Opcode.GAP
+    bounded_by_input = True
 
     def nonnegative(self, node, inputs_nonnegative):
         return all(inputs_nonnegative)

@@ -106,6 +106,21 @@ def _nonnegative(graph: Graph) -> dict[str, bool]:
     return nonneg
 
 
+def _range(graph: Graph, tensor: str, ranges: dict, types: dict) -> float:
+    """The magnitude ``tensor``'s type must hold: its calibrated range, and for a network
+    output whose operator never exceeds its input (an average: ``bounded_by_input``) at
+    least the largest value of the input's type, so the class scores never saturate (a
+    saturated score ties the top classes; calibration on generated images sees them too
+    small)."""
+    r = ranges[tensor]
+    if tensor in graph.outputs:
+        node = graph.node(tensor)
+        if rules_for(node.op, "quantization").bounded_by_input:
+            t_in = types[node.inputs[0]]
+            r = max(r, max(abs(t_in.min), abs(t_in.max)) * t_in.step)
+    return r
+
+
 class Quantize:
     """Attach integer weights, shifts and a ``QType`` to every tensor (``graph.quant``).
 
@@ -159,7 +174,7 @@ class Quantize:
                 bits = cfg.output_bits if any(t in graph.outputs for t in tensors) \
                     else cfg.activation_bits
                 qmax = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
-                frac = choose_frac(max(ranges[t] for t in tensors), qmax)
+                frac = choose_frac(max(_range(graph, t, ranges, types) for t in tensors), qmax)
                 qt = QType(bits, frac, signed)
             for t in tensors:
                 types[t] = qt
