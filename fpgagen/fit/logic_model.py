@@ -49,12 +49,18 @@ __all__ = ["COEFFICIENTS", "CALIBRATION", "estimate_logic", "logic_blocks", "mem
 #: pooling unit with its pool-state RAM, LOAD instructions streaming the input and
 #: instructions widened from 283 to 408 bits: per lane and constant rose (ECP5 LUT 861 ->
 #: 894 per lane, 171 -> 328 constant; FF 485 -> 561 per lane, 1356 -> 1636 constant).
+#: Refitted again on 2026-12-02 after compressed weights widened the instructions to 433
+#: bits and gave the address generator a tile-address pipeline: Yosys moved by at most 57
+#: LUTs and 4 flip-flops per design, but the schedule ROM the model counts in logic grew by
+#: 25 bits (75 LUTs and 25 flip-flops on ECP5), which the constants take back (ECP5 FF
+#: 1636 -> 1615), and the LUT moves (-57 on 2x2 to +54 on 8x8) tilt the ECP5 LUT fit (per
+#: lane 894 -> 945, constant 328 -> 107).
 COEFFICIENTS = {
-    "ecp5": {"lut_mac": 42.4, "lut_lane": 893.5, "lut_ctrl": 328.3,
-             "ff_mac": 44.5, "ff_lane": 561.1, "ff_ctrl": 1636.3, "mux_lut": 1.0,
+    "ecp5": {"lut_mac": 39.1, "lut_lane": 944.5, "lut_ctrl": 107.3,
+             "ff_mac": 44.5, "ff_lane": 561.1, "ff_ctrl": 1615.3, "mux_lut": 1.0,
              "bank_mux_lut": 0.77, "ram_ff_bit": 0.2, "ram_ff": 0.0, "out_ff_bit": 1.0},
-    "zynq7": {"lut_mac": 30.9, "lut_lane": 668.4, "lut_ctrl": 575.8,
-              "ff_mac": 4.6, "ff_lane": 579.9, "ff_ctrl": 1427.0, "mux_lut": 0.5,
+    "zynq7": {"lut_mac": 29.2, "lut_lane": 682.2, "lut_ctrl": 531.1,
+              "ff_mac": 4.6, "ff_lane": 579.9, "ff_ctrl": 1402.0, "mux_lut": 0.5,
               "bank_mux_lut": 0.72, "ram_ff_bit": 0.0, "ram_ff": 0.0, "out_ff_bit": 1.0},
 }
 #: iCE40 (LUT4, no LUT RAM) and MAX 10 (4-input LEs) take the ECP5 coefficients.
@@ -63,18 +69,20 @@ COEFFICIENTS["max10"] = COEFFICIENTS["ecp5"]
 
 #: The synthesis results the coefficients were fitted to: ``(family, pe, classes) -> {"lut",
 #: "ff", "bram", "dsp"}`` of SqueezeNet v1.1 at 32x32, width 0.125 (Yosys 0.70,
-#: ``benchmarks/calibrate_logic_model.py --rerun`` on 2026-12-01: the banded gateware with
-#: fused pooling, whose smaller activation RAM takes 2 EBR fewer on 8x8 than before, 64
-#: instead of 66, and whose pool-state RAM Yosys puts in LUT RAM as the fit does).
+#: ``benchmarks/calibrate_logic_model.py --rerun`` on 2026-12-02: the gateware with the
+#: compressed-weight decoders, which a dense design does not instance, and 433-bit
+#: instructions; against the runs of 2026-12-01 LUTs moved by -57 to +54 on ECP5 (4x4: 7201
+#: -> 7242) and -19 to +19 on 7-series, flip-flops by +4 on ECP5 and 0 on 7-series; block RAM
+#: and multipliers unchanged. The pool-state RAM Yosys puts in LUT RAM as the fit does).
 CALIBRATION = {
-    ('ecp5', 2, 1000): {'lut': 4296, 'ff': 4507, 'bram': 47, 'dsp': 10},
-    ('ecp5', 4, 1000): {'lut': 7201, 'ff': 7803, 'bram': 50, 'dsp': 24},
-    ('ecp5', 8, 1000): {'lut': 12493, 'ff': 13589, 'bram': 64, 'dsp': 76},
-    ('ecp5', 4, 10): {'lut': 6200, 'ff': 5964, 'bram': 16, 'dsp': 24},
-    ('zynq7', 2, 1000): {'lut': 2946, 'ff': 4172, 'bram': 47, 'dsp': 10},
-    ('zynq7', 4, 1000): {'lut': 5124, 'ff': 7021, 'bram': 50, 'dsp': 24},
-    ('zynq7', 8, 1000): {'lut': 9172, 'ff': 10961, 'bram': 64, 'dsp': 76},
-    ('zynq7', 4, 10): {'lut': 4398, 'ff': 5186, 'bram': 16, 'dsp': 24},
+    ('ecp5', 2, 1000): {'lut': 4239, 'ff': 4511, 'bram': 47, 'dsp': 10},
+    ('ecp5', 4, 1000): {'lut': 7242, 'ff': 7807, 'bram': 50, 'dsp': 24},
+    ('ecp5', 8, 1000): {'lut': 12547, 'ff': 13593, 'bram': 64, 'dsp': 76},
+    ('ecp5', 4, 10): {'lut': 6171, 'ff': 5968, 'bram': 16, 'dsp': 24},
+    ('zynq7', 2, 1000): {'lut': 2947, 'ff': 4172, 'bram': 47, 'dsp': 10},
+    ('zynq7', 4, 1000): {'lut': 5121, 'ff': 7021, 'bram': 50, 'dsp': 24},
+    ('zynq7', 8, 1000): {'lut': 9153, 'ff': 10961, 'bram': 64, 'dsp': 76},
+    ('zynq7', 4, 10): {'lut': 4417, 'ff': 5186, 'bram': 16, 'dsp': 24},
 }
 
 def _coefficients(board) -> dict:
