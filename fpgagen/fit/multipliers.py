@@ -9,6 +9,11 @@
   for it and takes two.
 - **address generator**: four (pixel indices times the row width, and pixel index times
   the pixel groups, for input and output).
+- **weight decoders** (only with compressed layers): in their control, the words of a tile
+  are ``kh * kw * in_groups`` of the instruction: two products, of which Yosys keeps the
+  first (4 x 4 bits, an 8-bit result) in LUTs on 7-series and iCE40, whose multiplier
+  mapping wants at least 9 and 11 result bits, and maps it to a MULT18X18D on ECP5; so one
+  multiplier on 7-series and iCE40, two on ECP5 and on MAX 10 (not measured: Quartus).
 """
 
 import math
@@ -17,10 +22,15 @@ from dataclasses import dataclass
 from ..hw.params import PE_SIZES, HwParams
 from ..hw.spec import WEIGHT_BITS
 
-__all__ = ["MultiplierCount", "count_multipliers", "default_pe", "ADDRGEN_MULTIPLIERS"]
+__all__ = ["MultiplierCount", "count_multipliers", "default_pe", "ADDRGEN_MULTIPLIERS",
+           "DECODER_MULTIPLIERS"]
 
 #: Multipliers of the address generator.
 ADDRGEN_MULTIPLIERS = 4
+#: Multipliers of the weight decoders' control per family (``kh * kw * in_groups``: Yosys
+#: maps both products on ECP5, only the second on 7-series and iCE40; see the module
+#: docstring); other families: two.
+DECODER_MULTIPLIERS = {"ecp5": 2, "zynq7": 1, "ice40": 1}
 # Multipliers per vector lane: the 18 x 16 GAP product (two of the iCE40's 16x16 MAC16).
 _LANE_MULTIPLIERS = 1
 _LANE_MULTIPLIERS_MAC16 = 2
@@ -33,21 +43,28 @@ class MultiplierCount:
     pe_array: int
     lanes: int
     control: int
+    decoders: int = 0
 
     @property
     def total(self) -> int:
-        return self.pe_array + self.lanes + self.control
+        return self.pe_array + self.lanes + self.control + self.decoders
 
 
-def count_multipliers(hw: HwParams | int, board, weight_bits: int = WEIGHT_BITS
-                      ) -> MultiplierCount:
+def count_multipliers(hw: HwParams | int, board, weight_bits: int = WEIGHT_BITS, *,
+                      compressed: bool = False) -> MultiplierCount:
     """The hard multipliers of a ``hw`` design (an :class:`HwParams` or the side of a square
-    array) on ``board``, with ``weight_bits``-bit stored weights."""
+    array) on ``board``, with ``weight_bits``-bit stored weights; ``compressed``: the
+    design has weight decoders (the program has compressed layers)."""
     n = hw if isinstance(hw, int) else hw.pe_rows
     per_mac = board.profile.pe_multipliers_per_mac(weight_bits)
     per_lane = _LANE_MULTIPLIERS_MAC16 if board.multiplier == "mac16" else _LANE_MULTIPLIERS
     return MultiplierCount(pe_array=math.ceil(per_mac * n * n), lanes=per_lane * n,
-                           control=ADDRGEN_MULTIPLIERS)
+                           control=ADDRGEN_MULTIPLIERS,
+                           decoders=_decoder_multipliers(board) if compressed else 0)
+
+
+def _decoder_multipliers(board) -> int:
+    return DECODER_MULTIPLIERS.get(board.family, 2)
 
 
 def default_pe(board, weight_bits: int = WEIGHT_BITS, largest: int = 16) -> int:
