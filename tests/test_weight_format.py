@@ -166,6 +166,19 @@ def test_codebook_codes_clip_a_rare_large_entry():
     assert _code_error(shared, codes, frac) < _code_error(shared, no_clip, 6)
 
 
+def test_kmeans_codes_take_the_nearest_code():
+    from fpgagen.numerics.codebook import integer_codebook
+
+    w = np.random.default_rng(8).standard_t(4, (32, 16, 3, 3)) * 0.05
+    cb = integer_codebook(w, 6, pruned=False, weight_bits=8)
+    assert not cb.kept and len(cb.codes) <= 64
+    assert np.all(np.diff(cb.codes) > 0)  # distinct: entries that rounded alike are one
+    real = cb.codes * 2.0 ** -cb.frac
+    distance = np.abs(w[..., None] - real)
+    chosen = np.take_along_axis(distance, cb.index[..., None], axis=-1)[..., 0]
+    np.testing.assert_array_equal(chosen, distance.min(axis=-1))
+
+
 # --- the quantization pass ------------------------------------------------------------------
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
