@@ -315,3 +315,17 @@ def test_deep_compression_v1_0_keeps_its_codebooks(v1_0_weights):
         frac = int(lq.weight_frac[0])
         np.testing.assert_array_equal(lq.codebook, np.clip(np.round(values * 2.0 ** frac),
                                                            -128, 127))
+
+
+@pytest.mark.parametrize("command", ["build", "simulate", "classify", "evaluate"])
+def test_every_command_threads_the_formats_into_the_flow(command):
+    from fpgagen.cli import build_parser
+    from fpgagen.cli_common import flow_config
+
+    extra = {"build": ["--board", "max10"], "simulate": ["--image", "x.png"]}.get(command, [])
+    positional = {"classify": ["x.png"], "evaluate": ["folder"]}.get(command, [])
+    args = build_parser().parse_args([command, *extra, "--weight-format", "codebook:5",
+                                      "--layer-format", "conv1=dense", *positional])
+    cfg = flow_config(args)
+    assert cfg.weight_format == WeightFormat.parse("codebook:5")
+    assert cfg.layer_formats == {"conv1": WeightFormat()}
