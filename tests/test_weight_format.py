@@ -329,3 +329,18 @@ def test_every_command_threads_the_formats_into_the_flow(command):
     cfg = flow_config(args)
     assert cfg.weight_format == WeightFormat.parse("codebook:5")
     assert cfg.layer_formats == {"conv1": WeightFormat()}
+
+
+def test_compressed_layers_lower_and_run_bit_exact():
+    # Until the hardware reads codebooks, the schedule stores the decoded codes: the
+    # engine model must still give the golden model's scores.
+    from fpgagen.golden.int_model import run_int
+    from fpgagen.hw import HwParams
+    from fpgagen.schedule import lower, pack_input, run_program
+
+    g = _tiny_graph(pruned_share=0.5)
+    q = _quantize(g, weight_format="pruned:3", layer_formats={"conv10": "codebook:5"})
+    image = generated_calibration_images(g, 1, seed=9)[0]
+    program = lower(q, HwParams(pe_rows=4, pe_cols=4))
+    result = run_program(program, pack_input(program, q, image))
+    np.testing.assert_array_equal(result.scores, run_int(q, image)[q.outputs[0]].ravel())
