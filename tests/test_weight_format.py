@@ -166,6 +166,19 @@ def test_codebook_codes_clip_a_rare_large_entry():
     assert _code_error(shared, codes, frac) < _code_error(shared, no_clip, 6)
 
 
+def test_kmeans_codes_take_the_nearest_code():
+    from fpgagen.numerics.codebook import integer_codebook
+
+    w = np.random.default_rng(8).standard_t(4, (32, 16, 3, 3)) * 0.05
+    cb = integer_codebook(w, 6, pruned=False, weight_bits=8)
+    assert not cb.kept and len(cb.codes) <= 64
+    assert np.all(np.diff(cb.codes) > 0)  # distinct: entries that rounded alike are one
+    real = cb.codes * 2.0 ** -cb.frac
+    distance = np.abs(w[..., None] - real)
+    chosen = np.take_along_axis(distance, cb.index[..., None], axis=-1)[..., 0]
+    np.testing.assert_array_equal(chosen, distance.min(axis=-1))
+
+
 # --- the quantization pass ------------------------------------------------------------------
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
@@ -302,3 +315,32 @@ def test_deep_compression_v1_0_keeps_its_codebooks(v1_0_weights):
         frac = int(lq.weight_frac[0])
         np.testing.assert_array_equal(lq.codebook, np.clip(np.round(values * 2.0 ** frac),
                                                            -128, 127))
+
+
+@pytest.mark.parametrize("command", ["build", "simulate", "classify", "evaluate"])
+def test_every_command_threads_the_formats_into_the_flow(command):
+    from fpgagen.cli import build_parser
+    from fpgagen.cli_common import flow_config
+
+    extra = {"build": ["--board", "max10"], "simulate": ["--image", "x.png"]}.get(command, [])
+    positional = {"classify": ["x.png"], "evaluate": ["folder"]}.get(command, [])
+    args = build_parser().parse_args([command, *extra, "--weight-format", "codebook:5",
+                                      "--layer-format", "conv1=dense", *positional])
+    cfg = flow_config(args)
+    assert cfg.weight_format == WeightFormat.parse("codebook:5")
+    assert cfg.layer_formats == {"conv1": WeightFormat()}
+
+
+def test_compressed_layers_lower_and_run_bit_exact():
+    # Until the hardware reads codebooks, the schedule stores the decoded codes: the
+    # engine model must still give the golden model's scores.
+    from fpgagen.golden.int_model import run_int
+    from fpgagen.hw import HwParams
+    from fpgagen.schedule import lower, pack_input, run_program
+
+    g = _tiny_graph(pruned_share=0.5)
+    q = _quantize(g, weight_format="pruned:3", layer_formats={"conv10": "codebook:5"})
+    image = generated_calibration_images(g, 1, seed=9)[0]
+    program = lower(q, HwParams(pe_rows=4, pe_cols=4))
+    result = run_program(program, pack_input(program, q, image))
+    np.testing.assert_array_equal(result.scores, run_int(q, image)[q.outputs[0]].ravel())

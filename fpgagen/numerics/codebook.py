@@ -14,8 +14,8 @@ import numpy as np
 
 from .fixed_point import choose_frac
 
-__all__ = ["KMEANS_ITERATIONS", "FRAC_CANDIDATES", "SharedWeights", "linear_kmeans", "share_weights",
-           "codebook_codes"]
+__all__ = ["KMEANS_ITERATIONS", "FRAC_CANDIDATES", "SharedWeights", "IntegerCodebook",
+           "linear_kmeans", "share_weights", "codebook_codes", "integer_codebook"]
 
 #: Most Lloyd iterations of :func:`linear_kmeans`; it stops earlier once no weight changes
 #: cluster (a fixed point). The layers of SqueezeNet v1.1 converge within 1,000 (linear
@@ -155,3 +155,55 @@ def codebook_codes(shared: SharedWeights, weight_bits: int) -> tuple[np.ndarray,
         if best is None or error < best[0]:
             best = (error, codes.astype(np.int64), frac)
     return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class IntegerCodebook:
+    """A compressed layer's integer form: ``weight = codes[index] * 2**-frac`` (0 where
+    ``index`` is -1).
+
+    Attributes
+    ----------
+    codes : np.ndarray
+        int64 ``(K,)`` signed ``weight_bits``-bit codes.
+    index : np.ndarray
+        int64, the shape of the weights; -1 where a weight is not stored.
+    frac : int
+        The layer's scale.
+    kept : bool
+        The codebook is the weights' own values (see :class:`SharedWeights`).
+    """
+
+    codes: np.ndarray
+    index: np.ndarray
+    frac: int
+    kept: bool
+
+    def decoded(self) -> np.ndarray:
+        """The integer weight codes, ``where(index >= 0, codes[index], 0)``."""
+        return np.where(self.index >= 0, self.codes[np.maximum(self.index, 0)], 0)
+
+
+def integer_codebook(weights, index_bits: int, pruned: bool, weight_bits: int,
+                     iterations: int = KMEANS_ITERATIONS) -> IntegerCodebook:
+    """The codebook of ``weights`` (:func:`share_weights`) as ``weight_bits``-bit codes
+    (:func:`codebook_codes`).
+
+    A codebook from k-means then takes one more assignment step on the integer codes: each
+    weight goes to its nearest code, and entries that round to the same code become one
+    (rounding moves entries, so some weights are then nearer to a neighbour's code). A
+    kept codebook keeps its entries and indices as they are, one code per value.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    shared = share_weights(w, index_bits, pruned, iterations)
+    codes, frac = codebook_codes(shared, weight_bits)
+    index = shared.index
+    if not shared.kept:
+        grid = np.unique(codes)
+        stored = index >= 0
+        index = np.full(w.shape, -1, dtype=np.int64)
+        nearest = np.searchsorted(_midpoints(grid * 2.0 ** -frac), w[stored], side="right")
+        used = np.bincount(nearest, minlength=len(grid)) > 0
+        index[stored] = (np.cumsum(used) - 1)[nearest]
+        codes = grid[used]
+    return IntegerCodebook(codes=codes, index=index, frac=frac, kept=shared.kept)

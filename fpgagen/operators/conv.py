@@ -10,7 +10,7 @@ from ..hw.spec import ACC_BITS, BIAS_BITS, SHIFT_BITS, lane_range
 from ..ir.ops import Conv2d
 from ..ir.quant import ConvQuant
 from ..ir.types import QType
-from ..numerics.codebook import codebook_codes, share_weights
+from ..numerics.codebook import integer_codebook
 from ..numerics.fixed_point import (SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, accumulator_bits,
                                     choose_frac)
 from ..numerics.lanes import rshift_round, saturate_bits, wrap
@@ -57,14 +57,13 @@ class ConvRules(OperatorRules):
         w, b = p["weight"].astype(np.float64), p["bias"].astype(np.float64)
         compressed = {}
         if fmt.compressed:
-            shared = share_weights(w, fmt.index_bits, pruned=fmt.pruned)
-            codes, frac = codebook_codes(shared, wb)
-            w_frac = np.full(w.shape[0], frac, dtype=np.int64)
-            w_int = np.where(shared.index >= 0, codes[np.maximum(shared.index, 0)], 0)
-            compressed = dict(codebook=codes, index=shared.index, index_bits=fmt.index_bits)
+            cb = integer_codebook(w, fmt.index_bits, fmt.pruned, wb)
+            w_frac = np.full(w.shape[0], cb.frac, dtype=np.int64)
+            w_int = cb.decoded()
+            compressed = dict(codebook=cb.codes, index=cb.index, index_bits=fmt.index_bits)
             log.info("%s: %s, %d entries (%s), frac %d, %d of %d weights stored", node.name,
-                     fmt, len(codes), "the weights' own values" if shared.kept else "k-means",
-                     frac, int((shared.index >= 0).sum()), shared.index.size)
+                     fmt, len(cb.codes), "the weights' own values" if cb.kept else "k-means",
+                     cb.frac, int((cb.index >= 0).sum()), cb.index.size)
         else:
             qmax = (1 << (wb - 1)) - 1
             if ctx.config.per_channel:
