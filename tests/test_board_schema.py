@@ -87,6 +87,24 @@ BAD = {
     "too-many-configs": (_edit(ZYNQ, "configs: [[16384, 1]", "configs: [" +
                                "[1, 1], " * 65 + "[16384, 1]"),
                          "field 'memory[0].configs': expected at most 64 configurations"),
+    # --- the on-chip flash -----------------------------------------------------------------
+    "flash-mode-twice": (_edit(MAX10, "      dual_compressed_images: 524288",
+                               "      dual_compressed_images: 524288\n"
+                               "      dual_compressed_images: 1"),
+                         "field 'memory[1].capacity_bits.dual_compressed_images': given twice "
+                         "(lines 41 and 42)"),
+    "flash-capacity-inf": (_edit(MAX10, "single_compressed_image: 6029312",
+                                 "single_compressed_image: .inf"),
+                           "field 'memory[1].capacity_bits.single_compressed_image': expected a "
+                           "positive integer of bits, not inf"),
+    "flash-mode-injection": (_edit(MAX10, "      single_compressed_image: 6029312",
+                                   '      "single]\\nexec ls": 6029312'),
+                             "field 'memory[1].capacity_bits': expected a mode name of lower-case "
+                             "letters, digits and _ (starting with a letter), e.g. "
+                             "single_compressed_image, not 'single]\\nexec ls'"),
+    "flash-clock-nan": (_edit(MAX10, "max_clock_mhz: 116", "max_clock_mhz: .nan"),
+                        "field 'memory[1].max_clock_mhz': expected a finite positive number of "
+                        "MHz, not nan"),
     # --- YAML that is no board -------------------------------------------------------------
     "duplicate-key": (ZYNQ + "luts: 5\n", "field 'luts': given twice (lines 12 and 22)"),
     "duplicate-memory-key": (_edit(ZYNQ, "    count: 1090\n", "    count: 1090\n    count: 3\n"),
@@ -170,6 +188,10 @@ GOOD = {
     "utf8-bom": ("\ufeff" + ZYNQ, "device", "XC7Z045"),
     "same-key-in-two-blocks": (ZYNQ + "  - {name: URAM, kind: uram, bits: 294912, count: 96, "
                                       "configs: [[4096, 72]]}\n", "device", "XC7Z045"),
+    "flash-default-with-memory-init": (
+        _edit(MAX10, "default_mode: single_compressed_image",
+              "default_mode: single_uncompressed_image_with_memory_init"),
+        "flash", None),
 }
 
 
@@ -179,7 +201,10 @@ def test_good_board_files_load(tmp_path, case):
     path = tmp_path / f"{case}.yaml"
     path.write_text(text, encoding="utf-8")
     board = load_board(path)
-    if field is not None:
+    if field == "flash":
+        (ufm,) = board.flash
+        assert ufm.default_mode == "single_uncompressed_image_with_memory_init"
+    elif field is not None:
         assert getattr(board, field) == value
 
 

@@ -1,6 +1,7 @@
 """Block RAM mapping against counts worked out by hand from the data sheet geometries, the
 logic rule for small memories, the design's memory list, multipliers per MAC, the per-layer
-apportioning, and the 10M50 verdict for SqueezeNet v1.1."""
+apportioning, the 10M50 verdict for SqueezeNet v1.1, and the user flash a design leaves on
+the MAX 10."""
 
 import dataclasses
 import math
@@ -11,6 +12,7 @@ import pytest
 from fpgagen.frontend import generate_weights
 from fpgagen.hw import HwParams
 from fpgagen.devices.board import MemoryBlock, resolve_board
+from fpgagen.fit.flash import flash_note, flash_use
 from fpgagen.fit.placement import bank_depth, blocks_for, fit_memories
 from fpgagen.fit.layers import layer_rows
 from fpgagen.fit.memories import board_memories, synthesized_memories
@@ -324,3 +326,75 @@ def test_squeezenet_v11_on_the_10m50():
     assert [r.key for r in verdict.overflows] == ["bram"]
     assert verdict["bram"].ratio == pytest.approx(total / 182)
     assert 9.5 <= verdict["bram"].ratio <= 10.5  # was 13.4 before the pools were fused
+
+
+# --- the on-chip flash ----------------------------------------------------------------------
+
+LOGIC = {"lut": 1, "ff": 1, "dsp": 1}
+WITH_INIT = ("single_compressed_image_with_memory_init",
+             "single_uncompressed_image_with_memory_init")
+
+
+def _max10_with_flash(**changes):
+    board = resolve_board("max10")
+    return dataclasses.replace(board, flash=(dataclasses.replace(board.flash[0], **changes),))
+
+
+def test_a_rom_in_block_ram_leaves_the_memory_init_modes():
+    """A ROM in M9K is initialised by the bitstream: of the UFM's modes only those with
+    memory initialization remain, with 512 Kbit, not the default mode's 5,888 Kbit."""
+    max10 = resolve_board("max10")
+    fit = fit_memories([rom(4828, 128), ram(1000, 36)], max10)
+    (use,) = flash_use(max10, fit)
+    assert use.initialized == ("m",) and use.used_bits == 0
+    assert use.modes == WITH_INIT and use.mode == WITH_INIT[0]
+    assert use.available_bits == 512 * 1024 and not use.default_fits_design
+    note = flash_note(use, "M9K")
+    assert "0 bytes used" in note and "no fpgagen design stores data in flash yet" in note
+    assert ("default mode single_compressed_image has 5,888 Kbit (753,664 bytes) of user "
+            "flash but cannot initialise block RAM" in note)
+    assert (f"needs {WITH_INIT[0]} or {WITH_INIT[1]}, which leave 512 Kbit (65,536 bytes)"
+            in note)
+    verdict = make_verdict(max10, fit, LOGIC)
+    assert [r.key for r in verdict.resources] == ["bram", "dsp", "lut", "ff"]
+    ufm = verdict["ufm"]
+    assert (ufm.unit, ufm.used, ufm.available, ufm.fits, ufm.percent) == ("bytes", 0, 65_536,
+                                                                         True, 0.0)
+    assert verdict.flash == (ufm,) and verdict.fits
+
+
+def test_no_initialised_block_keeps_the_default_mode():
+    max10 = resolve_board("max10")
+    # a RAM in M9K and a 16-word ROM in logic: no block has initial contents
+    fit = fit_memories([ram(1000, 36), rom(16, 8, style="auto")], max10)
+    assert fit.placement("m").block == "M9K"
+    (use,) = flash_use(max10, fit)
+    assert use.initialized == () and use.modes == ("single_compressed_image",)
+    assert use.available_bits == 5888 * 1024 and use.default_fits_design
+    assert make_verdict(max10, fit, LOGIC)["ufm"].available == 5888 * 128
+    assert "default mode single_compressed_image: 5,888 Kbit" in flash_note(use, "M9K")
+
+
+def test_a_default_mode_with_memory_init_is_kept():
+    board = _max10_with_flash(default_mode=WITH_INIT[1])
+    (use,) = flash_use(board, fit_memories([rom(4828, 128)], board))
+    assert use.modes == (WITH_INIT[1],) and use.default_fits_design
+    assert use.available_bits == 512 * 1024
+
+
+def test_no_memory_init_mode_leaves_no_flash_to_a_design_with_roms():
+    board = _max10_with_flash(memory_init_modes=())
+    fit = fit_memories([rom(4828, 128)], board)
+    (use,) = flash_use(board, fit)
+    assert use.modes == () and use.mode is None and use.available_bits == 0
+    assert "none of the flash is available to it" in flash_note(use, "M9K")
+    r = make_verdict(board, fit, LOGIC)["ufm"]
+    assert (r.used, r.available, r.fits, r.percent, r.ratio) == (0, 0, True, 0.0, 0.0)
+
+
+def test_boards_without_flash_have_no_flash_resource():
+    zynq = resolve_board("zynq7020")
+    fit = fit_memories([rom(4828, 128)], zynq)
+    assert flash_use(zynq, fit) == ()
+    verdict = make_verdict(zynq, fit, LOGIC)
+    assert verdict.flash == () and verdict.all_resources == verdict.resources

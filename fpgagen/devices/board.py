@@ -2,7 +2,10 @@
 
 The format is described in ``docs/boards.md``. A board file names the device, its logic and
 multiplier capacity and the geometry of its memory blocks: the size of one block and every
-``depth x width`` configuration it supports, as the vendor's data sheet lists them.
+``depth x width`` configuration it supports, as the vendor's data sheet lists them. An
+on-chip flash (the MAX 10's user flash memory) is a memory entry of kind ``flash``: its
+capacity in each configuration mode of the device and its read interface
+(:class:`FlashMemory`).
 
 Board files are untrusted input: their device, package and speed grade reach the generated
 Tcl, QSF and Makefiles, and their numbers the fit, the RTL and the constraints. Every field
@@ -21,12 +24,15 @@ from ..errors import FpgagenError
 from ..resources import BOARDS_DIR
 from .families import FAMILIES, VENDORS, FamilyProfile, family_profile
 
-__all__ = ["MemoryBlock", "Board", "load_board", "resolve_board", "list_boards", "BOARDS_DIR",
-           "MEMORY_KINDS", "CLOCK_MHZ_MIN", "CLOCK_MHZ_MAX", "check_clock_mhz"]
+__all__ = ["MemoryBlock", "FlashMemory", "Board", "load_board", "resolve_board", "list_boards",
+           "BOARDS_DIR", "MEMORY_KINDS", "FLASH_KIND", "CLOCK_MHZ_MIN", "CLOCK_MHZ_MAX",
+           "check_clock_mhz"]
 
 #: Kinds of memory block: ``block`` (M9K, RAMB18, EBR: initialisable, dual-port),
 #: ``spram`` (single-port, no initial contents), ``uram`` (UltraRAM: no initial contents).
 MEMORY_KINDS = ("block", "spram", "uram")
+#: The kind of a memory entry that is an on-chip flash (:class:`FlashMemory`), not blocks.
+FLASH_KIND = "flash"
 
 #: Slowest accelerator clock in MHz (1 kHz) a board file or a project may give.
 CLOCK_MHZ_MIN = 0.001
@@ -108,6 +114,83 @@ class MemoryBlock:
 
 
 @dataclass(frozen=True)
+class FlashMemory:
+    """An on-chip flash the design can read (the MAX 10's user flash memory, UFM).
+
+    How much of it holds user data depends on the device's configuration mode: the modes
+    that keep a larger configuration image (two images, or initial contents of the block
+    RAM) leave less of the flash to the user.
+
+    Parameters
+    ----------
+    name : str
+        The vendor's name (``UFM``).
+    word_bits : int
+        Bits of one data word of the read interface (32).
+    capacity_bits : tuple of (str, int)
+        ``(mode, bits)``: the user capacity in each configuration mode, in the board
+        file's order.
+    memory_init_modes : tuple of str
+        The modes in which the configuration image may initialise block RAM (M9K
+        contents); in the others a design must not initialise any block.
+    default_mode : str
+        The mode assumed when a design does not need another one.
+    read_latency_cycles : int
+        Clock cycles from a read request to its first data word.
+    max_burst_words : int
+        Words of the longest incrementing read burst.
+    burst_throughput : (int, int)
+        ``(words, clocks)``: a long burst delivers ``words`` words every ``clocks`` clocks.
+    max_clock_mhz : float
+        Fastest clock of the read interface.
+    """
+
+    name: str
+    word_bits: int
+    capacity_bits: tuple[tuple[str, int], ...]
+    memory_init_modes: tuple[str, ...]
+    default_mode: str
+    read_latency_cycles: int
+    max_burst_words: int
+    burst_throughput: tuple[int, int]
+    max_clock_mhz: float
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The configuration modes, in the board file's order."""
+        return tuple(m for m, _ in self.capacity_bits)
+
+    def capacity(self, mode: str) -> int:
+        """User bits in configuration mode ``mode``.
+
+        Raises
+        ------
+        KeyError
+            For a mode the flash does not list.
+        """
+        for m, bits in self.capacity_bits:
+            if m == mode:
+                return bits
+        raise KeyError(mode)
+
+    def allows_memory_init(self, mode: str) -> bool:
+        """Whether block RAM may have initial contents in configuration mode ``mode``."""
+        self.capacity(mode)
+        return mode in self.memory_init_modes
+
+    def modes_for(self, *, memory_init: bool) -> tuple[str, ...]:
+        """The modes with the most user bits among those a design may use: all modes, or
+        with ``memory_init`` only those that initialise block RAM (empty when none does).
+        Several modes when they tie, in the board file's order."""
+        usable = [(m, b) for m, b in self.capacity_bits
+                  if not memory_init or m in self.memory_init_modes]
+        if not usable:
+            return ()
+        most = max(b for _, b in usable)
+        return tuple(m for m, b in usable if b == most)
+
+
+@dataclass(frozen=True)
 class Board:
     """A board: its FPGA, clock, logic, multipliers and memory blocks.
 
@@ -131,9 +214,13 @@ class Board:
     multipliers : int
         How many.
     memory : tuple of MemoryBlock
-        The memory block types, the main block RAM first.
+        The memory block types, the main block RAM first (the board file's memory entries
+        other than flash).
     path : Path or None
         The file the board was loaded from.
+    flash : tuple of FlashMemory
+        The on-chip flash memories (memory entries of kind ``flash``); empty for most
+        boards.
     """
 
     name: str
@@ -149,6 +236,7 @@ class Board:
     multipliers: int
     memory: tuple[MemoryBlock, ...]
     path: Path | None = None
+    flash: tuple[FlashMemory, ...] = ()
 
     @property
     def profile(self) -> FamilyProfile:
@@ -176,6 +264,9 @@ _FIELDS = ("name", "vendor", "family", "device", "package", "speed_grade", "cloc
            "ffs", "multiplier", "multipliers", "memory")
 _OPTIONAL = ("description",)
 _MEMORY_FIELDS = ("name", "kind", "bits", "count", "configs")
+_FLASH_FIELDS = ("name", "kind", "word_bits", "capacity_bits", "memory_init_modes",
+                 "default_mode", "read_latency_cycles", "max_burst_words", "burst_throughput",
+                 "max_clock_mhz")
 
 # What each text field may hold, as (pattern, longest, what the message says is expected).
 # Device, package and speed grade are spelt as the vendors' tools take them, and reach the
@@ -191,6 +282,9 @@ _TEXT = {
     "multiplier": (_WORD, 32, "letters, digits, _ and -, e.g. 18x18, dsp48e1 or mac16"),
     "memory.name": (_WORD, 32, "letters, digits, _ and -, e.g. M9K or RAMB18E1"),
 }
+#: A configuration mode of a flash: a lower-case identifier.
+_MODE = (r"[a-z][a-z0-9_]*", 64, "lower-case letters, digits and _ (starting with a letter), "
+                                 "e.g. single_compressed_image")
 #: Longest ``description``: one line of printable text.
 _DESCRIPTION_MAX = 200
 
@@ -198,10 +292,18 @@ _DESCRIPTION_MAX = 200
 # 2 * 10^4 multipliers; UltraRAM, the largest block, has 288 Kbit).
 _LOGIC_MAX = 100_000_000
 _INTEGERS = {"luts": _LOGIC_MAX, "ffs": _LOGIC_MAX, "multipliers": 1_000_000,
-             "bits": 1 << 22, "count": 1_000_000}
+             "bits": 1 << 22, "count": 1_000_000,
+             # a flash's read interface
+             "word_bits": 1024, "read_latency_cycles": 1024, "max_burst_words": 1 << 20}
 _WIDTH_MAX = 1024
 _CONFIGS_MAX = 64
 _MEMORY_TYPES_MAX = 16
+#: Most user bits of a flash in one mode (4 Gbit; on-chip flashes hold a few Mbit), and most
+#: configuration modes.
+_FLASH_BITS_MAX = 1 << 32
+_FLASH_MODES_MAX = 16
+#: Longest ``burst_throughput`` period in clocks.
+_BURST_CLOCKS_MAX = 1024
 
 # A board file is a few hundred bytes of YAML, nested at most six deep (top level, memory,
 # block, configs, pair, number).
@@ -273,11 +375,20 @@ class _Checker:
             self.fail(field, f"expected at most {_INTEGERS[key]:_}, not {_show(v)}")
         return v
 
-    def clock(self, data, key):
+    def clock(self, data, key, where=""):
         problem = _clock_problem(data[key])
         if problem:
-            self.fail(key, problem)
+            self.fail(f"{where}.{key}" if where else key, problem)
         return float(data[key])
+
+    def mode_name(self, v, field: str) -> str:
+        """A configuration mode's name (:data:`_MODE`)."""
+        pattern, longest, allowed = _MODE
+        if not isinstance(v, str) or not re.fullmatch(pattern, v):
+            self.fail(field, f"expected a mode name of {allowed}, not {_show(v)}")
+        if len(v) > longest:
+            self.fail(field, f"expected at most {longest} characters, not {len(v)}")
+        return v
 
     def choice(self, data, key, options, where=""):
         v = self.text(data, key, where)
@@ -290,7 +401,7 @@ class _Checker:
 def _memory_block(chk: _Checker, data, where: str) -> MemoryBlock:
     chk.mapping(data, where, _MEMORY_FIELDS)
     name = chk.word(data, "name", where)
-    kind = chk.choice(data, "kind", MEMORY_KINDS, where)
+    kind = chk.choice(data, "kind", MEMORY_KINDS + (FLASH_KIND,), where)
     bits = chk.integer(data, "bits", where)
     count = chk.integer(data, "count", where)
     configs = data["configs"]
@@ -319,6 +430,72 @@ def _memory_block(chk: _Checker, data, where: str) -> MemoryBlock:
             chk.fail(field, f"configuration {depth} x {width} is listed twice")
         out.append((depth, width))
     return MemoryBlock(name=name, bits=bits, configs=tuple(out), count=count, kind=kind)
+
+
+def _memory_entry(chk: _Checker, data, where: str) -> "MemoryBlock | FlashMemory":
+    """One entry of ``memory``: its ``kind`` (checked first, so a misspelt kind is named
+    before the fields of the other kind) decides which fields it has."""
+    if isinstance(data, dict) and "kind" in data:
+        if chk.choice(data, "kind", MEMORY_KINDS + (FLASH_KIND,), where) == FLASH_KIND:
+            return _flash_memory(chk, data, where)
+    return _memory_block(chk, data, where)
+
+
+def _flash_memory(chk: _Checker, data, where: str) -> FlashMemory:
+    chk.mapping(data, where, _FLASH_FIELDS)
+    name = chk.word(data, "name", where)
+    word_bits = chk.integer(data, "word_bits", where)
+    field = f"{where}.capacity_bits"
+    capacity = data["capacity_bits"]
+    if not isinstance(capacity, dict) or not capacity:
+        chk.fail(field, f"expected a mapping of configuration mode to bits, not "
+                        f"{_show(capacity)}")
+    if len(capacity) > _FLASH_MODES_MAX:
+        chk.fail(field, f"expected at most {_FLASH_MODES_MAX} modes, not {len(capacity)}")
+    modes = []
+    for mode, bits in capacity.items():
+        mode = chk.mode_name(mode, field)  # a bad name is shown in the message, not the field
+        at = f"{field}.{mode}"
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+            chk.fail(at, f"expected a positive integer of bits, not {_show(bits)}")
+        if bits > _FLASH_BITS_MAX:
+            chk.fail(at, f"expected at most {_FLASH_BITS_MAX:_} bits, not {_show(bits)}")
+        if bits % word_bits:
+            chk.fail(at, f"{bits} bits is not a whole number of {word_bits}-bit words")
+        modes.append((mode, bits))
+    names = [m for m, _ in modes]
+    field = f"{where}.memory_init_modes"
+    init = data["memory_init_modes"]
+    if not isinstance(init, list):
+        chk.fail(field, f"expected a list of modes (empty when no mode initialises block "
+                        f"RAM), not {_show(init)}")
+    for i, mode in enumerate(init):
+        mode = chk.mode_name(mode, f"{field}[{i}]")
+        if mode not in names:
+            chk.fail(f"{field}[{i}]", f"{mode!r} is not a mode of capacity_bits (expected one "
+                                      f"of {', '.join(names)})")
+        if mode in init[:i]:
+            chk.fail(f"{field}[{i}]", f"{mode!r} is listed twice")
+    default = chk.mode_name(data["default_mode"], f"{where}.default_mode")
+    if default not in names:
+        chk.fail(f"{where}.default_mode", f"{default!r} is not a mode of capacity_bits "
+                                          f"(expected one of {', '.join(names)})")
+    field = f"{where}.burst_throughput"
+    rate = data["burst_throughput"]
+    if (not isinstance(rate, list) or len(rate) != 2
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in rate)):
+        chk.fail(field, f"expected [words, clocks] with positive integers, not {_show(rate)}")
+    words, clocks = rate
+    if clocks > _BURST_CLOCKS_MAX:
+        chk.fail(field, f"expected at most {_BURST_CLOCKS_MAX} clocks, not {clocks}")
+    if words > clocks:
+        chk.fail(field, f"{words} words in {clocks} clocks is more than one word per clock")
+    return FlashMemory(name=name, word_bits=word_bits, capacity_bits=tuple(modes),
+                       memory_init_modes=tuple(init), default_mode=default,
+                       read_latency_cycles=chk.integer(data, "read_latency_cycles", where),
+                       max_burst_words=chk.integer(data, "max_burst_words", where),
+                       burst_throughput=(words, clocks),
+                       max_clock_mhz=chk.clock(data, "max_clock_mhz", where))
 
 
 class _Refused(Exception):
@@ -470,10 +647,11 @@ def load_board(path) -> Board:
     if len(memory) > _MEMORY_TYPES_MAX:
         chk.fail("memory", f"expected at most {_MEMORY_TYPES_MAX} memory block types, not "
                            f"{len(memory)}")
-    blocks = tuple(_memory_block(chk, m, f"memory[{i}]") for i, m in enumerate(memory))
+    entries = tuple(_memory_entry(chk, m, f"memory[{i}]") for i, m in enumerate(memory))
+    blocks = tuple(e for e in entries if isinstance(e, MemoryBlock))
     if not any(b.kind == "block" for b in blocks):
         chk.fail("memory", "needs at least one memory block of kind 'block'")
-    names = [b.name for b in blocks]
+    names = [e.name for e in entries]
     for i, n in enumerate(names):
         if n in names[:i]:
             chk.fail(f"memory[{i}].name", f"{n!r} is listed twice")
@@ -482,7 +660,8 @@ def load_board(path) -> Board:
                  speed_grade=chk.word(data, "speed_grade"),
                  clock_mhz=chk.clock(data, "clock_mhz"), luts=chk.integer(data, "luts"),
                  ffs=chk.integer(data, "ffs"), multiplier=chk.word(data, "multiplier"),
-                 multipliers=chk.integer(data, "multipliers"), memory=blocks, path=path)
+                 multipliers=chk.integer(data, "multipliers"), memory=blocks, path=path,
+                 flash=tuple(e for e in entries if isinstance(e, FlashMemory)))
 
 
 def list_boards() -> list[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..fit.accuracy import accuracy_text
+from ..fit.flash import flash_note, flash_use
 from ..fit.memories import counts_as_yosys
 from ..fit.multipliers import count_multipliers
 from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
@@ -57,6 +58,28 @@ def _memory_groups(memfit) -> list[dict]:
         g["blocks"] += p.blocks
         g["luts"] += p.luts
     return list(groups.values())
+
+
+def _flash(use, block_unit: str) -> dict:
+    """One flash of the board: capacities, the mode the design needs, use and read figures."""
+    f = use.flash
+    words, clocks = f.burst_throughput
+    return {"name": f.name, "word_bits": f.word_bits,
+            "used_bytes": use.used_bits // 8,
+            "mode": use.mode, "modes": list(use.modes),
+            "available_bits": use.available_bits, "available_bytes": use.available_bits // 8,
+            "default_mode": f.default_mode,
+            "default_mode_bits": f.capacity(f.default_mode),
+            "default_mode_allows_memory_init": f.allows_memory_init(f.default_mode),
+            "block_ram_initialized": bool(use.initialized),
+            "initialized_memories": list(use.initialized),
+            "capacity_bits": dict(f.capacity_bits),
+            "memory_init_modes": list(f.memory_init_modes),
+            "read": {"latency_cycles": f.read_latency_cycles,
+                     "max_burst_words": f.max_burst_words,
+                     "burst_throughput": {"words": words, "clocks": clocks},
+                     "max_clock_mhz": f.max_clock_mhz},
+            "note": flash_note(use, block_unit)}
 
 
 def _proposal(p) -> dict:
@@ -131,7 +154,7 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
                    "dropped, bank depths as in the RTL" if counts_as_yosys(board)
                    else "as the RTL declares them"),
     }
-    resources = {r.key: _resource(r) for r in verdict.resources}
+    resources = {r.key: _resource(r) for r in verdict.all_resources}
     overflows = [{"resource": r.key, "unit": r.unit, "used": r.used, "available": r.available,
                   "over": r.over, "ratio": round(r.ratio, 2)} for r in verdict.overflows]
     flow = cfg.flow
@@ -154,6 +177,8 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
         "resources": resources,
         "overflows": overflows,
         "memory": memory,
+        **({"flash": [_flash(u, board.block_ram.name) for u in flash_use(board, memfit)]}
+           if board.flash else {}),
         "logic_model": analysis.logic.get("model", ""),
         "pe_multipliers": count_multipliers(hw, board, wbits).pe_array,
         "performance": dict(analysis.performance),

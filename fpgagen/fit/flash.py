@@ -1,0 +1,127 @@
+"""A board's on-chip flash (the MAX 10's user flash memory) as the fit sees it: how much of it
+a design can have and how much it uses.
+
+How much user flash a MAX 10 has depends on its configuration mode, and the mode on the
+design: initial contents of block RAM (every ROM of an fpgagen design: weight and bias
+banks, schedule) are part of the configuration image, which only the modes "with memory
+initialization" load, and those leave the least user flash (512 Kbit of the 10M50's
+5,888). So the capacity reported is that of the mode the design as built needs, not the
+board's default mode when the default cannot initialise block RAM.
+
+No fpgagen design stores data in flash yet: every flash is reported with 0 bytes used.
+"""
+
+from dataclasses import dataclass
+
+from ..devices.board import Board, FlashMemory
+from .placement import MemoryFit
+
+__all__ = ["FlashUse", "flash_use", "flash_note"]
+
+
+@dataclass(frozen=True)
+class FlashUse:
+    """One flash of the board, for one design.
+
+    Attributes
+    ----------
+    flash : FlashMemory
+    used_bits : int
+        Bits the design stores in the flash (0: no design stores data there yet).
+    initialized : tuple of str
+        What the design's block RAM holds from the bitstream on: the names of its ROMs placed
+        in block RAM, grouped by role (``bias``, ``schedule``, ``weights``), sorted; empty
+        when no block has initial contents.
+    modes : tuple of str
+        The configuration modes the design can use with the most user flash (several when
+        they tie, in the board file's order): the default mode if the design allows it,
+        else the modes that initialise block RAM; empty when the design needs block RAM
+        initialisation and no mode offers it.
+    """
+
+    flash: FlashMemory
+    used_bits: int
+    initialized: tuple[str, ...]
+    modes: tuple[str, ...]
+
+    @property
+    def mode(self) -> str | None:
+        """The mode whose capacity is reported (the first of :attr:`modes`)."""
+        return self.modes[0] if self.modes else None
+
+    @property
+    def available_bits(self) -> int:
+        """User bits of the flash in :attr:`mode` (0 when the design can use no mode)."""
+        return self.flash.capacity(self.mode) if self.mode is not None else 0
+
+    @property
+    def default_fits_design(self) -> bool:
+        """Whether the board's default mode suits the design."""
+        return self.modes == (self.flash.default_mode,)
+
+
+def _initialized(memfit: MemoryFit) -> tuple[str, ...]:
+    """The ROMs placed in block RAM (which the bitstream initialises), by role."""
+    kinds = {b.name: b.kind for b in memfit.board.memory}
+    names = {p.memory.role.value if p.memory.role is not None else p.memory.name
+             for p in memfit.placements
+             if p.memory.kind == "rom" and p.block is not None and kinds[p.block] == "block"}
+    return tuple(sorted(names))
+
+
+def flash_use(board: Board, memfit: MemoryFit) -> tuple[FlashUse, ...]:
+    """Every flash of ``board`` as the design placed in ``memfit`` can use it; empty for a
+    board without flash."""
+    initialized = _initialized(memfit) if board.flash else ()
+    out = []
+    for flash in board.flash:
+        default = flash.default_mode
+        if not initialized or flash.allows_memory_init(default):
+            modes = (default,)
+        else:
+            modes = flash.modes_for(memory_init=True)
+        # no design stores data in flash yet: the weights stay in block RAM
+        out.append(FlashUse(flash=flash, used_bits=0, initialized=initialized, modes=modes))
+    return tuple(out)
+
+
+def _bits(bits: int) -> str:
+    """``5,888 Kbit`` (``bits`` when not whole Kbit), with bytes."""
+    size = f"{bits // 1024:,d} Kbit" if bits % 1024 == 0 else f"{bits:,d} bits"
+    return f"{size} ({bits // 8:,d} bytes)"
+
+
+def _and(names) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def flash_note(use: FlashUse, block_unit: str) -> str:
+    """What the reports say about one flash: used, the mode the design needs and why, and
+    the read interface. ``block_unit`` names the block RAM (``M9K``)."""
+    f = use.flash
+    default = f.default_mode
+    words, clocks = f.burst_throughput
+    what = f"the {_and(use.initialized)} ROMs" if use.initialized else ""
+    lines = [f"{use.used_bits // 8:,d} bytes used (no fpgagen design stores data in flash yet; "
+             f"the weights stay in block RAM)."]
+    if use.default_fits_design:
+        why = (f"this design initialises {block_unit} blocks ({what}) and the mode allows it"
+               if use.initialized else "this design initialises no block RAM")
+        lines.append(f"Available in the board's default mode {default}: "
+                     f"{_bits(use.available_bits)}; {why}.")
+    elif use.modes:
+        lines.append(f"The board's default mode {default} has {_bits(f.capacity(default))} of "
+                     f"user flash but cannot initialise block RAM; this design initialises "
+                     f"{block_unit} blocks ({what}), so it needs {' or '.join(use.modes)}, "
+                     f"which leave{'s' if len(use.modes) == 1 else ''} "
+                     f"{_bits(use.available_bits)}.")
+    else:
+        lines.append(f"No configuration mode of {f.name} initialises block RAM, which this "
+                     f"design does ({block_unit} blocks: {what}): none of the flash is "
+                     f"available to it.")
+    lines.append(f"Read interface: {f.word_bits}-bit words, {f.read_latency_cycles} cycles "
+                 f"latency, bursts of up to {f.max_burst_words:,d} words at {words} words "
+                 f"per {clocks} clocks, at most {f.max_clock_mhz:g} MHz.")
+    return " ".join(lines)
