@@ -101,7 +101,7 @@ def _bank_depths(cfg) -> dict:
 @pytest.mark.parametrize("board, options", [
     ("max10", BANDED),
     ("boards/ice40-up5k.yaml", TINY),
-    ("max10", [*TINY, "--pe", "4x4"]),
+    ("max10", [*TINY, "--pe", "4x4", "--steps", "2", "--max-activation-kb", "64"]),
     ("zynq7020", [*TINY, "--pe", "2x2", "--clock-mhz", "125", "--weight-bits", "6"]),
 ], ids=["max10-bands", "ice40-does-not-fit", "max10-explicit-pe", "zynq7020-clock"])
 def test_simulate_board_is_the_design_build_emits(tmp_path, capsys, image, no_verilator,
@@ -185,6 +185,10 @@ def test_without_board_nothing_changes(tmp_path, capsys, image, no_verilator):
                        "--clock-mhz", "100", *TINY)
     assert out["clock_mhz"] == 100.0
     assert out["fps"] == pytest.approx(100e6 / (out["cycles"] + 4 * 10), rel=1e-6)
+    # as build, --steps and --max-activation-kb go together
+    out, _ = _simulate(capsys, "--image", image, "--build-dir", tmp_path / "sim",
+                       "--pe", "4x4", "--steps", "2", "--max-activation-kb", "64", *TINY)
+    assert out["band_steps"] == 2 and out["activation_bytes"] <= 64 * 1024
 
 
 def test_text_names_the_board(tmp_path, capsys, image, no_verilator):
