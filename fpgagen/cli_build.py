@@ -5,13 +5,15 @@ reports are written, with options that fit), 2 for bad usage or bad input files.
 """
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
-from .build_flow import BuildConfig, run_build
-from .cli_common import (add_net_args, add_quant_args, band_steps, calibration_line,
-                         clock_mhz, flow_config, pe_array, positive_float, positive_int)
+from .build_flow import run_build
+from .cli_common import (add_board_arg, add_net_args, add_quant_args, band_steps,
+                         calibration_line, clock_mhz, design_config, pe_array, positive_float,
+                         positive_int)
 from .emit.reports import summary_text
-from .devices.board import list_boards, resolve_board
+from .devices.board import resolve_board
 
 __all__ = ["add_parser", "run", "EXIT_FITS", "EXIT_DOES_NOT_FIT"]
 
@@ -23,7 +25,6 @@ EXIT_DOES_NOT_FIT = 3
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add the ``build`` subcommand to the ``fpgagen`` subparsers ``sub``."""
-    boards = ", ".join(p.stem for p in list_boards())
     p = sub.add_parser(
         "build", help="compile a network for a board: fit report, RTL, vendor project",
         description="Compile a network into an accelerator for a board: map every memory "
@@ -34,8 +35,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "2 bad usage or input, 1 internal error.")
     add_net_args(p)
     add_quant_args(p)
-    p.add_argument("--board", required=True, metavar="BOARD",
-                   help=f"board file (boards/*.yaml) or bundled board name: {boards}")
+    add_board_arg(p, required=True)
     # Taken as text so that an empty --out is refused, not read as the current folder.
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: build/<net>-<board>)")
@@ -80,15 +80,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     """Run ``fpgagen build``; returns the exit status."""
     board = resolve_board(args.board)
-    pe = args.pe.pe_rows if args.pe is not None else None
-    limit = (int(args.max_activation_kb * 1024) if args.max_activation_kb is not None
-             else None)
-    cfg = BuildConfig(flow=flow_config(args), board=board, out_dir=args.out, pe=pe,
-                      clock_mhz=args.clock_mhz, force=args.force,
-                      proposals=not args.no_proposals, max_activation_bytes=limit,
-                      steps=args.steps, eval_dir=args.eval, eval_limit=args.eval_limit,
-                      weight_budget_bytes=(int(args.weight_budget_kb * 1024)
-                                           if args.weight_budget_kb is not None else None))
+    cfg = replace(design_config(args, board), out_dir=args.out, force=args.force,
+                  proposals=not args.no_proposals, eval_dir=args.eval,
+                  eval_limit=args.eval_limit,
+                  weight_budget_bytes=(int(args.weight_budget_kb * 1024)
+                                       if args.weight_budget_kb is not None else None))
     result = run_build(cfg)
     print(calibration_line(cfg.flow))
     print(summary_text(result.report, str(cfg.out)))

@@ -20,7 +20,8 @@ __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineP
            "positive_int", "positive_float", "clock_mhz", "add_net_args", "add_quant_args",
            "weight_format", "layer_format", "layer_formats",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
-           "require_square_input", "calibration_text", "calibration_line"]
+           "require_square_input", "calibration_text", "calibration_line", "add_board_arg",
+           "design_config"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
@@ -258,3 +259,29 @@ def band_steps(text: str) -> int:
     if not 1 <= v <= 4095:
         raise argparse.ArgumentTypeError(f"must be 1..4095 bands, not {v}")
     return v
+
+
+def add_board_arg(p, *, required: bool, help: str = "") -> None:
+    """The ``--board BOARD`` option of ``build`` and ``simulate``: a board file or the name
+    of a bundled board, loaded by :func:`fpgagen.devices.board.resolve_board`; ``help`` is
+    said before the list of bundled boards."""
+    from .devices.board import list_boards
+
+    boards = ", ".join(b.stem for b in list_boards())
+    p.add_argument("--board", required=required, metavar="BOARD",
+                   help=f"{help}board file (boards/*.yaml) or bundled board name: {boards}")
+
+
+def design_config(args, board):
+    """The :class:`~fpgagen.build_flow.BuildConfig` of the options that decide the design
+    on ``board`` (a :class:`~fpgagen.devices.board.Board`), as ``build`` and ``simulate
+    --board`` read them: the network and its quantization, ``--pe`` (``None``: the board's
+    default, :func:`fpgagen.build_flow.step_hw`), ``--clock-mhz`` (``None``: the board's),
+    ``--steps`` and ``--max-activation-kb``. The build-only fields keep their defaults."""
+    from .build_flow import BuildConfig
+
+    limit = (int(args.max_activation_kb * 1024) if args.max_activation_kb is not None
+             else None)
+    return BuildConfig(flow=flow_config(args), board=board,
+                       pe=args.pe.pe_rows if args.pe is not None else None,
+                       clock_mhz=args.clock_mhz, max_activation_bytes=limit, steps=args.steps)

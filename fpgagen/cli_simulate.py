@@ -6,10 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-from .cli_common import (GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args,
-                         band_steps, calibration_line, class_labels, flow_config, pe_array, positive_float,
+from .cli_common import (GENERATED_WEIGHTS_WARNING, add_board_arg, add_net_args,
+                         add_quant_args, band_steps, calibration_line, class_labels, clock_mhz,
+                         design_config, flow_config, pe_array, positive_float,
                          require_square_input, top5)
-from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
 from .frontend.files import require_file
@@ -30,31 +30,52 @@ def add_parser(sub):
                     "image in and the class scores out (the design runs by itself from "
                     "start to done), check the scores bit for bit against the golden model, "
                     "and print the top-5 classes, cycles, MAC utilization and simulation "
-                    "speed. Exit status 0 when bit-exact, 1 when not, 2 for bad input.")
+                    "speed. With --board, the design is the one 'fpgagen build --board' "
+                    "emits for the same options: its PE array, its band plan (chosen by the "
+                    "same code: the plan with the fewest cycles that fits the board), its "
+                    "memory banks (one row of the board's blocks each), and frames per "
+                    "second at its clock; what differs: the ROM images are .hex files for "
+                    "Verilator (build writes .mif for Intel boards, same contents), there is "
+                    "no vendor project, and a design that does not fit the board is "
+                    "simulated all the same (build writes only its reports). --weight-budget-"
+                    "kb is build's alone: pass the --layer-format choices its report names. "
+                    "Exit status 0 when bit-exact, 1 when not, 2 for bad input.")
     add_net_args(p)
     add_quant_args(p)
     p.add_argument("--image", type=Path, required=True, metavar="IMAGE",
                    help="image file (pre-processed as for classify)")
-    p.add_argument("--pe", type=pe_array, default=HwParams(), metavar="RxC",
-                   help="PE array rows x columns (square for now; default: 16x16)")
+    add_board_arg(p, required=False,
+                  help="simulate the design 'fpgagen build --board BOARD' emits (default: "
+                       "no board: a 16x16 PE array, whole tensors, deep simulation memory "
+                       "banks); ")
+    p.add_argument("--pe", type=pe_array, metavar="RxC",
+                   help="PE array rows x columns, square (default: 16x16; with --board, as "
+                        "build: the largest square array up to 16x16 whose multipliers the "
+                        "board has)")
+    p.add_argument("--clock-mhz", type=clock_mhz, metavar="MHZ",
+                   help="clock for the frames-per-second figure (from the simulated cycles), "
+                        "a finite number of MHz up to 1000 (default: with --board the board "
+                        "file's, as build; without, no figure)")
     # Taken as text so that an empty --build-dir is refused, not read as the current folder.
     p.add_argument("--build-dir", metavar="DIR",
                    help="where the Verilator build goes (default: "
-                        "build/simulate/<net>-<RxC>); a previous build there is replaced "
-                        "once the new one is complete")
+                        "build/simulate/<net>-<RxC>, with --board "
+                        "build/simulate/<net>-<board>-<RxC>); a previous build there is "
+                        "replaced once the new one is complete")
     p.add_argument("--labels", type=Path, metavar="FILE",
                    help="class names, one per line (default: the bundled ImageNet names)")
     p.add_argument("--json", action="store_true",
-                   help='print one object: image, top5 (as classify --json), bit_exact, '
-                        'cycles, macs, mac_utilization, predicted_cycles, ...')
-    plan = p.add_mutually_exclusive_group()
-    plan.add_argument("--steps", type=band_steps, metavar="N",
-                      help="run every layer in N row bands (default: whole tensors, one "
-                           "instruction per layer)")
-    plan.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
-                      help="the band plan with the fewest cycles whose activation memory "
-                           "is at most KB kilobytes (1024 bytes; a word of N 9-bit lanes is "
-                           "9N/8 bytes); refused when no plan is that small")
+                   help='print one object: image, board, top5 (as classify --json), '
+                        'bit_exact, cycles, macs, mac_utilization, predicted_cycles, fps, ...')
+    p.add_argument("--steps", type=band_steps, metavar="N",
+                   help="run every layer in N row bands (1: whole tensors), the region cuts "
+                        "needing least memory (default: whole tensors; with --board, as "
+                        "build: the plan with the fewest cycles that fits the board)")
+    p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
+                   help="the band plan with the fewest cycles (with --board: that fits the "
+                        "board) whose activation memory is at most KB kilobytes (1024 bytes; "
+                        "a word of N 9-bit lanes is 9N/8 bytes); refused when no plan is that "
+                        "small")
     p.set_defaults(func=run)
     return p
 
@@ -69,10 +90,19 @@ def _progress():
 
 def run(args) -> int:
     """Run ``fpgagen simulate``; returns the exit status."""
+    from .build_flow import step_hw, step_plan
+    from .devices.board import resolve_board
+    from .fit.layers import frame_rate
     from .sim.network import check_build_dir
     from .sim.simulate import simulate_image
 
-    cfg = flow_config(args)
+    # With --board, the PE array and the band plan are build's own (build_flow.step_hw,
+    # build_flow.step_plan) over the configuration build makes of the same options.
+    board = resolve_board(args.board) if args.board is not None else None
+    design = design_config(args, board) if board is not None else None
+    cfg = design.flow if design is not None else flow_config(args)
+    hw = step_hw(design) if design is not None else (args.pe or HwParams())
+    clock = design.clock if design is not None else args.clock_mhz
     # The image and an explicit build folder are checked before anything is computed (and
     # before the progress lines), the default build folder once the network's name is known.
     require_file(args.image, name="image", expected="an image file")
@@ -85,7 +115,8 @@ def run(args) -> int:
     labels = class_labels(args, graph)
     side = require_square_input(graph, "simulate")
     image = load_image_bgr(args.image, side)
-    build_dir = Path("build") / "simulate" / f"{graph.name}-{args.pe}" \
+    stem = graph.name if board is None else f"{graph.name}-{board.key}"
+    build_dir = Path("build") / "simulate" / f"{stem}-{hw}" \
         if args.build_dir is None else Path(args.build_dir)
     check_build_dir(build_dir)
     say("quantizing")
@@ -93,19 +124,33 @@ def run(args) -> int:
     say(calibration_line(cfg))
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
-    limit = (None if args.max_activation_kb is None
-             else int(args.max_activation_kb * 1024))
-    report = simulate_image(graph, args.pe, image, build_dir, progress=say,
-                            steps=args.steps, max_activation_bytes=limit)
+    analysis = None
+    if board is None:
+        limit = (None if args.max_activation_kb is None
+                 else int(args.max_activation_kb * 1024))
+        plan = {"steps": args.steps, "max_activation_bytes": limit}
+    else:
+        say(f"compiling {graph.name} for a {hw} PE array, the band plan build chooses for "
+            f"{board.key}")
+        analysis = step_plan(design, graph, hw)
+        plan = {"program": analysis.program, "board": board}
+    report = simulate_image(graph, hw, image, build_dir, progress=say, **plan)
     values = scores(graph, report.scores)
     top = [[i, labels[i], float(values[i])] for i in top5(values)]
-    result = {"image": str(args.image), "net": graph.name, "pe": str(args.pe),
+    rate = (frame_rate(report.program, report.cycles, clock) if clock is not None
+            else {"clock_mhz": None, "fps": None})
+    result = {"image": str(args.image), "net": graph.name, "pe": str(hw),
+              "board": board.key if board is not None else None,
+              "device": board.device if board is not None else None,
+              "fits": analysis.fits if analysis is not None else None,
               "weights": str(cfg.weights) if cfg.weights else "generated",
               "top5": top, "bit_exact": report.bit_exact, "mismatches": report.mismatches,
               "cycles": report.cycles, "predicted_cycles": report.predicted_cycles,
               "instructions": len(report.program.instructions),
+              "band_steps": report.program.plan.steps,
               "activation_bytes": report.program.plan.bytes(report.program.act_depth),
               "macs": report.macs, "mac_utilization": report.mac_utilization,
+              "clock_mhz": rate["clock_mhz"], "fps": rate["fps"],
               "build_seconds": round(report.build_seconds, 3),
               "simulation_seconds": round(report.run_seconds, 3),
               "simulated_cycles_per_second": round(report.cycles_per_second)}
@@ -113,7 +158,8 @@ def run(args) -> int:
         print(json.dumps(result, indent=1))
     else:
         weights = "" if cfg.weights else ", generated weights"
-        print(f"{graph.name} on a {args.pe} PE array{weights}, {args.image}")
+        where = "" if board is None else f" for {board.name} ({board.key}, {board.device})"
+        print(f"{graph.name} on a {hw} PE array{where}{weights}, {args.image}")
         for rank, (i, name, score) in enumerate(top, 1):
             print(f"  {rank}. {score:9.4f}  [{i:4d}] {name}")
         verdict = ("bit-exact: all {} scores equal the golden model".format(len(report.golden))
@@ -122,11 +168,16 @@ def run(args) -> int:
                    "from the golden model")
         print(verdict)
         print(f"cycles {report.cycles:,d} (predicted {report.predicted_cycles:,d}), "
-              f"{report.macs:,d} MACs, MAC utilization {100 * report.mac_utilization:.1f}%")
+              f"{report.macs:,d} MACs, MAC utilization {100 * report.mac_utilization:.1f}%"
+              + (f", {rate['fps']:g} frames/s at {rate['clock_mhz']:g} MHz"
+                 if clock is not None else ""))
         plan = report.program.plan
         print(f"{len(report.program.instructions)} instructions, activation memory "
               f"{result['activation_bytes']:,d} bytes"
               + (f" in {plan.steps} row bands" if plan.steps > 1 else " (whole tensors)"))
+        if analysis is not None and not analysis.fits:
+            print(f"the design does not fit {board.key}: 'fpgagen build' writes only its "
+                  "reports for it (see them for what overflows)")
         print(f"simulation {report.run_seconds:.1f} s ({report.cycles_per_second:,.0f} "
               f"cycles/s), build {report.build_seconds:.1f} s")
     return 0 if report.bit_exact else EXIT_MISMATCH

@@ -53,3 +53,30 @@ def test_simulate_bad_pe(pe, photo, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--pe" in err and pe in err
+
+
+def test_simulate_board_json(photo, capsys):
+    """The iCE40 UP5K's design of a tiny network: build's 2x2 array and band plan (the one
+    needing least memory, as nothing fits the board), the board's memory banks, bit-exact."""
+    from fpgagen.build_flow import BuildConfig, step_hw, step_plan
+    from fpgagen.devices.board import resolve_board
+    from fpgagen.flow import FlowConfig, step_import, step_quantize
+    from fpgagen.nets import NetOptions
+
+    options = ["--input-size", "32", "--width", "0.0625", "--num-classes", "10"]
+    status = main(["simulate", "--board", "boards/ice40-up5k.yaml", *options, "--image",
+                   str(photo), "--json", "--build-dir", str(BUILD_ROOT / "cli_simulate_board")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    out = json.loads(captured.out)
+    assert out["bit_exact"] is True and out["mismatches"] == 0
+    assert out["cycles"] == out["predicted_cycles"] > 0
+    flow = FlowConfig(net_options=NetOptions(input_size=32, width=0.0625, num_classes=10))
+    cfg = BuildConfig(flow=flow, board=resolve_board("ice40-up5k"))
+    hw = step_hw(cfg)
+    analysis = step_plan(cfg, step_quantize(step_import(flow), flow), hw)
+    assert (out["board"], out["pe"], out["fits"]) == ("ice40-up5k", str(hw), analysis.fits)
+    assert out["band_steps"] == analysis.program.plan.steps > 1
+    assert out["predicted_cycles"] == analysis.program.cycles_predicted
+    assert out["clock_mhz"] == cfg.board.clock_mhz
+    assert out["fps"] == pytest.approx(analysis.performance["fps"])

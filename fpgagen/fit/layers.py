@@ -8,7 +8,7 @@ from ..hw.spec import ACT_LANE_BITS, SCORE_STREAM_CYCLES
 from ..schedule.memory_map import MemoryRole
 from .placement import MemoryFit
 
-__all__ = ["layer_rows", "performance"]
+__all__ = ["layer_rows", "performance", "frame_rate"]
 
 
 def _apportion(shares: list[float], total: int) -> list[int]:
@@ -105,10 +105,19 @@ def performance(program, clock_mhz: float) -> dict:
     out (:data:`~fpgagen.hw.spec.SCORE_STREAM_CYCLES` each), frames per second at
     ``clock_mhz``."""
     cycles = int(program.cycles_predicted)
-    frame = cycles + SCORE_STREAM_CYCLES * int(program.output_channels)
     macs = int(program.macs)
     util = mac_utilization(macs, cycles, program.hw)
-    return {"macs": macs, "cycles": cycles, "frame_cycles": frame,
-            "mac_utilization": round(util, 4), "clock_mhz": float(clock_mhz),
+    rate = frame_rate(program, cycles, clock_mhz)
+    return {"macs": macs, "cycles": cycles, "frame_cycles": rate["frame_cycles"],
+            "mac_utilization": round(util, 4), "clock_mhz": rate["clock_mhz"],
+            "latency_ms": rate["latency_ms"], "fps": rate["fps"]}
+
+
+def frame_rate(program, cycles: int, clock_mhz: float) -> dict:
+    """``frame_cycles`` (``cycles`` of a run of ``program``, predicted or simulated, with
+    the scores streamed out), ``clock_mhz``, ``latency_ms`` and ``fps`` at that clock: the
+    figures of :func:`performance`, which ``fpgagen simulate`` gives for simulated cycles."""
+    frame = int(cycles) + SCORE_STREAM_CYCLES * int(program.output_channels)
+    return {"frame_cycles": frame, "clock_mhz": float(clock_mhz),
             "latency_ms": round(1e3 * frame / (clock_mhz * 1e6), 4),
             "fps": round(clock_mhz * 1e6 / frame, 3) if frame else 0.0}

@@ -9,6 +9,7 @@ import numpy as np
 from ..emit.atomic import check_folder, rebuilt_in_place, refused_folder_message
 from ..emit.design import VERILOG_FILES
 from ..errors import FpgagenError
+from ..fit.memories import design_memory_map
 from ..gateware.top import AcceleratorConfig
 from ..ir import Graph
 from ..schedule.pack import pack_input, unpack_tensor
@@ -58,10 +59,14 @@ def check_build_dir(build_dir) -> Path:
     return build_dir.resolve()
 
 
-def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEPTH
-                  ) -> SimBuild:
+def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEPTH,
+                  board=None) -> SimBuild:
     """Write the Verilog and memory images of ``program`` into ``build_dir`` and compile
-    them with Verilator (tens of seconds), with memory banks of ``bank_depth`` words.
+    them with Verilator (tens of seconds), with memory banks of ``bank_depth`` words or,
+    given a ``board`` (:class:`~fpgagen.devices.board.Board`), the banks of the RTL that
+    ``fpgagen build`` writes for it (:func:`fpgagen.fit.memories.design_memory_map`: one
+    row of the board's blocks each). The images are ``.hex`` files for ``$readmemh`` either
+    way (a build for an Intel board writes the same contents as ``.mif``).
 
     The design reads its images from ``build_dir`` by absolute path, so it is built there:
     a previous build in ``build_dir`` is moved aside meanwhile, deleted once the new one is
@@ -69,7 +74,8 @@ def build_program(program: Program, build_dir, *, bank_depth: int = SIM_BANK_DEP
     (:func:`fpgagen.emit.atomic.rebuilt_in_place`). A non-empty ``build_dir`` that holds no
     previous build (:func:`is_simulation_build`) is refused."""
     build_dir = check_build_dir(build_dir)
-    memories = memory_map(program).with_bank_depths(lambda mem: bank_depth)
+    memories = (design_memory_map(program, board) if board is not None
+                else memory_map(program).with_bank_depths(lambda mem: bank_depth))
     cfg = AcceleratorConfig.for_program(program, memories, image_dir=str(build_dir))
     with rebuilt_in_place(build_dir, previous=is_simulation_build):
         return build_simulation(cfg, program.weight_banks, program.bias_banks,

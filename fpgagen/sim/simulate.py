@@ -74,22 +74,33 @@ class NetworkSimulator:
     to run images (each :meth:`run` is one ``start`` to ``done``).
 
     ``progress`` is called with a short message before each step (default: log at INFO).
+    The band plan is ``steps`` or ``max_activation_bytes``
+    (:func:`fpgagen.schedule.band_choice.plan_program`), or a ``program`` of ``graph`` on
+    ``hw`` compiled already (``fpgagen simulate --board`` passes the one ``fpgagen build``
+    chooses). ``board``: memory banks as the board's RTL has them
+    (:func:`fpgagen.sim.network.build_program`); ``None``: deep simulation banks.
     """
 
     def __init__(self, graph: Graph, hw: HwParams, build_dir,
                  progress: Callable[[str], None] | None = None, *, steps: int | None = None,
-                 max_activation_bytes: int | None = None):
+                 max_activation_bytes: int | None = None, program: Program | None = None,
+                 board=None):
         self.graph = graph
         self._say = progress or log.info
-        self._say(f"compiling {graph.name} for a {hw} PE array")
-        self.program = plan_program(graph, hw, steps=steps,
-                                    max_activation_bytes=max_activation_bytes)
-        p = self.program
+        if program is None:
+            self._say(f"compiling {graph.name} for a {hw} PE array")
+            program = plan_program(graph, hw, steps=steps,
+                                   max_activation_bytes=max_activation_bytes)
+        elif program.hw != hw:
+            raise ValueError(f"the program is compiled for a {program.hw} PE array, not {hw}")
+        elif steps is not None or max_activation_bytes is not None:
+            raise ValueError("a compiled program takes no steps or max_activation_bytes")
+        self.program = p = program
         self._say(f"{len(p.instructions)} instructions, {p.macs:,d} MACs, "
                   f"{p.cycles_predicted:,d} cycles predicted; generating Verilog and "
                   f"building with Verilator in {build_dir}")
         t0 = time.perf_counter()
-        self._sim = build_program(p, Path(build_dir))
+        self._sim = build_program(p, Path(build_dir), board=board)
         self.build_seconds = time.perf_counter() - t0
         self._say(f"built in {self.build_seconds:.1f} s")
 
@@ -110,7 +121,8 @@ class NetworkSimulator:
 def simulate_image(graph: Graph, hw: HwParams, image: np.ndarray, build_dir,
                    progress: Callable[[str], None] | None = None, **plan) -> SimulationReport:
     """Compile ``graph`` (quantized) for ``hw`` (``plan``: ``steps`` or
-    ``max_activation_bytes``, see :func:`fpgagen.schedule.band_choice.plan_program`),
-    build it in ``build_dir``, run ``image`` (``(H, W, 3)`` uint8 BGR) and compare with the
-    golden model (see :class:`NetworkSimulator`)."""
+    ``max_activation_bytes``, see :func:`fpgagen.schedule.band_choice.plan_program`, or a
+    compiled ``program`` and a ``board``), build it in ``build_dir``, run ``image``
+    (``(H, W, 3)`` uint8 BGR) and compare with the golden model (see
+    :class:`NetworkSimulator`)."""
     return NetworkSimulator(graph, hw, build_dir, progress, **plan).run(image)
