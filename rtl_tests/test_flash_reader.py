@@ -14,9 +14,11 @@ FIFO depth) is one build with random flash contents, run on one cycle table
   (to be ignored): nothing lost, nothing duplicated.
 
 In both every read must deliver ``contents[base:base + count]`` in order, bit for bit;
-``busy`` and ``done`` must frame it; the reader must hold its command while the flash
-raises ``waitrequest``; the model must present the words of every accepted command at the
-cycles of :func:`~fpgagen.hw.flash_timing.burst_word_cycle` and never flag an error."""
+``busy`` and ``done`` must frame it; the reader must raise ``read`` in exactly the cycles
+its issue rule allows (room in the FIFO for the whole burst), with the right address and
+burst count, and hold its command while the flash raises ``waitrequest``; the model must
+present the words of every accepted command at the cycles of
+:func:`~fpgagen.hw.flash_timing.burst_word_cycle` and never flag an error."""
 
 import numpy as np
 import pytest
@@ -49,6 +51,10 @@ class FlashReadUnderTest(wiring.Component):
             "error": Out(1), "read": Out(1), "address": Out(addr_bits),
             "burstcount": Out(len(self._flash.bus.burstcount)), "waitrequest": Out(1),
             "readdatavalid": Out(1)})
+
+    @property
+    def fifo_depth(self) -> int:
+        return self._reader.fifo_depth
 
     def elaborate(self, platform):
         m = Module()
@@ -84,15 +90,19 @@ class _Table:
             self.reads.append((len(self.rows["start"]) - 1, base, count, always_ready))
 
 
-def _stalling_ready(rng, n):
-    """A consumer ready about half the cycles, with stalls of up to 40 cycles."""
-    ready = (rng.random(n) < 0.6).astype(np.int64)
-    for at in rng.integers(0, n, max(1, n // 60)):
-        ready[at:at + int(rng.integers(5, 40))] = 0
+def _stalling_ready(rng, n, stall, within):
+    """A consumer ready 20, 50 or 90 % of the cycles by turns (each for 1 to 24 cycles),
+    with two stalls of ``stall`` cycles that begin in the first ``within`` cycles."""
+    odds = np.repeat(rng.choice([0.2, 0.5, 0.9], n), rng.integers(1, 25, n))[:n]
+    ready = (rng.random(n) < odds).astype(np.int64)
+    for at in rng.integers(0, max(1, within), 2):
+        ready[at:at + stall] = 0
     return ready
 
 
 def _plan(rng, depth, limit, timing):
+    """The reads of one run: each count always ready, back to back, then each count twice
+    with a stalling consumer."""
     counts = [1, 2, limit - 1, limit, limit + 1, 3 * limit + 5]
     table = _Table()
     table.idle(3, 1)
@@ -103,10 +113,14 @@ def _plan(rng, depth, limit, timing):
         table.idle(read_cycles(count, **timing), 1)
     table.idle(4, 1)
     # ready at random; another start while busy, to be ignored
-    for count in counts:
+    for count in counts + counts:
         base = int(rng.integers(0, depth - count + 1))
-        span = 4 * read_cycles(count, **timing) + 3 * count + 120
-        ready = _stalling_ready(rng, span + 1)
+        # stalls long enough for a whole burst to pile up in the FIFO, in the first half of
+        # the read, when more bursts are still to be issued
+        stall = 2 * limit * timing["clocks_per"] // timing["words_per"] + 30
+        cycles = read_cycles(count, **timing)
+        span = 4 * cycles + 3 * count + 2 * stall + 120
+        ready = _stalling_ready(rng, span + 1, stall, cycles // 2)
         table.start(base, count, ready[0])
         table.idle(1, ready[1])
         table.start(int(rng.integers(0, depth)), int(rng.integers(1, 4)), ready[2],
@@ -134,6 +148,31 @@ def _check_bus(trace, words_per, clocks_per, latency, limit):
     assert not trace["error"].any(), "the flash model flagged a bad command"
 
 
+def _check_commands(trace, taken_at, reads, limit, fifo_depth):
+    """Cycle by cycle, the reader's command is the one its issue rule gives: during a read
+    of ``count`` words from ``base`` of which ``issued`` are requested, ``read`` is high
+    exactly when words are left and the FIFO has room for the next burst besides the
+    words requested and not taken (``reserved``), with ``address = base + issued`` and
+    ``burstcount = min(count - issued, limit)``."""
+    accepted = trace["read"] & (1 - trace["waitrequest"])
+    # words accepted / taken before each cycle
+    requested = np.concatenate([[0], np.cumsum(accepted * trace["burstcount"])])[:-1]
+    reserved = requested - np.concatenate([[0], np.cumsum(taken_at)])[:-1]
+    want_read = np.zeros_like(trace["read"])
+    want_addr, want_size = np.zeros_like(want_read), np.zeros_like(want_read)
+    ends = [s for s, *_ in reads[1:]] + [len(want_read)]
+    for (s, base, count, _), end in zip(reads, ends):
+        issued = requested[s + 1:end] - requested[s + 1]
+        size = np.minimum(count - issued, limit)
+        want_read[s + 1:end] = (issued < count) & (reserved[s + 1:end] + size <= fifo_depth)
+        want_addr[s + 1:end], want_size[s + 1:end] = base + issued, size
+    np.testing.assert_array_equal(trace["read"], want_read, err_msg="read")
+    on = want_read == 1
+    np.testing.assert_array_equal(trace["address"][on], want_addr[on], err_msg="address")
+    np.testing.assert_array_equal(trace["burstcount"][on], want_size[on],
+                                  err_msg="burstcount")
+
+
 @pytest.mark.parametrize(
     "limit, latency, words_per, clocks_per, fifo_depth",
     [(8, 1, 1, 1, None), (8, 1, 4, 7, 8), (8, 5, 1, 1, 8), (8, 5, 4, 7, None),
@@ -158,7 +197,12 @@ def test_flash_reader(build_dir, limit, latency, words_per, clocks_per, fifo_dep
     _check_bus(trace, words_per, clocks_per, latency, limit)
 
     ready = np.array(table.rows["o_stream__ready"])
-    taken = np.flatnonzero(trace["o_stream__valid"] & ready)
+    taken_at = trace["o_stream__valid"] & ready
+    taken = np.flatnonzero(taken_at)
+    _check_commands(trace, taken_at, table.reads, limit, dut.fifo_depth)
+    # words in the FIFO: the stalling consumer must have let a whole burst pile up there
+    held = np.cumsum(trace["readdatavalid"]) - np.cumsum(taken_at)
+    assert limit <= held.max() <= dut.fifo_depth, f"at most {held.max()} words in the FIFO"
     busy, done = trace["busy"], trace["done"]
     ends = [s for s, *_ in table.reads[1:]] + [len(ready)]
     for (s, base, count, always), end in zip(table.reads, ends):
