@@ -9,8 +9,10 @@ gives the exact cycles of a read.
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
+
+from ..hw.flash_timing import READER_FIFO_LATENCY, min_fifo_depth
 
 __all__ = ["AvalonReadSignature", "FlashReader"]
 
@@ -87,15 +89,17 @@ class FlashReader(wiring.Component):
     and issues read commands of ``min(burst_limit, words left)`` words at rising addresses.
     A command is issued (``read`` raised) only when the FIFO has room for all its words
     besides those already in it or on their way, since the flash cannot be stalled within
-    a burst; so no word is lost whatever ``o_stream.ready`` does. A received word is on
-    ``o_stream`` the cycle after ``readdatavalid``. Commands follow each other back to
-    back: ``read`` may be high in the cycle after a command is accepted.
+    a burst; so no word is lost whatever ``o_stream.ready`` does. The FIFO reads a block
+    memory (Amaranth's ``SyncFIFOBuffered``: MAX 10 has no asynchronous-read RAM): a word
+    is on ``o_stream`` :data:`~fpgagen.hw.flash_timing.READER_FIFO_LATENCY` (2) cycles
+    after its ``readdatavalid``. Commands follow each other back to back: ``read`` may be
+    high in the cycle after a command is accepted, and is a function of registers only.
 
     Timing, ``start`` in cycle 0 and the consumer always ready: the first command is
     issued in cycle 1 and the last word is taken in cycle
     :func:`~fpgagen.hw.flash_timing.read_cycles` ``(count, ..., fifo_depth=fifo_depth)``.
-    With ``fifo_depth == burst_limit`` a full burst after the first waits one cycle more
-    (until the FIFO is empty) than with a deeper FIFO.
+    With the default depth the next command is never held back for room; with a
+    shallower FIFO a full burst after the first may wait up to 2 cycles for it.
 
     Parameters
     ----------
@@ -106,7 +110,8 @@ class FlashReader(wiring.Component):
     burst_limit : int
         Most words per read command (at most the flash's limit; 128 for the IP).
     fifo_depth : int or None
-        Words the FIFO holds, at least ``burst_limit``; None for ``burst_limit + 1``,
+        Words the FIFO holds, at least ``burst_limit`` and 3
+        (:func:`~fpgagen.hw.flash_timing.min_fifo_depth`); None for ``burst_limit + 2``,
         which lets the next command go out as soon as the flash takes it.
     data_bits : int
         Width of a word.
@@ -131,8 +136,8 @@ class FlashReader(wiring.Component):
         count_bits = _at_least("count_bits", count_bits, 1)
         burst_limit = _at_least("burst_limit", burst_limit, 1)
         if fifo_depth is None:
-            fifo_depth = burst_limit + 1
-        fifo_depth = _at_least("fifo_depth", fifo_depth, burst_limit)
+            fifo_depth = burst_limit + READER_FIFO_LATENCY
+        fifo_depth = _at_least("fifo_depth", fifo_depth, min_fifo_depth(burst_limit))
         data_bits = _at_least("data_bits", data_bits, 1)
         self._burst_limit, self._fifo_depth = burst_limit, fifo_depth
         super().__init__({
@@ -156,7 +161,7 @@ class FlashReader(wiring.Component):
         limit, depth = self._burst_limit, self._fifo_depth
         bus = self.bus
 
-        m.submodules.fifo = fifo = SyncFIFO(width=len(bus.readdata), depth=depth)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=len(bus.readdata), depth=depth)
         m.d.comb += [fifo.w_en.eq(bus.readdatavalid), fifo.w_data.eq(bus.readdata),
                      self.o_stream.valid.eq(fifo.r_rdy),
                      self.o_stream.payload.eq(fifo.r_data), fifo.r_en.eq(self.o_stream.ready)]

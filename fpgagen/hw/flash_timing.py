@@ -14,7 +14,12 @@ The reader (start in cycle 0, consumer always ready): see :func:`read_cycles`.
 
 import operator
 
-__all__ = ["check_flash_timing", "burst_word_cycle", "burst_sizes", "read_cycles"]
+__all__ = ["READER_FIFO_LATENCY", "check_flash_timing", "burst_word_cycle", "burst_sizes",
+           "min_fifo_depth", "read_cycles"]
+
+#: Cycles from a word's ``readdatavalid`` to the cycle it is on the reader's stream (its
+#: FIFO reads a block memory, then registers the word).
+READER_FIFO_LATENCY = 2
 
 
 def _int(name: str, value, least: int) -> int:
@@ -76,22 +81,51 @@ def burst_sizes(count: int, burst_limit: int) -> list:
     return [burst_limit] * full + ([rest] if rest else [])
 
 
+def min_fifo_depth(burst_limit) -> int:
+    """The fewest words the reader's FIFO may hold: a whole burst, and at least 3 (a FIFO
+    of two, one word in its memory and one in its output register, cannot take words in
+    back-to-back cycles)."""
+    return max(3, _int("burst_limit", burst_limit, 1))
+
+
+def _issue_wait(prev, nxt, fifo_depth, words_per, clocks_per) -> int:
+    """Cycles burst ``nxt`` waits for FIFO room after the flash could accept it (the cycle
+    after the last word of burst ``prev``), the consumer always ready."""
+    def cycle(k):
+        return k * clocks_per // words_per
+
+    last = cycle(prev - 1)
+    for wait in range(READER_FIFO_LATENCY + 1):
+        # in cycle p + 1 + wait (p: the last word's), the FIFO counts the words of burst
+        # prev presented from cycle p + 1 + wait - READER_FIFO_LATENCY on
+        first = last + 1 + wait - READER_FIFO_LATENCY
+        held = sum(1 for k in range(max(0, prev - READER_FIFO_LATENCY), prev)
+                   if cycle(k) >= first)
+        if held + nxt <= fifo_depth:
+            return wait
+    raise AssertionError("unreachable: the FIFO holds a whole burst")
+
+
 def read_cycles(count, latency, burst_limit, words_per, clocks_per, *,
                 fifo_depth=None) -> int:
     """Cycles from ``start`` (cycle 0) to the cycle the reader's stream delivers its last
     word (``valid`` and ``ready`` high), the consumer always ready.
 
     With bursts ``b_0, b_1, ...`` (:func:`burst_sizes`), burst ``j`` accepted in cycle
-    ``a_j``, its last word presented by the flash in cycle ``p_j``::
+    ``a_j``, its last word presented by the flash in cycle ``p_j``, and ``f(k) = floor(k *
+    clocks_per / words_per)``::
 
-        a_0     = 1                                   (start is registered)
-        p_j     = a_j + latency + floor((b_j - 1) * clocks_per / words_per)
-        a_{j+1} = p_j + 1 + (1 if b_{j+1} == fifo_depth else 0)
-        result  = p_last + 1                          (a word passes the FIFO in a cycle)
+        a_0     = 1                          (start is registered)
+        p_j     = a_j + latency + f(b_j - 1)
+        a_{j+1} = p_j + 1 + w_{j+1}
+        result  = p_last + READER_FIFO_LATENCY
 
-    that is ``sum_j (latency + floor((b_j - 1) * clocks_per / words_per) + 1) + 1``, plus
-    one for every burst after the first that fills the FIFO: it may be issued only when the
-    FIFO is empty, the cycle after the previous burst's last word left it.
+    A word presented in cycle ``p`` is on the stream in cycle ``p + 2`` and is counted
+    against the FIFO's room until then. ``w_{j+1}`` is the least ``w >= 0`` such that
+    ``b_{j+1}`` plus the words of burst ``j`` presented in cycles ``>= p_j - 1 + w`` fit in
+    ``fifo_depth``; with the default depth ``burst_limit + 2`` it is always 0 and::
+
+        result = 2 + sum_j (latency + f(b_j - 1) + 1)
 
     Parameters
     ----------
@@ -101,8 +135,8 @@ def read_cycles(count, latency, burst_limit, words_per, clocks_per, *,
         The flash's timing (:func:`check_flash_timing`); ``burst_limit`` is the reader's,
         at most the flash's.
     fifo_depth : int or None
-        The reader's FIFO depth (at least ``burst_limit``); None for the reader's default,
-        ``burst_limit + 1``.
+        The reader's FIFO depth (at least :func:`min_fifo_depth`); None for the reader's
+        default, ``burst_limit + 2``.
 
     Raises
     ------
@@ -113,8 +147,12 @@ def read_cycles(count, latency, burst_limit, words_per, clocks_per, *,
     latency, burst_limit, words_per, clocks_per = check_flash_timing(
         latency, burst_limit, words_per, clocks_per)
     if fifo_depth is None:
-        fifo_depth = burst_limit + 1
-    fifo_depth = _int("fifo_depth", fifo_depth, burst_limit)
+        fifo_depth = burst_limit + READER_FIFO_LATENCY
+    fifo_depth = _int("fifo_depth", fifo_depth, min_fifo_depth(burst_limit))
     sizes = burst_sizes(count, burst_limit)
-    cycles = 1 + sum(latency + (b - 1) * clocks_per // words_per + 1 for b in sizes)
-    return cycles + sum(1 for b in sizes[1:] if b == fifo_depth)
+    cycles = 1
+    for j, b in enumerate(sizes):
+        if j:
+            cycles += 1 + _issue_wait(sizes[j - 1], b, fifo_depth, words_per, clocks_per)
+        cycles += latency + (b - 1) * clocks_per // words_per
+    return cycles + READER_FIFO_LATENCY
