@@ -10,7 +10,7 @@ random bases.
 
 * Consumer always ready, each read started in the first cycle the reader is idle again:
   the last word is taken exactly :func:`fpgagen.hw.flash_timing.read_cycles` cycles after
-  ``start``.
+  ``start``. Then a read of 0 words: ``done`` at once, nothing read.
 * Consumer ready at random (long stalls included), with an extra ``start`` while busy
   (to be ignored): nothing lost, nothing duplicated.
 
@@ -112,6 +112,7 @@ def _plan(rng, depth, limit, timing):
         base = int(rng.integers(0, depth - count + 1))
         table.start(base, count, 1, always_ready=True)
         table.idle(read_cycles(count, **timing), 1)
+    table.start(5, 0, 1)  # count 0: done at once, nothing read
     table.idle(4, 1)
     # ready at random; another start while busy, to be ignored
     for count in counts + counts:
@@ -215,6 +216,9 @@ def test_flash_reader(build_dir, limit, latency, words_per, clocks_per, fifo_dep
     for (s, base, count, always), end in zip(table.reads, ends):
         mine = taken[(taken > s) & (taken < end)]
         what = f"read of {count} from {base} started in cycle {s}"
+        if count == 0:
+            assert len(mine) == 0 and not busy[s + 1:end].any() and done[s + 1:end].all()
+            continue
         np.testing.assert_array_equal(trace["o_stream__payload"][mine].astype(np.uint64),
                                       contents[base:base + count], err_msg=what)
         last = int(mine[-1])
