@@ -99,7 +99,7 @@ class FlashReader(wiring.Component):
     issued in cycle 1 and the last word is taken in cycle
     :func:`~fpgagen.hw.flash_timing.read_cycles` ``(count, ..., fifo_depth=fifo_depth)``.
     With the default depth the next command is never held back for room; with a
-    shallower FIFO a full burst after the first may wait up to 2 cycles for it.
+    shallower FIFO a burst after the first may wait up to 2 cycles for it.
 
     Parameters
     ----------
