@@ -23,25 +23,12 @@ from fpgagen.passes import QuantConfig, quantize
 from fpgagen.schedule import Instr, Opcode, lower, pack_input, run_program
 from fpgagen.schedule.program import CompressedWeights
 from fpgagen.schedule.weight_chunks import (column_weight_bits, instruction_weight_bits,
-                                            out_group_fields)
+                                            least_chunk_bits, out_group_fields)
 from fpgagen.testing import block_tensors, draw_graph_spec, numpy_draw, prepare
 
 SEED = int(os.environ.get("FPGAGEN_RANDOM_SEED") or random.SystemRandom().randrange(2 ** 32))
 #: Random graphs lowered per run, dense and compressed.
 GRAPHS = int(os.environ.get("FPGAGEN_CHUNK_GRAPHS", 40))
-
-
-def tightest_budget(program) -> int:
-    """The smallest budget every output group of every CONV fits alone."""
-    most = 0
-    for f in program.instructions:
-        if f.op != Opcode.CONV:
-            continue
-        fields = f.fields()
-        for g in range(f.out_groups):
-            one = Instr(**out_group_fields(fields, g, g + 1))
-            most = max(most, instruction_weight_bits(program, one))
-    return most
 
 
 def _conv_groups(program) -> dict:
@@ -161,7 +148,7 @@ def test_random_graphs_chunked_within_budget_and_bit_exact(compress):
     for n in range(GRAPHS):
         spec, prep = _random_spec(int(rng.integers(2 ** 32)), compress)
         whole = prep.program
-        tight = tightest_budget(whole)
+        tight = least_chunk_bits(whole)
         most = max(instruction_weight_bits(whole, f) for f in whole.instructions)
         budget = int(rng.integers(tight, most + 1)) if n % 2 else tight
         chunked_spec = dataclasses.replace(spec, weight_chunk_bits=budget)
@@ -213,7 +200,7 @@ def test_small_squeezenet_chunked_bit_exact(compressed, steps):
     assert any(f.compressed for f in whole.instructions) == compressed
     if steps > 1:
         assert any(whole.plan.buffers[i].chunk for i in range(len(whole.plan.buffers)))
-    budget = tightest_budget(whole)
+    budget = least_chunk_bits(whole)
     program = lower(graph, dataclasses.replace(hw, weight_chunk_bits=budget), steps=steps)
     _assert_chunked(whole, program, budget)
     assert len(program.instructions) > len(whole.instructions)
@@ -258,6 +245,10 @@ def test_an_output_group_over_the_budget_is_refused_with_its_bits():
                                            rf"chunks of {one - 1:,d} bits per PE column: "
                                            rf"output group 0 alone needs {one:,d} bits"):
         lower(graph, dataclasses.replace(hw, weight_chunk_bits=one - 1))
+    least = least_chunk_bits(whole)
+    lower(graph, dataclasses.replace(hw, weight_chunk_bits=least))
+    with pytest.raises(FpgagenError, match=rf"output group \d+ alone needs {least:,d} bits"):
+        lower(graph, dataclasses.replace(hw, weight_chunk_bits=least - 1))
 
 
 @pytest.mark.parametrize("bad", [0, -8, True, 1.5, "4096"])

@@ -25,8 +25,8 @@ from ..hw.params import HwParams
 from ..hw.spec import BIAS_WORD, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
-__all__ = ["instruction_weight_bits", "column_weight_bits", "out_group_fields",
-           "out_group_chunks"]
+__all__ = ["instruction_weight_bits", "column_weight_bits", "least_chunk_bits",
+           "out_group_fields", "out_group_chunks"]
 
 
 def column_weight_bits(instr: Instr, hw: HwParams, weight_bits: int,
@@ -76,6 +76,20 @@ def instruction_weight_bits(program, instr: Instr) -> int:
     it; 0 for an instruction other than CONV."""
     return int(column_weight_bits(instr, program.hw, program.weight_bits,
                                   program.compressed).max(initial=0))
+
+
+def least_chunk_bits(program) -> int:
+    """The smallest ``weight_chunk_bits`` ``program``'s CONVs can be split for: the most
+    bits any one output group of theirs needs in its busiest column (0 without CONV)."""
+    most = 0
+    for f in program.instructions:
+        if f.op != Opcode.CONV:
+            continue
+        fields = f.fields()
+        for g in range(f.out_groups):
+            one = Instr(**out_group_fields(fields, g, g + 1))
+            most = max(most, instruction_weight_bits(program, one))
+    return most
 
 
 def out_group_fields(fields: dict, g0: int, g1: int) -> dict:
