@@ -99,7 +99,9 @@ def test_weight_bits_rule_dense_and_compressed():
     assert firsts
     for name, first in firsts.items():
         assert graph.quant.layers[name].compressed
-        groups = -(-len(graph.quant.layers[name].bias) // lanes)
+        groups = max(f.bias_base + f.out_groups for f, i
+                     in zip(program.instructions, program.layers)
+                     if i.name == name) - first.bias_base
         tile = first.kh * first.kw * first.in_groups
         whole = Instr(**{**first.fields(), "out_groups": groups})
         masks = program.compressed.masks[:, whole.weight_base:whole.weight_base + groups * tile]
@@ -116,11 +118,10 @@ def test_index_words_spanned_from_the_start_word_to_the_last_word_used():
     of its last stored index (words shared at the ends count once per chunk); none for a
     column with no stored weight."""
     lanes, wb, bits = 4, 8, 5  # 6 indices per 32-bit word
-    index = -np.ones((2, 3 * 2, lanes), dtype=np.int64)  # columns 0, 1: 3 groups of 2 words
+    index = -np.ones((4, 3 * 2, lanes), dtype=np.int64)  # 3 groups of 2 words; column 0:
     index[0, 0:2] = 1  # group 0: 8 stored -> items 0..7 (words 0, 1)
     index[0, 2, :3] = 2  # group 1: 3 stored -> items 8..10 (word 1)
     index[0, 4:6, :2] = 3  # group 2: 4 stored -> items 11..14 (words 1, 2)
-    index = np.concatenate([index, -np.ones((2, 6, lanes), np.int64)])  # 2 empty columns
     enc = encode_streams(index, 3, bits, lanes * wb)
     cw = CompressedWeights(masks=enc.masks, starts=enc.starts, codebook=np.zeros(32, np.int64),
                            tile_depth=2)
