@@ -20,15 +20,23 @@ class HwParams:
     pe_cols : int
         Output channels computed per cycle (weight and bias banks). Must equal ``pe_rows``
         for now, so that one output word holds the results of one pass.
+    weight_chunk_bits : int or None
+        Most bits of weight data per PE column that one CONV instruction may use (the
+        budget of a staging memory its weights are loaded into): the lowering splits every
+        CONV instruction into chunks of consecutive output groups that fit, as measured by
+        :func:`fpgagen.schedule.weight_chunks.instruction_weight_bits`. ``None``: no
+        budget, one instruction per band (or channel chunk) of a layer.
 
     Raises
     ------
     ValueError
-        For a size that is not a power of two in 2..64, or a non-square array.
+        For a size that is not a power of two in 2..64, a non-square array, or a
+        ``weight_chunk_bits`` that is not a positive integer.
     """
 
     pe_rows: int = 16
     pe_cols: int = 16
+    weight_chunk_bits: int | None = None
 
     def __post_init__(self):
         for name in ("pe_rows", "pe_cols"):
@@ -38,6 +46,9 @@ class HwParams:
         if self.pe_rows != self.pe_cols:
             raise ValueError(f"the PE array must be square for now (pe_rows == pe_cols), not "
                              f"{self.pe_rows}x{self.pe_cols}")
+        b = self.weight_chunk_bits
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < 1):
+            raise ValueError(f"weight_chunk_bits must be a positive integer or None, not {b!r}")
 
     @property
     def lanes(self) -> int:

@@ -1,8 +1,10 @@
 """Lowering: a quantized graph becomes a :class:`~fpgagen.schedule.program.Program` for the
 accelerator of ``docs/hardware.md``.
 
-Every conv, max pool, add and global average pool node becomes one instruction; a concat
-costs nothing (its inputs write side by side into its buffer). The steps:
+Every conv, max pool, add and global average pool node becomes one instruction per row
+band (the conv before the GAP, when banded, one per channel chunk; every conv, with a
+weight budget, one per chunk of output groups that fits it); a concat costs nothing (its
+inputs write side by side into its buffer). The steps:
 
 1. check that every node maps (ReLUs fused, GAP last, concat inputs written directly);
 2. lane layout of every tensor: channel ``ch`` at lane position ``ch``, except in concats,
@@ -29,6 +31,7 @@ from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
 from .program import CompressedWeights, Im2col, LayerInfo, Program, TensorPlacement
 from .stages import Network, Run, cut_positions, expand, fusions, network_stages
+from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
 
 __all__ = ["lower", "LowerContext", "cut_candidates"]
 
@@ -124,8 +127,9 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     FpgagenError
         For a graph that is not quantized, a node the accelerator cannot map (unfused ReLU,
         a GAP that is not the last node, a concat input not written directly by a conv, max
-        pool or add, adds of differently laid out inputs), or a layer whose fields do not
-        fit the instruction format or the banks.
+        pool or add, adds of differently laid out inputs), a layer whose fields do not
+        fit the instruction format or the banks, or a conv of which one output group alone
+        needs more weight bits per PE column than ``hw.weight_chunk_bits``.
     """
     if not isinstance(hw, HwParams):
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")
@@ -166,6 +170,9 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     for conv, pool in fusion.items():
         pool_bases[conv] = pool_depth
         pool_depth += layouts[conv].groups * shapes[pool][2]
+    compressed = banks.compressed()
+    chunker = (_WeightChunker(hw, banks.weight_bits, compressed)
+               if hw.weight_chunk_bits is not None else None)
     instructions, infos = [], []
     output_channels = 0
     for k, run in enumerate(runs):
@@ -180,14 +187,20 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         except ValueError as e:
             what = node.op.kind if node is not None else "input"
             raise FpgagenError(f"cannot map {what} node {stage.name!r}: {e}") from None
-        instructions.append(instr)
-        infos.append(LayerInfo(
-            name=stage.name, opcode=instr.op,
-            macs=_band_macs(macs.get(stage.name, 0), run, stage, net, layouts, lanes),
-            cycles_predicted=instruction_cycles(instr, PIPELINE_OVERHEAD),
-            output=stage.out or stage.name, writes=run.writes))
+        run_macs = _band_macs(macs.get(stage.name, 0), run, stage, net, layouts, lanes)
+        parts = [(instr, run_macs)]
+        if chunker is not None and instr.op == Opcode.CONV:
+            first = run.chunk[0] if run.chunk is not None else 0
+            parts = chunker.split(instr, run_macs, stage.name, first, layouts[stage.name],
+                                  lanes)
+        for j, (part, part_macs) in enumerate(parts):
+            instructions.append(part)
+            infos.append(LayerInfo(
+                name=stage.name, opcode=part.op, macs=part_macs,
+                cycles_predicted=instruction_cycles(part, PIPELINE_OVERHEAD),
+                output=stage.out or stage.name,
+                writes=run.writes if j == len(parts) - 1 else ()))
     weight_banks, bias_banks, shift_banks = banks.arrays()
-    compressed = banks.compressed()
     if compressed is not None:  # the decoder's stalls, from the masks as encoded
         infos = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted
                                      + compressed.stall(f, lanes)) if f.compressed else info
@@ -588,11 +601,9 @@ def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict,
     if run.chunk is not None:  # a channel chunk of the conv before the GAP
         g0, g1 = run.chunk
         buf = buffers[net.chunked]
-        kk = f["kh"] * f["kw"] * f["in_groups"]
-        f.update(out_groups=g1 - g0, weight_base=f["weight_base"] + g0 * kk,
-                 bias_base=f["bias_base"] + g0, out_base=buf.base,
-                 out_pixel_groups=buf.groups, out_group_offset=0, out_rows=buf.rows,
-                 out_slot0=0)
+        f = out_group_fields(f, g0, g1)
+        f.update(out_base=buf.base, out_pixel_groups=buf.groups, out_group_offset=0,
+                 out_rows=buf.rows, out_slot0=0)
         return f
     if stage.name in fusion:
         pool = graph.node(fusion[stage.name])
@@ -609,6 +620,46 @@ def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict,
     out = places[stage.name]
     f.update(out_rows=out.rows, out_slot0=lo % out.rows)
     return f
+
+
+class _WeightChunker:
+    """Splits CONV instructions into output-group chunks whose weight data per PE column
+    fits ``hw.weight_chunk_bits`` (:mod:`fpgagen.schedule.weight_chunks`); the bands of a
+    layer share their split."""
+
+    def __init__(self, hw: HwParams, weight_bits: int, compressed: CompressedWeights | None):
+        self.hw, self.weight_bits, self.compressed = hw, weight_bits, compressed
+        self.budget = hw.weight_chunk_bits
+        self.plans: dict = {}
+
+    def bits(self, instr: Instr) -> int:
+        return int(column_weight_bits(instr, self.hw, self.weight_bits,
+                                      self.compressed).max(initial=0))
+
+    def split(self, instr: Instr, macs: int, layer: str, first_group: int, layout: _Layout,
+              lanes: int) -> list[tuple[Instr, int]]:
+        """The chunks of ``instr`` (whose group 0 is the layer's ``first_group``) and the
+        share of its ``macs`` each does (by the real channels of its groups)."""
+        key = (instr.weight_base, instr.bias_base, instr.out_groups, instr.kh, instr.kw,
+               instr.in_groups, instr.compressed, instr.index_bits)
+        if key not in self.plans:
+            self.plans[key] = out_group_chunks(instr, self.budget, self.bits, layer=layer,
+                                               first_group=first_group)
+        chunks = self.plans[key]
+        if len(chunks) == 1:
+            return [(instr, macs)]
+        pos = np.asarray(layout.positions)
+
+        def done(g):  # macs of the instruction's first g groups
+            real = int(((pos >= first_group * lanes) & (pos < (first_group + g) * lanes)).sum())
+            total = int(((pos >= first_group * lanes)
+                         & (pos < (first_group + instr.out_groups) * lanes)).sum())
+            return macs * real // total if total else 0
+
+        fields = instr.fields()
+        return [(Instr(**{**out_group_fields(fields, g0, g1),
+                          "last": int(instr.last and g1 == instr.out_groups)}),
+                 done(g1) - done(g0)) for g0, g1 in chunks]
 
 
 def _band_macs(macs: int, run: Run, stage: Stage, net: Network, layouts: dict,

@@ -17,7 +17,8 @@ def compress_randomly(graph: Graph, rng: np.random.Generator, index_bits, densit
     ``2**index_bits`` random codes within the graph's weight width, each weight a random
     entry, kept with probability ``density`` (else not stored: 0). Besides, each layer
     may lose a whole output channel and a whole input channel (drawn). ``index_bits`` and
-    ``density`` may be sequences, taken in turn by the convolutions in graph order."""
+    ``density`` may be sequences, taken in turn by the convolutions in graph order; an
+    ``index_bits`` of 0 leaves its convolution dense."""
     if graph.quant is None:
         raise ValueError(f"graph {graph.name!r} is not quantized")
     layers = dict(graph.quant.layers)
@@ -29,6 +30,8 @@ def compress_randomly(graph: Graph, rng: np.random.Generator, index_bits, densit
         name, q = node.name, layers[node.name]
         index_bits = int(bits_seq[k % len(bits_seq)])
         density = float(dens_seq[k % len(dens_seq)])
+        if index_bits == 0:
+            continue
         size = int(rng.integers(1, (1 << index_bits) + 1))
         codebook = rng.integers(-qmax, qmax + 1, size=size)
         shape = np.shape(q.weight)

@@ -148,9 +148,12 @@ class GraphSpec:
     cut_mask: int = 0
     #: compressed weights (:func:`fpgagen.testing.compressed.compress_randomly`): index
     #: bits (0: dense) and the share of weights stored, or tuples of them taken in turn by
-    #: the convolutions
+    #: the convolutions (an index width of 0 in a tuple leaves that convolution dense)
     index_bits: int | tuple = 0
     density: float | tuple = 1.0
+    #: the lowering's budget of weight bits per PE column and CONV instruction
+    #: (:attr:`fpgagen.hw.params.HwParams.weight_chunk_bits`; ``None``: none)
+    weight_chunk_bits: int | None = None
 
     @property
     def has_gap(self) -> bool:
