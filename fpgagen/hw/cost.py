@@ -2,10 +2,13 @@
 
 from .isa import Instr
 from .params import HwParams
+from .flash_timing import read_cycles
 from .timing import (DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG, DECODE_RELEASE_LAG,
-                     DECODE_TILE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
+                     DECODE_TILE_LAG, FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG,
+                     FLASH_WAIT_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
 
-__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall"]
+__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall",
+           "flash_load_cycles", "flash_stalls"]
 
 #: Cycles every instruction adds to its reads (:data:`fpgagen.hw.timing.INSTRUCTION_OVERHEAD`).
 PIPELINE_OVERHEAD = INSTRUCTION_OVERHEAD
@@ -81,3 +84,50 @@ def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:
     if cycles <= 0:
         return 0.0
     return macs / (cycles * hw.pe_rows * hw.pe_cols)
+
+
+def flash_load_cycles(flash_words: int, timing) -> int:
+    """Cycles from the start of the instruction that carries a load of ``flash_words``
+    words to the cycle its done flag is high: :data:`~fpgagen.hw.timing.
+    FLASH_LOAD_START_LAG`, :func:`~fpgagen.hw.flash_timing.read_cycles` and
+    :data:`~fpgagen.hw.timing.FLASH_LOAD_DONE_LAG` (``timing``: a
+    :class:`~fpgagen.hw.params.FlashTiming`)."""
+    return (FLASH_LOAD_START_LAG + read_cycles(flash_words, *timing.astuple())
+            + FLASH_LOAD_DONE_LAG)
+
+
+def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
+    """Per instruction, the cycles its start waits for the flash loads.
+
+    Parameters
+    ----------
+    cycles : sequence of int
+        Per instruction, its cycles without these stalls.
+    loads : sequence of LoadFields
+        Per instruction, its load fields.
+    flash_words : sequence of int
+        Per instruction, the flash words of its load (ignored without one).
+    timing : FlashTiming
+
+    Returns
+    -------
+    list of int
+        With ``r`` the cycle an instruction could start (the previous one's end), it starts
+        at ``s = max(r, done[wait_half] + FLASH_WAIT_LAG`` when it waits, ``done_last +
+        FLASH_WAIT_LAG`` when it carries a load: one load at a time); its load is done at
+        ``s +`` :func:`flash_load_cycles`. The stall is ``s - r``.
+    """
+    done = [0, 0]  # per half, the cycle its last load is done
+    loader = None  # the cycle the last load is done
+    t, out = 0, []
+    for n, load, words in zip(cycles, loads, flash_words):
+        s = t
+        if load.wait_load:
+            s = max(s, done[load.wait_half] + FLASH_WAIT_LAG)
+        if load.load:
+            if loader is not None:
+                s = max(s, loader + FLASH_WAIT_LAG)
+            loader = done[load.load_half] = s + flash_load_cycles(words, timing)
+        out.append(s - t)
+        t = s + n
+    return out

@@ -59,3 +59,14 @@ DECODE_TILE_LAG = 3
 #: in the address generator): the decoder sees the count of started groups
 #: ``ADDRGEN_LATENCY`` cycles late, so that its first write comes after them.
 DECODE_RELEASE_LAG = 1 + ADDRGEN_LATENCY
+
+# --- weights in flash (:mod:`fpgagen.schedule.flash_store`) ----------------------------------
+#: From the start of an instruction that carries a load to the cycle the flash reader sees
+#: its ``start`` (cycle 0 of :func:`fpgagen.hw.flash_timing.read_cycles`).
+FLASH_LOAD_START_LAG = 1
+#: From the cycle the reader delivers a load's last flash word to the cycle the load's
+#: done flag is high: the deserializer registers the memory word, the staging RAM write.
+FLASH_LOAD_DONE_LAG = 2
+#: From the cycle a load's done flag is high to the start of an instruction that waited for
+#: it (its half's load, or the loader being idle for its own load).
+FLASH_WAIT_LAG = 1
