@@ -19,7 +19,8 @@ from fpgagen.hw.isa import (INSTRUCTION_BITS, Instr, LoadFields, Opcode, pack_fl
                             pack_instruction, unpack_flash_instruction)
 from fpgagen.hw.params import FlashTiming, WeightStore
 from fpgagen.hw.spec import BIAS_WORD
-from fpgagen.hw.timing import FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG, FLASH_WAIT_LAG
+from fpgagen.hw.timing import (FLASH_LAUNCH_ISSUE_LAG, FLASH_LOAD_DONE_LAG,
+                               FLASH_LOAD_START_LAG)
 from fpgagen.hw.weight_stream import STREAM_START, items_per_word
 from fpgagen.schedule import pack_input, run_program
 from fpgagen.schedule.flash_store import (KINDS, deserialize, flash_image, load_points,
@@ -84,10 +85,14 @@ def test_flash_stalls_by_hand():
              LoadFields(wait_load=1, wait_half=0, load=1, load_half=1),
              LoadFields(wait_load=1, wait_half=1)]
     stalls = flash_stalls([5, 100, 20, 50], loads, [10, 0, 10, 0], timing)
-    s1 = lc + FLASH_WAIT_LAG  # instruction 1 waits for the first load
-    s2 = s1 + 100  # the loader is idle, half 0 loaded: no wait
-    s3 = max(s2 + 20, s2 + lc + FLASH_WAIT_LAG)
-    assert stalls == [0, s1 - 5, 0, s3 - (s2 + 20)]
+    # 0: launches, issues the next cycle; 1: waits for the load (done lc after the
+    # launch); 2: launches at once (the loader is idle), issues the next cycle; 3: waits
+    # for that load
+    t1 = 1 + 5
+    t2 = lc + 100
+    t3 = t2 + 1 + 20
+    assert stalls == [FLASH_LAUNCH_ISSUE_LAG, lc - t1, FLASH_LAUNCH_ISSUE_LAG,
+                      max(0, t2 + lc - t3)]
 
 
 # --- random graphs -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from .params import HwParams
 from .flash_timing import read_cycles
 from .timing import (DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG, DECODE_RELEASE_LAG,
                      DECODE_TILE_LAG, FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG,
-                     FLASH_WAIT_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
+                     FLASH_LAUNCH_ISSUE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
 
 __all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall",
            "flash_load_cycles", "flash_stalls"]
@@ -87,17 +87,16 @@ def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:
 
 
 def flash_load_cycles(flash_words: int, timing) -> int:
-    """Cycles from the start of the instruction that carries a load of ``flash_words``
-    words to the cycle its done flag is high: :data:`~fpgagen.hw.timing.
-    FLASH_LOAD_START_LAG`, :func:`~fpgagen.hw.flash_timing.read_cycles` and
-    :data:`~fpgagen.hw.timing.FLASH_LOAD_DONE_LAG` (``timing``: a
-    :class:`~fpgagen.hw.params.FlashTiming`)."""
+    """Cycles from the cycle a load of ``flash_words`` words is launched to the first cycle
+    the loader is idle and the half ready: :data:`~fpgagen.hw.timing.FLASH_LOAD_START_LAG`,
+    :func:`~fpgagen.hw.flash_timing.read_cycles` and :data:`~fpgagen.hw.timing.
+    FLASH_LOAD_DONE_LAG` (``timing``: a :class:`~fpgagen.hw.params.FlashTiming`)."""
     return (FLASH_LOAD_START_LAG + read_cycles(flash_words, *timing.astuple())
             + FLASH_LOAD_DONE_LAG)
 
 
 def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
-    """Per instruction, the cycles its start waits for the flash loads.
+    """Per instruction, the cycles its issue waits for the flash loads.
 
     Parameters
     ----------
@@ -112,22 +111,24 @@ def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
     Returns
     -------
     list of int
-        With ``r`` the cycle an instruction could start (the previous one's end), it starts
-        at ``s = max(r, done[wait_half] + FLASH_WAIT_LAG`` when it waits, ``done_last +
-        FLASH_WAIT_LAG`` when it carries a load: one load at a time); its load is done at
-        ``s +`` :func:`flash_load_cycles`. The stall is ``s - r``.
+        With ``r`` the cycle an instruction would issue (a fixed offset after the previous
+        one's end): an instruction that carries a load launches it in cycle ``l = max(r,
+        idle)`` (``idle``: the first cycle the previous load is done, one load at a time)
+        and may issue from ``l + FLASH_LAUNCH_ISSUE_LAG``; one that waits issues once the
+        last load into its half is done; a load launched in ``l`` is done from ``l +``
+        :func:`flash_load_cycles`. The stall is the issue cycle less ``r``.
     """
-    done = [0, 0]  # per half, the cycle its last load is done
-    loader = None  # the cycle the last load is done
+    done = [0, 0]  # per half, the first cycle its last load is done
+    idle = 0  # the first cycle the loader is idle
     t, out = 0, []
     for n, load, words in zip(cycles, loads, flash_words):
         s = t
-        if load.wait_load:
-            s = max(s, done[load.wait_half] + FLASH_WAIT_LAG)
         if load.load:
-            if loader is not None:
-                s = max(s, loader + FLASH_WAIT_LAG)
-            loader = done[load.load_half] = s + flash_load_cycles(words, timing)
+            launch = max(t, idle)
+            idle = done[load.load_half] = launch + flash_load_cycles(words, timing)
+            s = launch + FLASH_LAUNCH_ISSUE_LAG
+        if load.wait_load:
+            s = max(s, done[load.wait_half])
         out.append(s - t)
         t = s + n
     return out

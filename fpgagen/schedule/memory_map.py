@@ -211,9 +211,12 @@ def memory_map(program) -> MemoryMap:
     """The memories of ``program``'s accelerator (a
     :class:`~fpgagen.schedule.program.Program`), bank depths not chosen yet."""
     hw = program.hw
+    weight_depth, bias_depth = program.weight_depth, program.bias_depth
+    if program.flash is not None:  # the staging memories: two halves each
+        weight_depth, bias_depth = program.flash.depth("weight"), program.flash.depth("bias")
     return MemoryMap.build(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols,
                            weight_bits=int(program.weight_bits),
-                           weight_depth=program.weight_depth, bias_depth=program.bias_depth,
+                           weight_depth=weight_depth, bias_depth=bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
                            score_groups=program.score_groups,
                            pool_depth=program.pool_depth, **compressed_depths(program))
@@ -224,5 +227,6 @@ def compressed_depths(program) -> dict:
     cw = program.compressed
     if cw is None:
         return {}
-    return dict(mask_depth=cw.mask_depth, codebook_depth=len(cw.codebook),
+    mask_depth = cw.mask_depth if program.flash is None else program.flash.depth("mask")
+    return dict(mask_depth=mask_depth, codebook_depth=len(cw.codebook),
                 tile_depth=cw.tile_depth)
