@@ -217,3 +217,34 @@ def test_bram_store_is_the_design_as_before():
     assert again.program.words() == prep_rom.program.words()
     assert again.program.flash is None
     assert max(w.bit_length() for w in again.program.words()) <= INSTRUCTION_BITS
+
+
+def test_design_staging_rams_and_flash_bus_ports():
+    """The memory map of a flash design has staging RAMs of two halves and a wider
+    schedule; its top level reads a flash model, or with ``flash_bus_port`` exposes the
+    Avalon-MM master as ``bus__*`` ports."""
+    from amaranth.back import verilog
+
+    from fpgagen.gateware.top import Accelerator, AcceleratorConfig
+    from fpgagen.hw.isa import LOAD_FIELDS_BITS
+    from fpgagen.schedule.memory_map import MemoryRole, memory_map
+
+    _, prep = _flash_program(SEED, True)
+    program = prep.program
+    st = program.flash
+    mm = memory_map(program)
+    for role, kind in ((MemoryRole.WEIGHTS, "weight"), (MemoryRole.BIAS, "bias"),
+                       (MemoryRole.MASKS, "mask")):
+        mems = mm.of(role)
+        assert len(mems) == program.hw.pe_cols
+        assert {(m.kind, m.banked, m.depth) for m in mems} == {("ram", False, st.depth(kind))}
+    assert mm.one(MemoryRole.SCHEDULE).width == INSTRUCTION_BITS + LOAD_FIELDS_BITS
+    mm = mm.with_bank_depths(lambda m: 64)
+    for port in (False, True):
+        cfg = AcceleratorConfig.for_program(program, mm, flash_bus_port=port)
+        text = verilog.convert(Accelerator(cfg), name="top", emit_src=False)
+        head = text[:text.index(");")]  # the top module's port list comes first
+        ports = {name for name in ("bus__address", "bus__read", "bus__burstcount",
+                                   "bus__waitrequest", "bus__readdata", "bus__readdatavalid")
+                 if f" {name}," in head or f" {name}\n" in head}
+        assert len(ports) == (6 if port else 0), head

@@ -102,7 +102,7 @@ class AcceleratorConfig:
             act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
             instructions=len(self.program), score_groups=self.score_groups,
             pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth,
-            **self._compressed_depths())
+            **self._compressed_depths(), staging=self.flash is not None)
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
