@@ -14,8 +14,8 @@ The lowering first builds the program of the ROM design (every CONV split into c
 * lays the chunks out in the flash image (:func:`flash_image`), one contiguous block per
   distinct chunk content;
 * rewrites each CONV's ``weight_base`` and ``bias_base`` to the start of its half, sets
-  its ``wait_load`` flag, and attaches each chunk's load to an earlier instruction
-  (:func:`load_points`);
+  its ``wait_load`` flag, and attaches each chunk's load to an instruction before it or
+  to itself (:func:`load_points`);
 * adds the stalls of the loads to the predicted cycles (:func:`fpgagen.hw.cost.
   flash_stalls`).
 """
