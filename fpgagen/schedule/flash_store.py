@@ -27,13 +27,13 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import flash_stalls
-from ..hw.isa import (FLASH_ADDR_BITS, Instr, LoadFields, Opcode, pack_flash_instruction)
+from ..hw.isa import FLASH_ADDR_BITS, Instr, LoadFields, Opcode
 from ..hw.spec import BIAS_WORD, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
 __all__ = ["KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per", "serialize",
            "deserialize", "chunk_words", "load_points", "flash_image", "stage_weights",
-           "block_of"]
+           "block_of", "read_load"]
 
 #: The memory kinds of a chunk, in their order in its flash block.
 KINDS = ("bias", "mask", "weight")
@@ -248,13 +248,6 @@ def stage_weights(program):
     layers = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted + s)
               for info, s in zip(program.layers, stalls)]
     return dataclasses.replace(program, instructions=instrs, layers=layers, flash=store)
-
-
-def schedule_words(program) -> list[int]:
-    """The schedule ROM of a flash design: :func:`~fpgagen.hw.isa.pack_flash_instruction`
-    of every instruction and its load fields."""
-    return [pack_flash_instruction(f, l)
-            for f, l in zip(program.instructions, program.flash.loads)]
 
 
 def read_load(image, load: LoadFields, cols: int, widths: dict) -> dict:
