@@ -127,6 +127,8 @@ def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *
     roms = []
     for wmem, bmem in zip(memories.of(MemoryRole.WEIGHTS), memories.of(MemoryRole.BIAS)):
         c = wmem.column
+        if wmem.kind == "ram":  # staging RAMs of weights in flash: no images
+            continue
         wbits = wmem.width // rows
         bias = [(np.asarray(bias_banks[bmem.column]), BIAS_WORD["bias"].bits),
                 (np.asarray(shift_banks[bmem.column]), BIAS_WORD["shift"].bits)]
@@ -140,6 +142,8 @@ def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *
                   f"weight bank {c}: {rows} lanes x {wbits} bits"), (bmem, bias, what)]
     if memories.compressed:
         for mmem in memories.of(MemoryRole.MASKS):
+            if mmem.kind == "ram":
+                continue
             roms.append((mmem, [(np.asarray(compressed.masks[mmem.column]), rows)],
                          f"mask bank {mmem.column}: bit l = lane l stores a weight"))
         roms.append((memories.one(MemoryRole.CODEBOOK),

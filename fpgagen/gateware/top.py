@@ -8,12 +8,16 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hw.isa import ADDR_BITS, DIM_BITS, INSTRUCTION_BITS, Instruction, Opcode
+from ..hw.isa import (ADDR_BITS, DIM_BITS, FLASH_ADDR_BITS, INSTRUCTION_BITS,
+                      LOAD_FIELDS_BITS, Instruction, LoadLayout, Opcode)
 from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
                        WEIGHT_BITS)
 from ..hw.timing import (ADDRGEN_LATENCY, DECODE_RELEASE_LAG, DRAIN_CYCLES, MEMORY_LATENCY,
                          PE_ARRAY_LATENCY, POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
+from .flash_loader import FlashLoader
+from .flash_model import FlashModel
+from .flash_reader import AvalonReadSignature
 from .pe_array import PEArray
 from .pool_unit import PoolUnit
 from .postproc import PostProcessor
@@ -25,7 +29,33 @@ from .weight_decoder import ColumnDecoder
 from ..hw.weight_stream import STREAM_START
 from ..ir.quant import MAX_INDEX_BITS
 
-__all__ = ["AcceleratorConfig", "Accelerator", "DRAIN_CYCLES"]
+__all__ = ["AcceleratorConfig", "FlashDesign", "Accelerator", "DRAIN_CYCLES"]
+
+
+@dataclass(frozen=True)
+class FlashDesign:
+    """The flash side of a design with its weights in flash.
+
+    Attributes
+    ----------
+    image : tuple of int
+        The flash image (32-bit words), for the simulation model of the flash.
+    timing : FlashTiming
+    halves, widths : dict
+        Per kind, words of a staging half and the memory word width
+        (:class:`~fpgagen.schedule.flash_store.FlashStore`).
+    bus_port : bool
+        Expose the loader's Avalon-MM master as top-level ports ``bus__address``,
+        ``bus__read``, ``bus__burstcount`` (outputs), ``bus__waitrequest``,
+        ``bus__readdata``, ``bus__readdatavalid`` (inputs), for Intel's On-Chip Flash IP,
+        instead of the simulation model holding ``image``.
+    """
+
+    image: tuple
+    timing: object
+    halves: dict
+    widths: dict
+    bus_port: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,8 @@ class AcceleratorConfig:
     memories: MemoryMap
     image_dir: str = ""
     image_suffix: str = ".hex"
+    #: the flash side, for a design with its weights in flash (None: weights in ROM banks)
+    flash: FlashDesign | None = None
 
     def __post_init__(self):
         for mem in self.memories:
@@ -70,7 +102,7 @@ class AcceleratorConfig:
             act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
             instructions=len(self.program), score_groups=self.score_groups,
             pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth,
-            **self._compressed_depths())
+            **self._compressed_depths(), staging=self.flash is not None)
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
@@ -92,11 +124,21 @@ class AcceleratorConfig:
 
     @classmethod
     def for_program(cls, program, memories: MemoryMap, *, image_dir: str = "",
-                    image_suffix: str = ".hex") -> "AcceleratorConfig":
+                    image_suffix: str = ".hex", flash_bus_port: bool = False
+                    ) -> "AcceleratorConfig":
         """The configuration of a compiled :class:`~fpgagen.schedule.program.Program` with
-        its memory map ``memories`` (bank depths chosen)."""
+        its memory map ``memories`` (bank depths chosen); with its weights in flash, the
+        loader reads a model of the flash, or with ``flash_bus_port`` the ``bus__*``
+        ports."""
+        flash = None
+        if program.flash is not None:
+            st = program.flash
+            flash = FlashDesign(image=tuple(st.image), timing=program.hw.flash,
+                                halves=dict(st.halves), widths=dict(st.widths),
+                                bus_port=flash_bus_port)
         return cls(program=tuple(program.words()), score_groups=program.score_groups,
-                   memories=memories, image_dir=str(image_dir), image_suffix=image_suffix)
+                   memories=memories, image_dir=str(image_dir), image_suffix=image_suffix,
+                   flash=flash)
 
     @property
     def pe_cols(self) -> int:
@@ -168,12 +210,18 @@ class Accelerator(wiring.Component):
                              f"{config.pe_rows}x{config.pe_cols}")
         self._cfg = config
         word = unsigned(ACT_LANE_BITS * config.pe_rows)
-        super().__init__({
+        ports = {
             "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(CYCLE_LOG_BITS),
             "i_stream": In(stream.Signature(word)),
             "o_stream": Out(stream.Signature(unsigned(SCORE_BITS))),
             "dbg_addr": In(ADDR_BITS), "dbg_data": Out(word), "dbg_perf": Out(CYCLE_LOG_BITS),
-        })
+        }
+        if config.flash is not None and config.flash.bus_port:
+            ports["bus"] = Out(AvalonReadSignature(addr_bits=FLASH_ADDR_BITS,
+                                                   burst_limit=config.flash.timing.burst_limit,
+                                                   data_bits=32))
+        super().__init__(ports)
+        self._loader_unit = None
 
     @property
     def config(self):
@@ -196,8 +244,10 @@ class Accelerator(wiring.Component):
         m.submodules.act_mem = ram_instance(
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
             raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=act.bank_depth)
+        flash = cfg.flash
+        rom_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if flash is not None else 0)
         m.submodules.rom = rom = memory.Memory(
-            shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program), init=list(cfg.program))
+            shape=unsigned(rom_bits), depth=len(cfg.program), init=list(cfg.program))
         rom_rd = rom.read_port()
         # Written during the run (GAP), read only while streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.
@@ -229,6 +279,10 @@ class Accelerator(wiring.Component):
 
         instr = Signal(Instruction)
         m.d.comb += ag.instr.eq(instr)
+        ld = Signal(LoadLayout)
+        loader = None
+        if flash is not None:
+            loader = self._loader(m)
 
         compressed = cfg.memories.compressed
         weights = []
@@ -247,11 +301,15 @@ class Accelerator(wiring.Component):
                 m.d.comb += w_addr.eq(Mux(instr.compressed, dec.cols[c].index_addr,
                                           ag.o_weight_addr))
                 m.d.comb += dec.cols[c].index_data.eq(w)
-            for name, addr, data, mem in ((f"wbank_{c}", w_addr, w, wmem),
-                                          (f"bbank_{c}", bias_addr, b, bmem)):
+            for k, (name, addr, data, mem) in enumerate(((f"wbank_{c}", w_addr, w, wmem),
+                                                         (f"bbank_{c}", bias_addr, b, bmem))):
                 abits = max(1, (mem.depth - 1).bit_length())
-                banked_rom(m, name, addr[:abits], data, mem.depth, mem.bank_depth,
-                           cfg.images(mem))
+                if loader is not None:
+                    _staging_ram(m, name, addr[:abits], data, mem.depth, loader,
+                                 (2, 0)[k] * C + c)
+                else:
+                    banked_rom(m, name, addr[:abits], data, mem.depth, mem.bank_depth,
+                               cfg.images(mem))
             weights.append(w)
             biases.append(b[:BIAS_WORD.bits])
             if compressed:
@@ -373,6 +431,12 @@ class Accelerator(wiring.Component):
         count = Signal()
         with m.If(count):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+        launched = Signal()
+        if loader is not None:
+            m.d.comb += [loader.base.eq(ld.load_base), loader.half.eq(ld.load_half),
+                         loader.bias_words.eq(ld.load_bias_words),
+                         loader.mask_words.eq(ld.load_mask_words),
+                         loader.weight_words.eq(ld.load_weight_words)]
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -384,11 +448,26 @@ class Accelerator(wiring.Component):
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
-                m.d.sync += instr.eq(rom_rd.data)
+                m.d.sync += instr.eq(rom_rd.data[:INSTRUCTION_BITS])
+                if loader is not None:
+                    m.d.sync += [ld.eq(rom_rd.data[INSTRUCTION_BITS:]), launched.eq(0)]
                 m.next = "ISSUE"
             with m.State("ISSUE"):
-                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1), ag.start.eq(1)]
-                m.next = "RUN"
+                m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
+                if loader is None:
+                    m.d.comb += ag.start.eq(1)
+                    m.next = "RUN"
+                else:
+                    # a load starts once the loader is idle; the instruction once its load
+                    # is launched and, when it waits, its half is loaded
+                    need = ld.load & ~launched
+                    with m.If(need & loader.idle):
+                        m.d.comb += loader.launch.eq(1)
+                        m.d.sync += launched.eq(1)
+                    with m.If(~need & (~ld.wait_load
+                                       | loader.ready.bit_select(ld.wait_half, 1))):
+                        m.d.comb += ag.start.eq(1)
+                        m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 with m.If(~ag.busy):
@@ -510,6 +589,42 @@ class Accelerator(wiring.Component):
                          col.cb_addr.eq(waddr), col.cb_data.eq(cb_data)]
             mask = cfg.memories.of(MemoryRole.MASKS)[c]
             abits = max(1, (mask.depth - 1).bit_length())
-            banked_rom(m, f"mbank_{c}", col.mask_addr[:abits], col.mask_data, mask.depth,
-                       mask.bank_depth, cfg.images(mask))
+            if self._loader_unit is not None:
+                _staging_ram(m, f"mbank_{c}", col.mask_addr[:abits], col.mask_data,
+                             mask.depth, self._loader_unit, C + c)
+            else:
+                banked_rom(m, f"mbank_{c}", col.mask_addr[:abits], col.mask_data,
+                           mask.depth, mask.bank_depth, cfg.images(mask))
         return _Decoders(cols)
+
+    def _loader(self, m: Module) -> FlashLoader:
+        """The weight loader and the flash it reads: the simulation model holding the
+        image, or the ``bus`` ports."""
+        flash = self._cfg.flash
+        t = flash.timing
+        loader = FlashLoader(cols=self._cfg.pe_cols, widths=flash.widths,
+                             halves=flash.halves, burst_limit=t.burst_limit)
+        m.submodules.loader = loader
+        if flash.bus_port:
+            wiring.connect(m, loader.bus, wiring.flipped(self.bus))
+        else:
+            m.submodules.flash = model = FlashModel(
+                flash.image, latency=t.latency, burst_limit=t.burst_limit,
+                words_per=t.words_per, clocks_per=t.clocks_per, addr_bits=FLASH_ADDR_BITS)
+            wiring.connect(m, loader.bus, model.bus)
+        self._loader_unit = loader
+        return loader
+
+
+def _staging_ram(m: Module, name: str, addr, data: Signal, depth: int, loader, we_bit: int):
+    """A staging RAM of ``depth`` words written by ``loader`` (its write enable ``we_bit``)
+    and read into ``data`` :data:`MEMORY_LATENCY` cycles after ``addr``, as the ROM it
+    replaces."""
+    mem = memory.Memory(shape=unsigned(len(data)), depth=max(depth, 2), init=[])
+    m.submodules[name] = mem
+    wr = mem.write_port()
+    rd = mem.read_port()
+    abits = len(rd.addr)
+    m.d.comb += [wr.en.eq(loader.we[we_bit]), wr.addr.eq(loader.waddr[:abits]),
+                 wr.data.eq(loader.wdata[:len(data)]), rd.addr.eq(addr[:abits])]
+    m.d.comb += data.eq(_delay(m, rd.data, MEMORY_LATENCY - 1, f"{name}_q"))

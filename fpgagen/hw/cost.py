@@ -2,10 +2,13 @@
 
 from .isa import Instr
 from .params import HwParams
+from .flash_timing import read_cycles
 from .timing import (DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG, DECODE_RELEASE_LAG,
-                     DECODE_TILE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
+                     DECODE_TILE_LAG, FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG,
+                     FLASH_LAUNCH_ISSUE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
 
-__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall"]
+__all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall",
+           "flash_load_cycles", "flash_stalls"]
 
 #: Cycles every instruction adds to its reads (:data:`fpgagen.hw.timing.INSTRUCTION_OVERHEAD`).
 PIPELINE_OVERHEAD = INSTRUCTION_OVERHEAD
@@ -81,3 +84,51 @@ def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:
     if cycles <= 0:
         return 0.0
     return macs / (cycles * hw.pe_rows * hw.pe_cols)
+
+
+def flash_load_cycles(flash_words: int, timing) -> int:
+    """Cycles from the cycle a load of ``flash_words`` words is launched to the first cycle
+    the loader is idle and the half ready: :data:`~fpgagen.hw.timing.FLASH_LOAD_START_LAG`,
+    :func:`~fpgagen.hw.flash_timing.read_cycles` and :data:`~fpgagen.hw.timing.
+    FLASH_LOAD_DONE_LAG` (``timing``: a :class:`~fpgagen.hw.params.FlashTiming`)."""
+    return (FLASH_LOAD_START_LAG + read_cycles(flash_words, *timing.astuple())
+            + FLASH_LOAD_DONE_LAG)
+
+
+def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
+    """Per instruction, the cycles its issue waits for the flash loads.
+
+    Parameters
+    ----------
+    cycles : sequence of int
+        Per instruction, its cycles without these stalls.
+    loads : sequence of LoadFields
+        Per instruction, its load fields.
+    flash_words : sequence of int
+        Per instruction, the flash words of its load (ignored without one).
+    timing : FlashTiming
+
+    Returns
+    -------
+    list of int
+        With ``r`` the cycle an instruction would issue (a fixed offset after the previous
+        one's end): an instruction that carries a load launches it in cycle ``l = max(r,
+        idle)`` (``idle``: the first cycle the previous load is done, one load at a time)
+        and may issue from ``l + FLASH_LAUNCH_ISSUE_LAG``; one that waits issues once the
+        last load into its half is done; a load launched in ``l`` is done from ``l +``
+        :func:`flash_load_cycles`. The stall is the issue cycle less ``r``.
+    """
+    done = [0, 0]  # per half, the first cycle its last load is done
+    idle = 0  # the first cycle the loader is idle
+    t, out = 0, []
+    for n, load, words in zip(cycles, loads, flash_words):
+        s = t
+        if load.load:
+            launch = max(t, idle)
+            idle = done[load.load_half] = launch + flash_load_cycles(words, timing)
+            s = launch + FLASH_LAUNCH_ISSUE_LAG
+        if load.wait_load:
+            s = max(s, done[load.wait_half])
+        out.append(s - t)
+        t = s + n
+    return out

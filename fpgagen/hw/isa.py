@@ -61,7 +61,9 @@ from amaranth.lib import data, enum
 from .spec import ADDR_BITS, DIM_BITS, GAP_MULTIPLIER_BITS
 
 __all__ = ["Opcode", "OPCODE_BITS", "Instr", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS",
-           "DIM_BITS", "pack_instruction", "unpack_instruction"]
+           "DIM_BITS", "pack_instruction", "unpack_instruction", "FLASH_ADDR_BITS",
+           "LoadFields", "LoadLayout", "LOAD_FIELDS_BITS", "pack_flash_instruction",
+           "unpack_flash_instruction"]
 
 #: Width of the opcode field: room for 16 operations (four are defined; the operators to
 #: come, such as convolution with fused pooling, codebook weights and depthwise
@@ -202,3 +204,73 @@ def unpack_instruction(word: int) -> Instr:
         else:
             out[name] = raw
     return Instr(**out)
+
+
+# --- weights in flash ------------------------------------------------------------------------
+
+#: Width of a 32-bit flash word address.
+FLASH_ADDR_BITS = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadFields:
+    """The fields a design with its weights in flash (``HwParams.weight_store = "flash"``)
+    adds to every instruction, above the :class:`Instr` bits of the schedule word
+    (``docs/hardware.md``, *Weights in flash*).
+
+    The fields' order is their bit order, lowest first.
+    """
+
+    wait_load: int = _f(unsigned(1), "CONV: start only once the load into staging half "
+                                     "wait_half is done")
+    wait_half: int = _f(unsigned(1), "the staging half the CONV reads")
+    load: int = _f(unsigned(1), "start a load when this instruction starts (once the "
+                                "loader is idle)")
+    load_half: int = _f(unsigned(1), "the staging half the load writes")
+    load_base: int = _f(unsigned(FLASH_ADDR_BITS), "flash word of the chunk's block")
+    load_bias_words: int = _f(unsigned(ADDR_BITS), "bias words per column")
+    load_mask_words: int = _f(unsigned(ADDR_BITS), "mask words per column (compressed)")
+    load_weight_words: int = _f(unsigned(ADDR_BITS), "weight (or index) words per column")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            try:
+                v = operator.index(v)
+            except TypeError:
+                raise ValueError(f"load field {f.name}={v!r} is not an integer") from None
+            object.__setattr__(self, f.name, v)
+            if not 0 <= v < 1 << f.metadata["shape"].width:
+                raise ValueError(f"load field {f.name}={v} does not fit "
+                                 f"{f.metadata['shape']}")
+
+    def fields(self) -> dict:
+        """``{field: value}`` in bit order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+#: The hardware layout of :class:`LoadFields`.
+LoadLayout = data.StructLayout({f.name: f.metadata["shape"]
+                                for f in dataclasses.fields(LoadFields)})
+
+#: Width of the load fields (a flash design's schedule word is ``INSTRUCTION_BITS +
+#: LOAD_FIELDS_BITS`` bits, the load fields at the top).
+LOAD_FIELDS_BITS = LoadLayout.size
+
+
+def pack_flash_instruction(instr: Instr, load: LoadFields) -> int:
+    """The schedule word of a flash design: ``instr`` in the low :data:`INSTRUCTION_BITS`,
+    ``load`` above."""
+    if not isinstance(load, LoadFields):
+        raise TypeError(f"expected LoadFields, not {type(load).__name__}")
+    packed = LoadLayout.const(load.fields()).as_value().value
+    return pack_instruction(instr) | packed << INSTRUCTION_BITS
+
+
+def unpack_flash_instruction(word: int) -> tuple[Instr, LoadFields]:
+    """``(instr, load)`` of a flash design's schedule word (the inverse of
+    :func:`pack_flash_instruction`)."""
+    instr = unpack_instruction(word & ((1 << INSTRUCTION_BITS) - 1))
+    top = word >> INSTRUCTION_BITS
+    return instr, LoadFields(**{name: (top >> fld.offset) & ((1 << fld.width) - 1)
+                                for name, fld in LoadLayout})

@@ -59,3 +59,16 @@ DECODE_TILE_LAG = 3
 #: in the address generator): the decoder sees the count of started groups
 #: ``ADDRGEN_LATENCY`` cycles late, so that its first write comes after them.
 DECODE_RELEASE_LAG = 1 + ADDRGEN_LATENCY
+
+# --- weights in flash (:mod:`fpgagen.gateware.flash_loader`) ---------------------------------
+#: From the cycle an instruction launches its load (in ISSUE, once the loader is idle) to
+#: the cycle the flash reader sees ``start`` (cycle 0 of
+#: :func:`fpgagen.hw.flash_timing.read_cycles`): the loader registers the load's fields.
+FLASH_LOAD_START_LAG = 1
+#: From the cycle the reader delivers a load's last flash word (written to its staging RAM
+#: in that cycle) to the first cycle the loader is idle and the half ready: the reader's
+#: ``busy`` falls, then the loader's flags.
+FLASH_LOAD_DONE_LAG = 2
+#: From the cycle an instruction launches its load to the first cycle it may issue (the
+#: launch is registered).
+FLASH_LAUNCH_ISSUE_LAG = 1

@@ -14,14 +14,18 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
-from ..hw.isa import Instr, Instruction, Opcode, unpack_instruction
+from ..hw.isa import Instr, Instruction, Opcode, unpack_flash_instruction, unpack_instruction
 from ..hw.pooling import MIN_FUSED_WIDTH, window_events
 from ..hw.spec import ACT_LANE_BITS, lane_range
 from ..numerics.lanes import wrap
 from ..operators import rules_for_opcode
 from ..hw.weight_stream import decode_words
 from .pack import unpack_rows
-from .program import Program
+from ..hw.spec import BIAS_WORD
+from ..hw.weight_stream import STREAM_START
+from ..hw.cost import flash_stalls
+from .flash_store import read_load
+from .program import CompressedWeights, Program
 
 __all__ = ["EngineResult", "run_program"]
 
@@ -88,6 +92,50 @@ class _Engine:
         self.bias = program.bias_banks
         self.shift = program.shift_banks
         self.pc = 0
+        self.flash = program.flash
+        if self.flash is not None:  # the staging memories, written by the loads
+            st = self.flash
+            self.weights = np.zeros((self.cols, st.depth("weight"), self.lanes), np.int8)
+            self.bias = np.zeros((self.cols, st.depth("bias")), np.int64)
+            self.shift = np.zeros((self.cols, st.depth("bias")), np.int64)
+            if program.compressed is not None:
+                self.compressed = CompressedWeights(
+                    masks=np.zeros((self.cols, st.depth("mask")), np.int64),
+                    starts=np.zeros((self.cols, st.depth("bias"), 2), np.int64),
+                    codebook=program.compressed.codebook,
+                    tile_depth=program.compressed.tile_depth)
+
+    # --- weights in flash ------------------------------------------------------------------
+    def flash_load(self, load):
+        """Write the chunk ``load`` reads from the flash image into its staging half, as
+        the loader does (:func:`fpgagen.schedule.flash_store.read_load`)."""
+        st = self.flash
+        got = read_load(st.image, load, self.cols, st.widths)
+        half = load.load_half
+        wb = self.weight_bits
+        for c in range(self.cols):
+            lo = half * st.halves["weight"]
+            for k, w in enumerate(got["weight"][c]):
+                codes = [(w >> (l * wb)) & ((1 << wb) - 1) for l in range(self.lanes)]
+                self.weights[c, lo + k] = [v - ((v >> (wb - 1)) << wb) for v in codes]
+            lo = half * st.halves["bias"]
+            for k, w in enumerate(got["bias"][c]):
+                fields = {f.name: (w >> f.offset) & ((1 << f.bits) - 1)
+                          for f in BIAS_WORD.fields}
+                b, sh = fields["bias"], fields["shift"]
+                self.bias[c, lo + k] = b - ((b >> (BIAS_WORD["bias"].bits - 1))
+                                            << BIAS_WORD["bias"].bits)
+                self.shift[c, lo + k] = sh - ((sh >> (BIAS_WORD["shift"].bits - 1))
+                                              << BIAS_WORD["shift"].bits)
+                if self.compressed is not None:
+                    top = w >> BIAS_WORD.bits
+                    self.compressed.starts[c, lo + k] = [
+                        (top >> STREAM_START[n].offset) & ((1 << STREAM_START[n].bits) - 1)
+                        for n in ("word", "item")]
+            lo = half * st.halves["mask"]
+            for k, w in enumerate(got["mask"][c]):
+                self.compressed.masks[c, lo + k] = w
+        self._packed = {}
 
     # --- the loop nest ---------------------------------------------------------------------
     def loop(self, f: Instr):
@@ -310,13 +358,18 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
     """
     eng = _Engine(program, input_words)
     words = program.words()
-    scores, cycles, tensors = [], [], {}
+    scores, cycles, tensors, loads = [], [], {}, []
     last_channels = 0
     while True:
         if eng.pc >= len(words):
             raise FpgagenError(f"program {program.name!r} ran past its {len(words)} "
                                "instructions without one marked last")
         op = (words[eng.pc] >> _OP_FIELD.offset) & ((1 << _OP_FIELD.width) - 1)
+        if eng.flash is not None:  # the load starts with the instruction
+            _, load = unpack_flash_instruction(words[eng.pc])
+            loads.append(load)
+            if load.load:
+                eng.flash_load(load)
         if op == Opcode.LOAD.value:  # not an operator: the engine's input port
             f = unpack_instruction(words[eng.pc])
             streamed = eng.load(f)
@@ -326,7 +379,7 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
             streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
-        stall = program.compressed.stall(f, eng.lanes) if f.compressed else 0
+        stall = eng.compressed.stall(f, eng.lanes) if f.compressed else 0
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD) + stall)
         if capture and eng.pc < len(program.layers):
             for w in program.layers[eng.pc].writes:
@@ -342,6 +395,11 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
     if eng.streamed != len(eng.stream):
         raise FpgagenError(f"program {program.name!r} loaded {eng.streamed} of its "
                            f"{len(eng.stream)} input words")
+    if eng.flash is not None:  # the waits for the loads
+        st = eng.flash
+        stalls = flash_stalls(cycles, loads, [st.load_flash_words(l, eng.cols) for l in loads],
+                              program.hw.flash)
+        cycles = [n + s for n, s in zip(cycles, stalls)]
     out = np.concatenate(scores).astype(np.int64) if scores else np.zeros(0, np.int64)
     out = out[:last_channels]
     return EngineResult(act_mem=eng.mem, scores=out, cycles=cycles, tensors=tensors)

@@ -31,6 +31,7 @@ from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
 from .program import CompressedWeights, Im2col, LayerInfo, Program, TensorPlacement
 from .stages import Network, Run, cut_positions, expand, fusions, network_stages
+from .flash_store import stage_weights
 from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
 
 __all__ = ["lower", "LowerContext", "cut_candidates"]
@@ -214,7 +215,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                              reuse_memory)
         whole_words = max([1] + [b.end for b in buffers1.values()])
     stored = {t: p for t, p in places.items() if t in net.stored}
-    return Program(hw=hw, instructions=instructions, layers=infos, weight_banks=weight_banks,
+    program = Program(hw=hw, instructions=instructions, layers=infos, weight_banks=weight_banks,
                    bias_banks=bias_banks, shift_banks=shift_banks, act_depth=act_depth,
                    input=places[graph.input_name], tensors=stored,
                    output_channels=output_channels, im2col=im2col,
@@ -224,6 +225,9 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
                                          whole_words),
                    compressed=compressed)
+    if hw.in_flash:
+        program = stage_weights(program)
+    return program
 
 
 def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Callable
 
-from ..hw.isa import INSTRUCTION_BITS
+from ..hw.isa import INSTRUCTION_BITS, LOAD_FIELDS_BITS
 from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEIGHT_BITS,
                        weight_word_bits)
 from ..hw.weight_stream import STREAM_START
@@ -124,7 +124,8 @@ class MemoryMap:
     def build(cls, *, pe_rows: int, pe_cols: int, weight_bits: int, weight_depth: int,
               bias_depth: int, act_depth: int, instructions: int,
               score_groups: int, pool_depth: int = 0, mask_depth: int = 0,
-              codebook_depth: int = 0, tile_depth: int = 0) -> "MemoryMap":
+              codebook_depth: int = 0, tile_depth: int = 0,
+              staging: bool = False) -> "MemoryMap":
         """The memories of a design of these sizes, as the top level declares them.
 
         Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
@@ -143,20 +144,27 @@ class MemoryMap:
         buffer ``tiles_c`` (two tiles of ``tile_depth`` weight words); the codebook ROM
         ``codebook``; the bias words also hold the index stream starts
         (:data:`~fpgagen.hw.weight_stream.STREAM_START`).
+
+        With ``staging`` (weights in flash): the weight, bias and mask memories are the
+        staging RAMs the loader writes (Amaranth memories, not banked; the depths given are
+        their two halves), and a schedule word also holds the load fields
+        (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`).
         """
         compressed = mask_depth > 0
         bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
+        kind, banked = ("ram", False) if staging else ("rom", True)
         mems = [LogicalMemory(f"weights_{c}", weight_depth,
-                              weight_word_bits(pe_rows, weight_bits), "rom", style="block",
-                              banked=True, role=MemoryRole.WEIGHTS, column=c)
+                              weight_word_bits(pe_rows, weight_bits), kind, style="block",
+                              banked=banked, role=MemoryRole.WEIGHTS, column=c)
                 for c in range(pe_cols)]
-        mems += [LogicalMemory(f"bias_{c}", bias_depth, bias_bits, "rom", style="block",
-                               banked=True, role=MemoryRole.BIAS, column=c)
+        mems += [LogicalMemory(f"bias_{c}", bias_depth, bias_bits, kind, style="block",
+                               banked=banked, role=MemoryRole.BIAS, column=c)
                  for c in range(pe_cols)]
         mems.append(LogicalMemory("act", max(int(act_depth), 2), ACT_LANE_BITS * pe_rows,
                                   "ram", style="block", banked=True,
                                   role=MemoryRole.ACTIVATIONS))
-        mems.append(LogicalMemory("schedule", max(instructions, 1), INSTRUCTION_BITS, "rom",
+        schedule_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if staging else 0)
+        mems.append(LogicalMemory("schedule", max(instructions, 1), schedule_bits, "rom",
                                   role=MemoryRole.SCHEDULE))
         mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * pe_rows, "ram",
                                   role=MemoryRole.SCORES))
@@ -165,8 +173,8 @@ class MemoryMap:
         mems.append(LogicalMemory("pool_state", max(int(pool_depth), 2),
                                   ACT_LANE_BITS * pe_rows, "ram", role=MemoryRole.POOL_STATE))
         if compressed:
-            mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, "rom", style="block",
-                                   banked=True, role=MemoryRole.MASKS, column=c)
+            mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, kind, style="block",
+                                   banked=banked, role=MemoryRole.MASKS, column=c)
                      for c in range(pe_cols)]
             mems.append(LogicalMemory("codebook", max(codebook_depth, 1), WEIGHT_BITS, "rom",
                                       style="block", banked=True, role=MemoryRole.CODEBOOK))
@@ -211,12 +219,16 @@ def memory_map(program) -> MemoryMap:
     """The memories of ``program``'s accelerator (a
     :class:`~fpgagen.schedule.program.Program`), bank depths not chosen yet."""
     hw = program.hw
+    weight_depth, bias_depth = program.weight_depth, program.bias_depth
+    if program.flash is not None:  # the staging memories: two halves each
+        weight_depth, bias_depth = program.flash.depth("weight"), program.flash.depth("bias")
     return MemoryMap.build(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols,
                            weight_bits=int(program.weight_bits),
-                           weight_depth=program.weight_depth, bias_depth=program.bias_depth,
+                           weight_depth=weight_depth, bias_depth=bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
                            score_groups=program.score_groups,
-                           pool_depth=program.pool_depth, **compressed_depths(program))
+                           pool_depth=program.pool_depth, **compressed_depths(program),
+                           staging=program.flash is not None)
 
 
 def compressed_depths(program) -> dict:
@@ -224,5 +236,6 @@ def compressed_depths(program) -> dict:
     cw = program.compressed
     if cw is None:
         return {}
-    return dict(mask_depth=cw.mask_depth, codebook_depth=len(cw.codebook),
+    mask_depth = cw.mask_depth if program.flash is None else program.flash.depth("mask")
+    return dict(mask_depth=mask_depth, codebook_depth=len(cw.codebook),
                 tile_depth=cw.tile_depth)

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import FpgagenError
 from ..hw.cost import decode_stall, mac_utilization
 from ..hw.params import HwParams
-from ..hw.isa import Instr, Opcode, pack_instruction
+from ..hw.isa import Instr, Opcode, pack_flash_instruction, pack_instruction
 from ..hw.weight_stream import tile_cycles
 
 __all__ = ["TensorPlacement", "TensorWrite", "LayerInfo", "Im2col", "CompressedWeights", "Program"]
@@ -215,6 +215,11 @@ class Program:
     compressed : CompressedWeights or None
         Masks, stream starts and codebooks of the compressed layers (``None``: every layer
         is dense).
+    flash : FlashStore or None
+        With ``hw.weight_store = "flash"``: the flash image, the load fields of every
+        instruction and the staging memories (:mod:`fpgagen.schedule.flash_store`); the
+        CONV instructions then address the staging memories, and the banks above are the
+        image's source. ``None``: the weights are read from the banks.
     """
 
     hw: HwParams
@@ -235,9 +240,14 @@ class Program:
     plan: object = None
     unstored: frozenset = frozenset()
     compressed: CompressedWeights | None = None
+    flash: object = None
 
     def words(self) -> list[int]:
-        """The packed instructions (the schedule ROM's contents)."""
+        """The packed instructions (the schedule ROM's contents; with weights in flash,
+        each with its load fields above)."""
+        if self.flash is not None:
+            return [pack_flash_instruction(f, l)
+                    for f, l in zip(self.instructions, self.flash.loads)]
         return [pack_instruction(f) for f in self.instructions]
 
     @property

@@ -116,7 +116,8 @@ def prepare(spec: GraphSpec, *, reuse_memory: bool | None = None) -> Prepared:
         graph = compress_randomly(graph, rng, spec.index_bits, spec.density)
     reuse = spec.reuse_memory if reuse_memory is None else reuse_memory
     hw = HwParams(pe_rows=spec.lanes, pe_cols=spec.lanes,
-                  weight_chunk_bits=spec.weight_chunk_bits)
+                  weight_chunk_bits=spec.weight_chunk_bits,
+                  weight_store=spec.weight_store, flash=spec.flash)
     candidates = cut_candidates(graph, hw)
     cuts = [c for k, c in enumerate(candidates) if spec.cut_mask >> k & 1]
     program = lower(graph, hw, reuse_memory=reuse, steps=spec.steps, cuts=cuts)

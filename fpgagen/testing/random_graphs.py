@@ -28,11 +28,12 @@ most 15x15).
 """
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
 from ..errors import FpgagenError
+from ..hw.params import FlashTiming
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 
 __all__ = ["Draw", "LayerSpec", "BlockSpec", "GraphSpec", "BLOCK_KINDS", "draw_graph_spec",
@@ -154,6 +155,10 @@ class GraphSpec:
     #: the lowering's budget of weight bits per PE column and CONV instruction
     #: (:attr:`fpgagen.hw.params.HwParams.weight_chunk_bits`; ``None``: none)
     weight_chunk_bits: int | None = None
+    #: where the weights live (:class:`fpgagen.hw.params.WeightStore`: "bram" or "flash",
+    #: which needs ``weight_chunk_bits``) and the flash's timing
+    weight_store: str = "bram"
+    flash: FlashTiming = field(default_factory=FlashTiming)
 
     @property
     def has_gap(self) -> bool:

@@ -1,0 +1,268 @@
+"""Weights in flash (``HwParams.weight_store = "flash"``, ``docs/hardware.md``, *Weights in
+flash*): the flash image, the loads, and the program rewritten to read its weights from
+double-buffered staging memories.
+
+The lowering first builds the program of the ROM design (every CONV split into chunks by
+``weight_chunk_bits``); :func:`stage_weights` then
+
+* gives every CONV chunk (in execution order, rank ``j``) the staging half ``j mod 2``;
+* cuts the chunk's words out of the banks, per memory kind (:data:`KINDS`: bias words,
+  masks of a compressed chunk, weight or index words) and column, each column padded to
+  the chunk's largest count of that kind; index stream starts in the chunk's bias words
+  become staging addresses (``half * weight half depth`` plus the word's distance from the
+  chunk's first index word in that column);
+* lays the chunks out in the flash image (:func:`flash_image`), one contiguous block per
+  distinct chunk content;
+* rewrites each CONV's ``weight_base`` and ``bias_base`` to the start of its half, sets
+  its ``wait_load`` flag, and attaches each chunk's load to an instruction before it or
+  to itself (:func:`load_points`);
+* adds the stalls of the loads to the predicted cycles (:func:`fpgagen.hw.cost.
+  flash_stalls`).
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FpgagenError
+from ..hw.cost import flash_stalls
+from ..hw.isa import FLASH_ADDR_BITS, Instr, LoadFields, Opcode
+from ..hw.spec import BIAS_WORD, weight_word_bits
+from ..hw.weight_stream import STREAM_START, items_per_word
+
+__all__ = ["KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per", "serialize",
+           "deserialize", "chunk_words", "load_points", "flash_image", "stage_weights",
+           "block_of", "read_load"]
+
+#: The memory kinds of a chunk, in their order in its flash block.
+KINDS = ("bias", "mask", "weight")
+#: Width of a flash word.
+FLASH_WORD_BITS = 32
+
+
+def flash_words_per(width: int) -> int:
+    """32-bit flash words per memory word of ``width`` bits."""
+    return -(-int(width) // FLASH_WORD_BITS)
+
+
+def serialize(words, width: int) -> list[int]:
+    """Memory words of ``width`` bits (non-negative ints) as 32-bit flash words, each
+    memory word little-endian in :func:`flash_words_per` flash words."""
+    per, mask = flash_words_per(width), (1 << FLASH_WORD_BITS) - 1
+    out = []
+    for w in words:
+        w = int(w)
+        if not 0 <= w < 1 << width:
+            raise ValueError(f"memory word {w:#x} does not fit {width} bits")
+        out.extend((w >> (FLASH_WORD_BITS * k)) & mask for k in range(per))
+    return out
+
+
+def deserialize(flash, width: int) -> list[int]:
+    """The inverse of :func:`serialize`."""
+    per = flash_words_per(width)
+    flash = [int(v) for v in flash]
+    if len(flash) % per:
+        raise ValueError(f"{len(flash)} flash words are not whole {width}-bit words")
+    return [sum(flash[i + k] << (FLASH_WORD_BITS * k) for k in range(per))
+            for i in range(0, len(flash), per)]
+
+
+@dataclass
+class FlashStore:
+    """A flash design's weights: the image, the loads and the staging memories.
+
+    Attributes
+    ----------
+    image : list of int
+        The flash's 32-bit words from word 0 (:func:`flash_image`).
+    loads : list of LoadFields
+        Per instruction, its load fields (the top of its schedule word).
+    halves : dict
+        ``{kind: words of one staging half}`` per :data:`KINDS` entry (``mask`` 0 without
+        compressed layers): each staging memory holds two halves.
+    widths : dict
+        ``{kind: width of a memory word}`` (bias: 40 bits, 68 with compressed layers).
+    bank_instructions : list of Instr
+        The instructions with the ROM design's bank addresses (before staging).
+    """
+
+    image: list
+    loads: list
+    halves: dict
+    widths: dict
+    bank_instructions: list
+
+    def depth(self, kind: str) -> int:
+        """Words of the staging memory of ``kind`` (two halves; at least 1)."""
+        return max(1, 2 * self.halves[kind])
+
+    def load_flash_words(self, load: LoadFields, cols: int) -> int:
+        """32-bit flash words the load reads."""
+        return cols * sum(getattr(load, f"load_{k}_words") * flash_words_per(self.widths[k])
+                          for k in KINDS)
+
+
+def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
+    """The chunk's bias memory words ``(cols, out_groups)`` as unsigned ints: bias, shift
+    and, with compressed layers, the stream start (``start_words`` replaces its word)."""
+    lo, n = f.bias_base, f.out_groups
+    bias = program.bias_banks[:, lo:lo + n].astype(object)
+    shift = program.shift_banks[:, lo:lo + n].astype(object)
+    bf, sf = BIAS_WORD["bias"], BIAS_WORD["shift"]
+    word = (bias & ((1 << bf.bits) - 1)) | ((shift & ((1 << sf.bits) - 1)) << sf.offset)
+    cw = program.compressed
+    if cw is not None:
+        starts = cw.starts[:, lo:lo + n].astype(object)
+        sw = starts[:, :, 0] if start_words is None else start_words
+        wf, itf = STREAM_START["word"], STREAM_START["item"]
+        word = (word | (sw << BIAS_WORD.bits + wf.offset)
+                | (starts[:, :, 1] << BIAS_WORD.bits + itf.offset))
+    return word
+
+
+def _weight_ints(program, c: int, lo: int, hi: int) -> list[int]:
+    """Words ``lo .. hi - 1`` of weight bank ``c`` as unsigned ints (lane ``l`` at bits
+    ``l * weight_bits``)."""
+    wb = int(program.weight_bits)
+    lanes = program.weight_banks[c, lo:hi].astype(np.int64) & ((1 << wb) - 1)
+    return [sum(int(v) << (l * wb) for l, v in enumerate(row)) for row in lanes]
+
+
+def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
+    """The memory words of the CONV chunk ``f`` (bank addresses), per kind and column:
+    ``{kind: list (per column) of lists of ints}``, not yet padded. A compressed chunk's
+    index words start at each column's first index word, and the stream starts in its
+    bias words become ``half * weight_half`` plus the distance from that word."""
+    cols = program.hw.pe_cols
+    tile = f.kh * f.kw * f.in_groups
+    n = f.out_groups * tile
+    if not f.compressed:
+        weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n)
+                   for c in range(cols)]
+        bias = _bias_words(program, f)
+        return {"bias": [list(r) for r in bias], "mask": [[] for _ in range(cols)],
+                "weight": weights}
+    cw = program.compressed
+    lanes = program.hw.pe_rows
+    per = items_per_word(f.index_bits, weight_word_bits(lanes, int(program.weight_bits)))
+    masks = np.asarray(cw.masks[:, f.weight_base:f.weight_base + n], dtype=np.int64)
+    stored = ((masks[:, :, None] >> np.arange(lanes)) & 1).sum(axis=(1, 2))
+    first = cw.starts[:, f.bias_base, 0].astype(np.int64)
+    item0 = cw.starts[:, f.bias_base, 1].astype(np.int64)
+    spanned = np.where(stored > 0, (item0 + stored - 1) // per + 1, 0)
+    rel = cw.starts[:, f.bias_base:f.bias_base + f.out_groups, 0].astype(np.int64) \
+        - first[:, None]
+    start_words = (half * weight_half + np.maximum(rel, 0)).astype(object)
+    bias = _bias_words(program, f, start_words)
+    weights = [_weight_ints(program, c, int(first[c]), int(first[c] + spanned[c]))
+               for c in range(cols)]
+    return {"bias": [list(r) for r in bias], "mask": [[int(v) for v in r] for r in masks],
+            "weight": weights}
+
+
+def _counts(words: dict) -> dict:
+    return {k: max((len(col) for col in words[k]), default=0) for k in KINDS}
+
+
+def block_of(words: dict, counts: dict, widths: dict) -> list[int]:
+    """A chunk's flash block: per kind, per column, its words padded with zeros to
+    ``counts[kind]``, serialized (:func:`serialize`)."""
+    out = []
+    for k in KINDS:
+        for col in words[k]:
+            out += serialize(list(col) + [0] * (counts[k] - len(col)), widths[k])
+    return out
+
+
+def load_points(conv_positions: list[int]) -> list[int]:
+    """The instruction that starts each chunk's load, from the positions of the CONV
+    chunks in the program: chunk 0's at instruction 0; chunk ``j``'s at the instruction
+    after chunk ``j - 2`` (the last reader of its half; every instruction finishes its
+    staging reads before the next one starts), but after the instruction of chunk
+    ``j - 1``'s load (one load per instruction)."""
+    points = []
+    for j, _ in enumerate(conv_positions):
+        k = 0 if j == 0 else points[-1] + 1
+        if j >= 2:
+            k = max(k, conv_positions[j - 2] + 1)
+        points.append(k)
+    return points
+
+
+def flash_image(program) -> list[int]:
+    """The flash image of a flash-store program (``program.flash.image``)."""
+    if program.flash is None:
+        raise FpgagenError(f"program {program.name!r} keeps its weights in ROM banks, not "
+                           "in flash")
+    return list(program.flash.image)
+
+
+def stage_weights(program):
+    """``program`` (the ROM design's, CONVs split into chunks) rewritten for weights in
+    flash: see the module docstring. Returns a new Program with ``flash`` set."""
+    hw = program.hw
+    cols = hw.pe_cols
+    bias_bits = BIAS_WORD.bits + (STREAM_START.bits if program.compressed is not None else 0)
+    widths = {"bias": bias_bits, "mask": hw.pe_rows,
+              "weight": weight_word_bits(hw.pe_rows, int(program.weight_bits))}
+    instrs = list(program.instructions)
+    convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]
+    # the halves: the most words of each kind any chunk needs
+    first = [chunk_words(program, instrs[i]) for i in convs]
+    halves = {k: max((_counts(w)[k] for w in first), default=0) for k in KINDS}
+    image, blocks, chunk_loads = [], {}, []
+    for j, i in enumerate(convs):
+        f, half = instrs[i], j % 2
+        words = chunk_words(program, f, half, halves["weight"]) if f.compressed else first[j]
+        counts = _counts(words)
+        block = block_of(words, counts, widths)
+        key = tuple(block)
+        if key not in blocks:
+            blocks[key] = len(image)
+            image += block
+        base = blocks[key]
+        if base >= 1 << FLASH_ADDR_BITS:
+            raise FpgagenError(f"the flash image of program {program.name!r} needs more "
+                               f"than {1 << FLASH_ADDR_BITS} words")
+        chunk_loads.append(dict(load=1, load_half=half, load_base=base,
+                                load_bias_words=counts["bias"],
+                                load_mask_words=counts["mask"],
+                                load_weight_words=counts["weight"]))
+        fields = f.fields()
+        fields["weight_base"] = half * (halves["mask"] if f.compressed else halves["weight"])
+        fields["bias_base"] = half * halves["bias"]
+        instrs[i] = Instr(**fields)
+    loads = [dict() for _ in instrs]
+    for j, k in enumerate(load_points(convs)):
+        loads[k].update(chunk_loads[j])
+    for j, i in enumerate(convs):
+        loads[i].update(wait_load=1, wait_half=j % 2)
+    loads = [LoadFields(**d) for d in loads]
+    store = FlashStore(image=image or [0], loads=loads, halves=halves, widths=widths,
+                       bank_instructions=list(program.instructions))
+    base_cycles = [info.cycles_predicted for info in program.layers]
+    stalls = flash_stalls(base_cycles, loads,
+                          [store.load_flash_words(l, cols) for l in loads], hw.flash)
+    layers = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted + s)
+              for info, s in zip(program.layers, stalls)]
+    return dataclasses.replace(program, instructions=instrs, layers=layers, flash=store)
+
+
+def read_load(image, load: LoadFields, cols: int, widths: dict) -> dict:
+    """What a load writes, read back from the flash ``image`` as the loader does:
+    ``{kind: list (per column) of lists of memory words}``, :data:`KINDS` in order, each
+    column ``load_<kind>_words`` words of ``widths[kind]`` bits."""
+    pos, out = load.load_base, {}
+    for k in KINDS:
+        n, per = getattr(load, f"load_{k}_words"), flash_words_per(widths[k])
+        out[k] = []
+        for _ in range(cols):
+            chunk = image[pos:pos + n * per]
+            if len(chunk) != n * per:
+                raise FpgagenError(f"a load at flash word {load.load_base} reads past the "
+                                   f"image ({len(image)} words)")
+            out[k].append(deserialize(chunk, widths[k]))
+            pos += n * per
+    return out

@@ -1,0 +1,250 @@
+"""Weights in flash (``HwParams.weight_store = "flash"``): the load fields of the
+instruction set, the flash image (read back as the loader reads it, it holds exactly the
+bank words the ROM design holds), the staging halves and relative addresses, where the
+loads are issued, their stalls, and the engine model bit-exact against the golden model on
+random graphs (dense and compressed)."""
+
+import dataclasses
+import os
+import random
+
+import numpy as np
+import pytest
+
+from fpgagen.errors import FpgagenError
+from fpgagen.hw import HwParams
+from fpgagen.hw.cost import flash_load_cycles, flash_stalls
+from fpgagen.hw.flash_timing import read_cycles
+from fpgagen.hw.isa import (INSTRUCTION_BITS, Instr, LoadFields, Opcode, pack_flash_instruction,
+                            pack_instruction, unpack_flash_instruction)
+from fpgagen.hw.params import FlashTiming, WeightStore
+from fpgagen.hw.spec import BIAS_WORD
+from fpgagen.hw.timing import (FLASH_LAUNCH_ISSUE_LAG, FLASH_LOAD_DONE_LAG,
+                               FLASH_LOAD_START_LAG)
+from fpgagen.hw.weight_stream import STREAM_START, items_per_word
+from fpgagen.schedule import pack_input, run_program
+from fpgagen.schedule.flash_store import (KINDS, deserialize, flash_image, load_points,
+                                          read_load, serialize)
+from fpgagen.schedule.weight_chunks import least_chunk_bits
+from fpgagen.testing import block_tensors, draw_graph_spec, numpy_draw, prepare
+
+SEED = int(os.environ.get("FPGAGEN_RANDOM_SEED") or random.SystemRandom().randrange(2 ** 32))
+#: Random graphs lowered per run and kind (dense, compressed).
+GRAPHS = int(os.environ.get("FPGAGEN_FLASH_GRAPHS", 8))
+
+
+# --- parameters and instruction fields -------------------------------------------------------
+
+def test_weight_store_parameters():
+    hw = HwParams(pe_rows=4, pe_cols=4, weight_chunk_bits=512, weight_store="flash")
+    assert hw.weight_store is WeightStore.FLASH and hw.in_flash
+    assert hw.flash == FlashTiming(latency=5, burst_limit=128, words_per=4, clocks_per=7)
+    assert HwParams().weight_store is WeightStore.BRAM and not HwParams().in_flash
+    with pytest.raises(ValueError, match="weight_store='flash' needs weight_chunk_bits"):
+        HwParams(weight_store="flash")
+    with pytest.raises(ValueError, match=r"weight_store must be one of \['bram', 'flash'\], "
+                                         r"not 'rom'"):
+        HwParams(weight_store="rom")
+    with pytest.raises(ValueError, match=r"words_per / clocks_per must be at most 1, not 8/7"):
+        FlashTiming(words_per=8)
+
+
+def test_load_fields_pack_above_the_instruction():
+    instr = Instr(op=Opcode.CONV, kh=3, kw=3, weight_base=17, bias_base=2)
+    load = LoadFields(wait_load=1, wait_half=1, load=1, load_half=0, load_base=123456,
+                      load_bias_words=3, load_mask_words=0, load_weight_words=99)
+    word = pack_flash_instruction(instr, load)
+    assert word & ((1 << INSTRUCTION_BITS) - 1) == pack_instruction(instr)
+    assert unpack_flash_instruction(word) == (instr, load)
+    assert unpack_flash_instruction(pack_instruction(instr)) == (instr, LoadFields())
+    with pytest.raises(ValueError, match=r"load field load_half=2 does not fit"):
+        LoadFields(load_half=2)
+
+
+def test_serialize_little_endian_words_of_32_bits():
+    word = (0x5 << 64) | (0x0123456789ABCDEF)  # a 68-bit bias word
+    assert serialize([word], 68) == [0x89ABCDEF, 0x01234567, 0x5]
+    assert serialize([0xAB, 0xCD], 8) == [0xAB, 0xCD]
+    assert deserialize(serialize([word, 7], 68), 68) == [word, 7]
+    with pytest.raises(ValueError, match="does not fit 8 bits"):
+        serialize([256], 8)
+
+
+def test_load_points():
+    # chunk 0 at instruction 0; chunk j after chunk j - 2, after chunk j - 1's load
+    assert load_points([1, 2, 3, 4]) == [0, 1, 2, 3]
+    assert load_points([0, 1, 5, 6, 9]) == [0, 1, 2, 3, 6]
+    assert load_points([3, 8, 9]) == [0, 1, 4]
+
+
+def test_flash_stalls_by_hand():
+    timing = FlashTiming(latency=5, burst_limit=4, words_per=4, clocks_per=7)
+    lc = flash_load_cycles(10, timing)
+    assert lc == FLASH_LOAD_START_LAG + read_cycles(10, 5, 4, 4, 7) + FLASH_LOAD_DONE_LAG
+    loads = [LoadFields(load=1, load_half=0), LoadFields(wait_load=1, wait_half=0),
+             LoadFields(wait_load=1, wait_half=0, load=1, load_half=1),
+             LoadFields(wait_load=1, wait_half=1)]
+    stalls = flash_stalls([5, 100, 20, 50], loads, [10, 0, 10, 0], timing)
+    # 0: launches, issues the next cycle; 1: waits for the load (done lc after the
+    # launch); 2: launches at once (the loader is idle), issues the next cycle; 3: waits
+    # for that load
+    t1 = 1 + 5
+    t2 = lc + 100
+    t3 = t2 + 1 + 20
+    assert stalls == [FLASH_LAUNCH_ISSUE_LAG, lc - t1, FLASH_LAUNCH_ISSUE_LAG,
+                      max(0, t2 + lc - t3)]
+
+
+# --- random graphs -----------------------------------------------------------------------------
+
+def _flash_program(seed: int, compress: bool):
+    """A random graph, lowered for the ROM design and for weights in flash with the least
+    budget (so that chunks are many)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        spec = draw_graph_spec(numpy_draw(rng), blocks=(2, 4), compress=compress)
+        if compress and not spec.index_bits:
+            continue
+        try:
+            whole = prepare(spec)
+            spec = dataclasses.replace(spec, weight_chunk_bits=least_chunk_bits(whole.program))
+            return prepare(spec), prepare(dataclasses.replace(spec, weight_store="flash"))
+        except FpgagenError:
+            continue
+    raise AssertionError(f"seed {seed}: 20 random graphs refused")
+
+
+def _lane_ints(banks, c, lo, hi, wb):
+    lanes = banks[c, lo:hi].astype(np.int64) & ((1 << wb) - 1)
+    return [sum(int(v) << (l * wb) for l, v in enumerate(row)) for row in lanes]
+
+
+def _signed(v, bits):
+    return v - ((v >> (bits - 1)) << bits)
+
+
+def _check_image(rom, flash):
+    """Every CONV chunk's load, read back from the image, holds the ROM design's bank
+    words, its bias and index stream starts relative to its half, zeros as padding."""
+    st = flash.flash
+    cols, wb = flash.hw.pe_cols, int(flash.weight_bits)
+    assert [f.op for f in flash.instructions] == [f.op for f in rom.instructions]
+    assert st.bank_instructions == rom.instructions
+    assert flash_image(flash) == st.image
+    loads = [l for l in st.loads if l.load]
+    convs = [(i, f) for i, f in enumerate(rom.instructions) if f.op == Opcode.CONV]
+    assert len(loads) == len(convs)
+    cw = rom.compressed
+    for j, ((i, f), load) in enumerate(zip(convs, loads)):
+        half = j % 2
+        staged = flash.instructions[i]
+        assert load.load_half == half
+        assert st.loads[i].wait_load == 1 and st.loads[i].wait_half == half
+        assert staged.bias_base == half * st.halves["bias"]
+        kind = "mask" if f.compressed else "weight"
+        assert staged.weight_base == half * st.halves[kind]
+        assert {k: v for k, v in staged.fields().items()
+                if k not in ("weight_base", "bias_base")} == \
+            {k: v for k, v in f.fields().items() if k not in ("weight_base", "bias_base")}
+        got = read_load(st.image, load, cols, st.widths)
+        for k in KINDS:
+            assert getattr(load, f"load_{k}_words") <= st.halves[k]
+            assert all(len(col) == getattr(load, f"load_{k}_words") for col in got[k])
+        n = f.out_groups * f.kh * f.kw * f.in_groups
+        for c in range(cols):
+            bias = got["bias"][c]
+            for g in range(f.out_groups):
+                w = bias[g]
+                b = _signed(w & 0xFFFFFFFF, 32)
+                s = _signed((w >> BIAS_WORD["shift"].offset) & 0xFF, 8)
+                assert (b, s) == (rom.bias_banks[c, f.bias_base + g],
+                                  rom.shift_banks[c, f.bias_base + g])
+            assert not any(bias[f.out_groups:])
+            if not f.compressed:
+                want = _lane_ints(rom.weight_banks, c, f.weight_base, f.weight_base + n, wb)
+                assert got["weight"][c][:n] == want and not any(got["weight"][c][n:])
+                continue
+            masks = [int(v) for v in cw.masks[c, f.weight_base:f.weight_base + n]]
+            assert got["mask"][c][:n] == masks and not any(got["mask"][c][n:])
+            first = int(cw.starts[c, f.bias_base, 0])
+            stored = sum(bin(m).count("1") for m in masks)
+            for g in range(f.out_groups):
+                top = bias[g] >> BIAS_WORD.bits
+                word = top & ((1 << STREAM_START["word"].bits) - 1)
+                item = top >> STREAM_START["item"].offset
+                assert item == cw.starts[c, f.bias_base + g, 1]
+                if stored:
+                    assert word == (half * st.halves["weight"]
+                                    + cw.starts[c, f.bias_base + g, 0] - first)
+            per = items_per_word(f.index_bits, wb * flash.hw.pe_rows)
+            item0 = int(cw.starts[c, f.bias_base, 1])
+            used = (item0 + stored - 1) // per + 1 if stored else 0
+            words = got["weight"][c]
+            assert words[:used] == _lane_ints(rom.weight_banks, c, first, first + used, wb)
+            assert not any(words[used:])
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["dense", "compressed"])
+def test_random_graphs_image_round_trip_and_bit_exact(compress):
+    rng = np.random.default_rng(SEED + 7 * compress)
+    for _ in range(GRAPHS):
+        prep_rom, prep = _flash_program(int(rng.integers(2 ** 32)), compress)
+        rom, program = prep_rom.program, prep.program
+        assert program.hw.in_flash and rom.flash is None
+        if compress:
+            assert any(f.compressed for f in program.instructions)
+        _check_image(rom, program)
+        assert program.cycles_predicted > rom.cycles_predicted
+        result = run_program(program, pack_input(program, prep.graph, prep.image),
+                             capture=True)
+        for i, names in enumerate(block_tensors(prep.spec)):
+            for name in names:
+                if name in program.tensors:
+                    got, want = result.tensors[name], prep.golden[name]
+                elif name in program.unstored:
+                    continue
+                else:
+                    got, want = result.scores, prep.golden[name].ravel()
+                np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED}: {prep.spec}, "
+                                                                 f"block {i}, {name}")
+        assert result.cycles == [i.cycles_predicted for i in program.layers]
+
+
+def test_bram_store_is_the_design_as_before():
+    prep_rom, _ = _flash_program(SEED, True)
+    spec = prep_rom.spec
+    again = prepare(dataclasses.replace(spec, weight_store="bram"))
+    assert again.program.words() == prep_rom.program.words()
+    assert again.program.flash is None
+    assert max(w.bit_length() for w in again.program.words()) <= INSTRUCTION_BITS
+
+
+def test_design_staging_rams_and_flash_bus_ports():
+    """The memory map of a flash design has staging RAMs of two halves and a wider
+    schedule; its top level reads a flash model, or with ``flash_bus_port`` exposes the
+    Avalon-MM master as ``bus__*`` ports."""
+    from amaranth.back import verilog
+
+    from fpgagen.gateware.top import Accelerator, AcceleratorConfig
+    from fpgagen.hw.isa import LOAD_FIELDS_BITS
+    from fpgagen.schedule.memory_map import MemoryRole, memory_map
+
+    _, prep = _flash_program(SEED, True)
+    program = prep.program
+    st = program.flash
+    mm = memory_map(program)
+    for role, kind in ((MemoryRole.WEIGHTS, "weight"), (MemoryRole.BIAS, "bias"),
+                       (MemoryRole.MASKS, "mask")):
+        mems = mm.of(role)
+        assert len(mems) == program.hw.pe_cols
+        assert {(m.kind, m.banked, m.depth) for m in mems} == {("ram", False, st.depth(kind))}
+    assert mm.one(MemoryRole.SCHEDULE).width == INSTRUCTION_BITS + LOAD_FIELDS_BITS
+    mm = mm.with_bank_depths(lambda m: 64)
+    for port in (False, True):
+        cfg = AcceleratorConfig.for_program(program, mm, flash_bus_port=port)
+        text = verilog.convert(Accelerator(cfg), name="top", emit_src=False)
+        head = text[:text.index(");")]  # the top module's port list comes first
+        ports = {name for name in ("bus__address", "bus__read", "bus__burstcount",
+                                   "bus__waitrequest", "bus__readdata", "bus__readdatavalid")
+                 if f" {name}," in head or f" {name}\n" in head}
+        assert len(ports) == (6 if port else 0), head
