@@ -136,13 +136,25 @@ def test_budget_without_flash_and_too_small_exit_2(tmp_path, capsys):
     assert status == 2 and "alone needs" in err and "81 bits" in err
 
 
-def test_explicit_budget(tmp_path, capsys):
+def test_explicit_budget_and_the_schedule_in_logic(tmp_path, capsys):
+    """A budget of one output group of the heaviest conv and two row bands: more chunks
+    than the default, a schedule deeper than the shallow ROMs that go to logic anyway (the
+    bands share their flash blocks); it is a ROM in logic
+    all the same (Quartus ``romstyle``), counted in LUTs, and no block RAM is initialized."""
     out = tmp_path / "kb"
     status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
-                               "--weight-chunk-kb", "0.5", "--out", out, *SMALL)
+                               "--weight-chunk-kb", "0.08", "--steps", "2", "--out", out,
+                               *SMALL)
     assert status == 0, text + err
-    ws = _report(out)["weight_store"]
-    assert (ws["chunk_bits"], ws["chunk_default"]) == (4096, False)
+    d = _report(out)
+    ws = d["weight_store"]
+    assert (ws["chunk_bits"], ws["chunk_default"]) == (655, False)
+    (schedule,) = [m for m in d["memory"]["memories"] if m["name"] == "schedule"]
+    assert schedule["depth"] > 64 and schedule["block"] == "logic" and schedule["luts"] > 0
+    assert ws["initialized_memories"] == [] and d["flash"][0]["mode"] == \
+        "single_compressed_image"
+    assert ws["conv_chunks"] > 64 and ws["image_bytes"] == d["flash"][0]["used_bytes"]
+    assert '(* romstyle = "logic" *)' in (out / "rtl" / "fpgagen_top.v").read_text()
 
 
 def test_bram_is_the_default_and_unchanged(tmp_path, capsys):
