@@ -272,25 +272,26 @@ def add_board_arg(p, *, required: bool, help: str = "") -> None:
                    help=f"{help}board file (boards/*.yaml) or bundled board name: {boards}")
 
 
-def add_weight_store_args(p) -> None:
+def add_weight_store_args(p, *, needs_board: bool = False) -> None:
     """``--weight-store`` and ``--weight-chunk-kb`` of ``build`` and ``simulate --board``
-    (read by :func:`design_config`)."""
+    (read by :func:`design_config`); ``needs_board``: the help says they need ``--board``."""
     from .hw.params import WeightStore
 
+    board = "; needs --board" if needs_board else ""
     p.add_argument("--weight-store", choices=[w.value for w in WeightStore], default="bram",
                    help="where the weights live: 'bram', ROM banks in block RAM; 'flash', the "
                         "board's on-chip flash (the MAX 10's user flash), loaded chunk by "
                         "chunk of output groups into double-buffered staging RAMs while the "
                         "previous chunk computes (docs/hardware.md, Weights in flash); the "
                         "flash's timing comes from the board file; refused on a board "
-                        "without flash (default: %(default)s)")
+                        f"without flash{board} (default: %(default)s)")
     p.add_argument("--weight-chunk-kb", type=positive_float, metavar="KB",
                    help="with --weight-store flash, the staging budget: the most weight "
                         "data (weights or masks and indices, and biases) one conv "
                         "instruction may use per PE column, in KB of 1024 bytes; every conv "
                         "is split into chunks of output groups that fit; refused when one "
                         "output group needs more (default: the smallest budget every conv's "
-                        "single output group fits, times 2)")
+                        f"single output group fits, times 2){board}")
 
 
 def design_config(args, board):

@@ -37,8 +37,10 @@ def add_parser(sub):
                     "memory banks (one row of the board's blocks each), and frames per "
                     "second at its clock; what differs: the ROM images are .hex files for "
                     "Verilator (build writes .mif for Intel boards, same contents), there is "
-                    "no vendor project, and a design that does not fit the board is "
-                    "simulated all the same (build writes only its reports). --weight-budget-"
+                    "no vendor project, a design that does not fit the board is "
+                    "simulated all the same (build writes only its reports), and with "
+                    "--weight-store flash the top level reads a model of the flash holding "
+                    "the image (build's has the flash IP's bus ports). --weight-budget-"
                     "kb is build's alone: pass the --layer-format choices its report names. "
                     "Exit status 0 when bit-exact, 1 when not, 2 for bad input.")
     add_net_args(p)
@@ -77,7 +79,7 @@ def add_parser(sub):
                         "board) whose activation memory is at most KB kilobytes (1024 bytes; "
                         "a word of N 9-bit lanes is 9N/8 bytes); refused when no plan is that "
                         "small")
-    add_weight_store_args(p)
+    add_weight_store_args(p, needs_board=True)
     p.set_defaults(func=run)
     return p
 

@@ -253,3 +253,10 @@ def test_simulate_flash_is_the_design_build_emits(tmp_path, capsys, image, no_ve
                  for m in cfg.memories}
     assert simulated == built
     assert ("weights", data["weight_store"]["staging"]["weight"]["depth"], 32, "ram") in built
+
+
+def test_flash_needs_a_board(tmp_path, capsys, image, no_verilator):
+    status = main(["simulate", "--image", str(image), "--build-dir", str(tmp_path / "sim"),
+                   "--weight-store", "flash", *TINY])
+    assert status == 2
+    assert "--weight-store flash and --weight-chunk-kb need --board" in capsys.readouterr().err
