@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fpgagen.build_flow import (DEFAULT_CHUNK_GROUPS, BuildConfig, default_chunk_bits,
-                                flash_timing, step_hw, step_lower, step_weight_store)
+from fpgagen.build_flow import (DEFAULT_CHUNK_GROUPS, FLASH_PROPOSALS_NOTE, BuildConfig,
+                                default_chunk_bits, flash_timing, step_hw, step_lower,
+                                step_weight_store)
 from fpgagen.cli import main
 from fpgagen.devices.board import BOARDS_DIR, resolve_board
 from fpgagen.emit.design import FLASH_IMAGE_FILE
@@ -18,6 +19,7 @@ from fpgagen.errors import FpgagenError
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.hw.params import WeightStore
 from fpgagen.nets import NetOptions
+from fpgagen.schedule.memory_map import SCHEDULE_LOGIC_MAX_DEPTH, MemoryMap, MemoryRole
 from fpgagen.schedule.weight_chunks import least_chunk_bits
 
 #: Small and quick, fits the DE10-Lite.
@@ -117,6 +119,10 @@ def test_image_larger_than_the_mode_does_not_fit(tmp_path, capsys):
     line = next(v for v in d["verdict"] if v.startswith("ufm"))
     assert f"{d['flash'][0]['used_bytes']:,d} bytes" in line
     assert "single_compressed_image_with_memory_init" in line and "codebook" in line
+    # options that fit are not searched for flash designs, and the reports say so
+    assert d["proposals"] == [] and FLASH_PROPOSALS_NOTE in d["notes"]
+    assert "No option tried fits" not in text
+    assert "None of the options tried" not in (out / "report.md").read_text()
 
 
 def test_flash_on_a_board_without_flash_exits_2(tmp_path, capsys):
@@ -195,3 +201,15 @@ def test_help_names_the_options(capsys):
             main([command, "--help"])
         text = capsys.readouterr().out
         assert "--weight-store {bram,flash}" in text and "--weight-chunk-kb KB" in text
+
+
+@pytest.mark.parametrize("instructions, style", [
+    (SCHEDULE_LOGIC_MAX_DEPTH, "logic"), (SCHEDULE_LOGIC_MAX_DEPTH + 1, "auto")])
+def test_schedule_in_logic_up_to_its_limit(instructions, style):
+    """A flash design's schedule ROM is logic up to the limit, then an ordinary ROM (a
+    block RAM with initial contents when deeper than the shallow ROMs of the fit)."""
+    kw = dict(pe_rows=4, pe_cols=4, weight_bits=8, weight_depth=8, bias_depth=4,
+              act_depth=64, instructions=instructions, score_groups=3, pool_depth=2)
+    flash = MemoryMap.build(**kw, staging=True).one(MemoryRole.SCHEDULE)
+    assert flash.style == style
+    assert MemoryMap.build(**kw).one(MemoryRole.SCHEDULE).style == "auto"

@@ -311,7 +311,7 @@ def summary_text(data: dict, out_dir: str) -> str:
                          f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
                          f" multipliers, {p['performance']['fps']:g} frames/s; "
                          f"{p['accuracy_text']}")
-    elif not data["fits"]:
+    elif not data["fits"] and "weight_store" not in data:  # not searched with flash
         lines.append("No option tried fits this board (see report.md).")
     for n in data["notes"]:
         lines.append(f"note: {n}")

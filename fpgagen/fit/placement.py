@@ -34,7 +34,8 @@ this rule (``LOGIC_MAX_DEPTH``, ``FF_RAM_MAX_BITS``):
   1024 bits does, as flip-flops.
 
 A ROM whose RTL asks for logic (``style="logic"``: the schedule ROM of a design with its
-weights in flash) is in logic whatever its depth, counted as the shallow ROMs above.
+weights in flash, up to :data:`~fpgagen.schedule.memory_map.SCHEDULE_LOGIC_MAX_DEPTH`
+instructions) is in logic whatever its depth, counted as the shallow ROMs above.
 
 Memory kinds other than ``block``: ``spram`` (iCE40 SPRAM) is single-port with no initial
 contents, so it holds neither a ROM nor a RAM that is read and written in the same cycle

@@ -17,7 +17,14 @@ from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEI
 from ..hw.weight_stream import STREAM_START
 from ..ir.quant import MAX_INDEX_BITS
 
-__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths"]
+__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths",
+           "SCHEDULE_LOGIC_MAX_DEPTH"]
+
+#: With the weights in flash, a schedule ROM of at most this many instructions is logic
+#: (style ``logic``), so that it needs no block RAM initialization; a deeper one would
+#: cost too many LUTs (517-bit words: about 7,800 4-input LUTs at 128 words, 124,000 for
+#: the 1,600 instructions of SqueezeNet v1.1 in chunks) and stays an initialized ROM.
+SCHEDULE_LOGIC_MAX_DEPTH = 128
 
 
 class MemoryRole(enum.Enum):
@@ -154,8 +161,8 @@ class MemoryMap:
         staging RAMs the loader writes (Amaranth memories, not banked; the depths given are
         their two halves), and a schedule word also holds the load fields
         (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`); the schedule ROM is logic (``style
-        "logic"``), so that no block RAM is initialized but the codebook ROM of
-        compressed layers.
+        "logic"``) when at most :data:`SCHEDULE_LOGIC_MAX_DEPTH` instructions deep, so
+        that no block RAM is initialized but the codebook ROM of compressed layers.
         """
         compressed = mask_depth > 0
         bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
@@ -172,7 +179,8 @@ class MemoryMap:
                                   role=MemoryRole.ACTIVATIONS))
         schedule_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if staging else 0)
         mems.append(LogicalMemory("schedule", max(instructions, 1), schedule_bits, "rom",
-                                  style="logic" if staging else "auto",
+                                  style=("logic" if staging and instructions
+                                         <= SCHEDULE_LOGIC_MAX_DEPTH else "auto"),
                                   role=MemoryRole.SCHEDULE))
         mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * pe_rows, "ram",
                                   role=MemoryRole.SCORES))
