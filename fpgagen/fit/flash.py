@@ -120,10 +120,10 @@ def flash_note(use: FlashUse, block_unit: str) -> str:
     if use.used_bits:
         verdict = ("fits" if use.used_bits <= use.available_bits else
                    f"does not fit: {use.used_bits - use.available_bits:,d} bits over")
-        lines = [f"{use.used_bits // 8:,d} bytes used: the flash image of the weights, biases "
-                 f"and masks ({use.used_bits // 32:,d} words of 32 bits), loaded chunk by chunk "
-                 f"into staging RAMs; of {_bits(use.available_bits)} in mode "
-                 f"{use.mode or 'none'}: {verdict}."]
+        lines = [f"{use.used_bits // 8:,d} bytes used: the flash image of the weights (masks "
+                 f"and indices of compressed layers) and biases ({use.used_bits // 32:,d} "
+                 f"words of 32 bits), loaded chunk by chunk into staging RAMs; of "
+                 f"{_bits(use.available_bits)} in mode {use.mode or 'none'}: {verdict}."]
     else:
         lines = [f"{use.used_bits // 8:,d} bytes used (no fpgagen design stores data in flash "
                  f"yet; the weights stay in block RAM)."]
