@@ -252,8 +252,9 @@ def verdict_text(data: dict) -> list[str]:
                 f"{o['over']:,d} {o['unit']} over.")
         if o["resource"] == "bram":
             b, avail = data["memory"]["blocks"], o["available"]
-            line += (f" Weight banks {b['weights']:,d} ({_x(b['weights'] / avail)} the "
-                     f"device on their own), bias banks {b['bias']:,d}, activation memory "
+            banks = "staging RAMs" if "weight_store" in data else "banks"
+            line += (f" Weight {banks} {b['weights']:,d} ({_x(b['weights'] / avail)} the "
+                     f"device on their own), bias {banks} {b['bias']:,d}, activation memory "
                      f"{b['activation']:,d} ({_x(b['activation'] / avail)}), "
                      + (f"weight decoders {b['decoder']:,d}, " if b.get("decoder") else "")
                      + f"other {b['other']:,d}.")
