@@ -18,16 +18,18 @@ from .fit.placement import MemoryFit, fit_memories
 from .fit.proposals import DesignPoint, Proposal, propose
 from .fit.verdict import Verdict, make_verdict
 from .flow import FlowConfig, step_import, step_quantize
-from .hw.params import HwParams
+from .hw.params import FlashTiming, HwParams, WeightStore
 from .schedule.memory_map import MemoryMap, MemoryRole
 from .ir import Graph
 from .ir.weight_format import WeightFormat
 from .nets import NetOptions, canonical_name
 
-__all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_lower",
+__all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", "step_weight_store",
+           "flash_timing", "default_chunk_bits", "DEFAULT_CHUNK_GROUPS", "step_lower",
            "step_plan",
            "step_analyze", "step_probe", "step_accuracy", "step_propose", "rank_proposals",
-           "candidate_formats", "point_flow", "step_layer_formats", "RESHAPE_NOTE", "step_schedule", "step_rtl", "step_project",
+           "candidate_formats", "point_flow", "step_layer_formats", "RESHAPE_NOTE",
+           "FLASH_PROPOSALS_NOTE", "step_schedule", "step_rtl", "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
 
@@ -62,6 +64,16 @@ class BuildConfig:
     #: chosen to fit it (:func:`fpgagen.fit.layer_formats.choose_layer_formats`); ``None``:
     #: the formats of ``flow``
     weight_budget_bytes: int | None = None
+    #: where the weights live (``--weight-store``): ROM banks in block RAM, or the board's
+    #: on-chip flash, streamed chunk by chunk into staging RAMs (``docs/hardware.md``,
+    #: *Weights in flash*)
+    weight_store: WeightStore = WeightStore.BRAM
+    #: staging budget in bits per PE column (``--weight-chunk-kb``), flash only; ``None``:
+    #: :func:`default_chunk_bits`
+    weight_chunk_bits: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight_store", WeightStore(self.weight_store))
 
     @property
     def clock(self) -> float:
@@ -159,12 +171,68 @@ def step_install(stage: Path, out: Path) -> None:
 
 def step_hw(cfg: BuildConfig) -> HwParams:
     """The PE array: ``cfg.pe`` or the largest square one (up to 16x16) whose multipliers
-    the board has (:func:`fpgagen.fit.multipliers.default_pe`)."""
+    the board has (:func:`fpgagen.fit.multipliers.default_pe`), weights in ROM banks (the
+    flash store is added once the network is known: :func:`step_weight_store`).
+
+    Raises
+    ------
+    FpgagenError
+        For a bad PE array, the flash store on a board without flash (naming the board and
+        its memories), a staging budget without the flash store.
+    """
+    b = cfg.board
+    if cfg.weight_store is WeightStore.FLASH and not b.flash:
+        mems = ", ".join(f"{m.name} ({m.kind})" for m in b.memory)
+        raise FpgagenError(f"--weight-store flash: board {b.key!r} ({b.name}, {b.device}) "
+                           f"has no flash memory; its memories: {mems}")
+    if cfg.weight_store is WeightStore.BRAM and cfg.weight_chunk_bits is not None:
+        raise FpgagenError("--weight-chunk-kb is the staging budget of --weight-store flash; "
+                           "with the weights in block RAM (bram) there is no staging")
     n = cfg.pe if cfg.pe is not None else default_pe(cfg.board, cfg.flow.weight_bits)
     try:
         return HwParams(pe_rows=n, pe_cols=n)
     except ValueError as e:
         raise FpgagenError(str(e)) from None
+
+
+def flash_timing(board: Board) -> FlashTiming:
+    """The :class:`~fpgagen.hw.params.FlashTiming` of ``board``'s (first) flash, from its
+    board file: read latency, longest burst, burst throughput."""
+    f = board.flash[0]
+    words, clocks = f.burst_throughput
+    return FlashTiming(latency=f.read_latency_cycles, burst_limit=f.max_burst_words,
+                       words_per=words, clocks_per=clocks)
+
+
+#: Output groups of the heaviest conv that the default staging budget holds
+#: (:func:`default_chunk_bits`).
+DEFAULT_CHUNK_GROUPS = 2
+
+
+def default_chunk_bits(graph: Graph, hw: HwParams) -> int:
+    """The staging budget of ``--weight-store flash`` without ``--weight-chunk-kb``:
+    :data:`DEFAULT_CHUNK_GROUPS` times the smallest budget every conv's single output group
+    fits (:func:`fpgagen.schedule.weight_chunks.least_chunk_bits` of the whole-tensor
+    program): the heaviest conv loads two output groups per chunk, lighter ones more, so
+    the load of the next chunk overlaps the current one and the staging halves stay
+    small."""
+    from .schedule.weight_chunks import least_chunk_bits
+
+    return max(1, DEFAULT_CHUNK_GROUPS * least_chunk_bits(step_lower(graph, hw)))
+
+
+def step_weight_store(cfg: BuildConfig, graph: Graph, hw: HwParams) -> HwParams:
+    """``hw`` with the weight store of ``cfg``: unchanged for ``bram``; for ``flash``, the
+    staging budget (``cfg.weight_chunk_bits`` or :func:`default_chunk_bits`) and the board
+    file's flash timing (:func:`flash_timing`)."""
+    if cfg.weight_store is WeightStore.BRAM:
+        return hw
+    from dataclasses import replace
+
+    bits = (cfg.weight_chunk_bits if cfg.weight_chunk_bits is not None
+            else default_chunk_bits(graph, hw))
+    return replace(hw, weight_store=WeightStore.FLASH, weight_chunk_bits=bits,
+                   flash=flash_timing(cfg.board))
 
 
 def step_lower(graph: Graph, hw: HwParams):
@@ -228,7 +296,7 @@ def step_analyze(program, graph: Graph, board: Board, clock_mhz: float) -> Analy
     memories = board_memories(program, board)
     memfit = fit_memories(memories, board)
     logic = estimate_logic(program.hw, board, program)
-    verdict = make_verdict(board, memfit, logic)
+    verdict = make_verdict(board, memfit, logic, program)
     return Analysis(program=program, graph=graph, board=board, hw=program.hw,
                     clock_mhz=clock_mhz, memories=memories, memfit=memfit, logic=logic,
                     verdict=verdict, layers=layer_rows(program, graph, memfit),
@@ -357,6 +425,10 @@ def candidate_formats(float_graph: Graph, weight_bits: int, current: str = "dens
     return [f"codebook:{b}" for b in (8, 6, 5, 4) if b < weight_bits]
 
 
+#: The note a build with ``--weight-store flash`` carries when it does not fit.
+FLASH_PROPOSALS_NOTE = ("options that fit are not searched with --weight-store flash yet "
+                        "(the proposals model designs with their weights in block RAM)")
+
 #: The note a build with a weights file carries when it does not fit.
 RESHAPE_NOTE = ("a narrower network (--width) or fewer classes (--num-classes) would need "
                 "other weights: not proposed with a --weights file")
@@ -369,8 +441,9 @@ def step_propose(cfg: BuildConfig, analysis: Analysis, float_graph: Graph | None
     changes. With ``probe`` (:class:`~fpgagen.fit.accuracy.AccuracyProbe`), each proposal
     that keeps the width and the classes carries its measured accuracy (``accuracy``: the
     build's own, for proposals that keep its numbers); proposals are ranked by integer top-1
-    (measured ones first), then frames per second."""
-    if analysis.fits or not cfg.proposals:
+    (measured ones first), then frames per second. Not searched for a design with its
+    weights in flash (:data:`FLASH_PROPOSALS_NOTE`)."""
+    if analysis.fits or not cfg.proposals or analysis.hw.in_flash:
         return []
     boards = []
     for p in list_boards():
@@ -556,6 +629,7 @@ def run_build(cfg: BuildConfig) -> BuildResult:
     probe = step_probe(cfg, float_graph)
     cfg, choice = step_layer_formats(cfg, float_graph, hw)
     graph = step_quantize(float_graph, cfg.flow)
+    hw = step_weight_store(cfg, graph, hw)
     log.info("lowering %s to %s PEs", graph.name, hw)
     analysis = step_plan(cfg, graph, hw)
     program = analysis.program
@@ -575,7 +649,9 @@ def run_build(cfg: BuildConfig) -> BuildResult:
             written += step_schedule(program, stage / "rtl")
             notes.append("the design does not fit: only the reports and the schedule "
                          "(rtl/schedule.bin, rtl/schedule.txt) were written")
-            if cfg.proposals and real_weights(cfg):
+            if cfg.proposals and analysis.hw.in_flash:
+                notes.append(FLASH_PROPOSALS_NOTE)
+            elif cfg.proposals and real_weights(cfg):
                 notes.append(RESHAPE_NOTE)
         rel = sorted({str(Path(p).resolve().relative_to(stage.resolve())).replace("\\", "/")
                       for p in written} | set(REPORT_FILES))

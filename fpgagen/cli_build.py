@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .build_flow import run_build
-from .cli_common import (add_board_arg, add_net_args, add_quant_args, band_steps,
+from .cli_common import (add_board_arg, add_net_args, add_quant_args, add_weight_store_args,
+                         band_steps,
                          calibration_line, clock_mhz, design_config, pe_array, positive_float,
                          positive_int)
 from .emit.reports import summary_text
@@ -72,7 +73,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "bytes by moving conv layers to cheaper formats (pruned:B when most "
                         "weights are zeros, else codebook:B), the layers whose output noise "
                         "rises least per byte saved first; the choice is added to "
-                        "--layer-format and named in the report's notes")
+                        "--layer-format and named in the report's notes (the storage of the "
+                        "weights in block RAM, also with --weight-store flash)")
+    add_weight_store_args(p)
     p.set_defaults(func=run)
     return p
 

@@ -21,7 +21,7 @@ __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineP
            "weight_format", "layer_format", "layer_formats",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input", "calibration_text", "calibration_line", "add_board_arg",
-           "design_config"]
+           "add_weight_store_args", "design_config"]
 
 #: Exit status for bad usage or bad input files.
 EXIT_USAGE = 2
@@ -272,16 +272,42 @@ def add_board_arg(p, *, required: bool, help: str = "") -> None:
                    help=f"{help}board file (boards/*.yaml) or bundled board name: {boards}")
 
 
+def add_weight_store_args(p, *, needs_board: bool = False) -> None:
+    """``--weight-store`` and ``--weight-chunk-kb`` of ``build`` and ``simulate --board``
+    (read by :func:`design_config`); ``needs_board``: the help says they need ``--board``."""
+    from .hw.params import WeightStore
+
+    board = "; needs --board" if needs_board else ""
+    p.add_argument("--weight-store", choices=[w.value for w in WeightStore], default="bram",
+                   help="where the weights live: 'bram', ROM banks in block RAM; 'flash', the "
+                        "board's on-chip flash (the MAX 10's user flash), loaded chunk by "
+                        "chunk of output groups into double-buffered staging RAMs while the "
+                        "previous chunk computes (docs/hardware.md, Weights in flash); the "
+                        "flash's timing comes from the board file; refused on a board "
+                        f"without flash{board} (default: %(default)s)")
+    p.add_argument("--weight-chunk-kb", type=positive_float, metavar="KB",
+                   help="with --weight-store flash, the staging budget: the most weight "
+                        "data (weights or masks and indices, and biases) one conv "
+                        "instruction may use per PE column, in KB of 1024 bytes; every conv "
+                        "is split into chunks of output groups that fit; refused when one "
+                        "output group needs more (default: the smallest budget every conv's "
+                        f"single output group fits, times 2){board}")
+
+
 def design_config(args, board):
     """The :class:`~fpgagen.build_flow.BuildConfig` of the options that decide the design
     on ``board`` (a :class:`~fpgagen.devices.board.Board`), as ``build`` and ``simulate
     --board`` read them: the network and its quantization, ``--pe`` (``None``: the board's
     default, :func:`fpgagen.build_flow.step_hw`), ``--clock-mhz`` (``None``: the board's),
-    ``--steps`` and ``--max-activation-kb``. The build-only fields keep their defaults."""
+    ``--steps``, ``--max-activation-kb``, ``--weight-store`` and ``--weight-chunk-kb``
+    (in bits: ``KB * 8192``, rounded down). The build-only fields keep their defaults."""
     from .build_flow import BuildConfig
 
     limit = (int(args.max_activation_kb * 1024) if args.max_activation_kb is not None
              else None)
+    kb = getattr(args, "weight_chunk_kb", None)
     return BuildConfig(flow=flow_config(args), board=board,
                        pe=args.pe.pe_rows if args.pe is not None else None,
-                       clock_mhz=args.clock_mhz, max_activation_bytes=limit, steps=args.steps)
+                       clock_mhz=args.clock_mhz, max_activation_bytes=limit, steps=args.steps,
+                       weight_store=getattr(args, "weight_store", "bram"),
+                       weight_chunk_bits=max(1, int(kb * 8192)) if kb is not None else None)

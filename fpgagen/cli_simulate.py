@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 from .cli_common import (GENERATED_WEIGHTS_WARNING, add_board_arg, add_net_args,
-                         add_quant_args, band_steps, calibration_line, class_labels, clock_mhz,
-                         design_config, flow_config, pe_array, positive_float,
-                         require_square_input, top5)
+                         add_quant_args, add_weight_store_args, band_steps, calibration_line,
+                         class_labels, clock_mhz, design_config, flow_config, pe_array,
+                         positive_float, require_square_input, top5)
+from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
 from .frontend.files import require_file
@@ -36,8 +37,10 @@ def add_parser(sub):
                     "memory banks (one row of the board's blocks each), and frames per "
                     "second at its clock; what differs: the ROM images are .hex files for "
                     "Verilator (build writes .mif for Intel boards, same contents), there is "
-                    "no vendor project, and a design that does not fit the board is "
-                    "simulated all the same (build writes only its reports). --weight-budget-"
+                    "no vendor project, a design that does not fit the board is "
+                    "simulated all the same (build writes only its reports), and with "
+                    "--weight-store flash the top level reads a model of the flash holding "
+                    "the image (build's has the flash IP's bus ports). --weight-budget-"
                     "kb is build's alone: pass the --layer-format choices its report names. "
                     "Exit status 0 when bit-exact, 1 when not, 2 for bad input.")
     add_net_args(p)
@@ -76,6 +79,7 @@ def add_parser(sub):
                         "board) whose activation memory is at most KB kilobytes (1024 bytes; "
                         "a word of N 9-bit lanes is 9N/8 bytes); refused when no plan is that "
                         "small")
+    add_weight_store_args(p, needs_board=True)
     p.set_defaults(func=run)
     return p
 
@@ -90,7 +94,7 @@ def _progress():
 
 def run(args) -> int:
     """Run ``fpgagen simulate``; returns the exit status."""
-    from .build_flow import step_hw, step_plan
+    from .build_flow import step_hw, step_plan, step_weight_store
     from .devices.board import resolve_board
     from .fit.layers import frame_rate
     from .sim.network import check_build_dir
@@ -99,6 +103,9 @@ def run(args) -> int:
     # With --board, the PE array and the band plan are build's own (build_flow.step_hw,
     # build_flow.step_plan) over the configuration build makes of the same options.
     board = resolve_board(args.board) if args.board is not None else None
+    if board is None and (args.weight_store != "bram" or args.weight_chunk_kb is not None):
+        raise FpgagenError("--weight-store flash and --weight-chunk-kb need --board (the "
+                           "flash and its timing come from the board file)")
     design = design_config(args, board) if board is not None else None
     cfg = design.flow if design is not None else flow_config(args)
     hw = step_hw(design) if design is not None else (args.pe or HwParams())
@@ -132,6 +139,7 @@ def run(args) -> int:
     else:
         say(f"compiling {graph.name} for a {hw} PE array, the band plan build chooses for "
             f"{board.key}")
+        hw = step_weight_store(design, graph, hw)
         analysis = step_plan(design, graph, hw)
         plan = {"program": analysis.program, "board": board}
     report = simulate_image(graph, hw, image, build_dir, progress=say, **plan)

@@ -223,3 +223,40 @@ def test_bad_board_is_one_line(tmp_path, capsys, image, no_verilator, spec, mess
     for p in list_boards():
         assert p.stem in err
     assert not (tmp_path / "sim").exists() and not no_verilator.configs
+
+
+def test_simulate_flash_is_the_design_build_emits(tmp_path, capsys, image, no_verilator):
+    """With ``--weight-store flash``: the same schedule (with its load fields), flash image,
+    memories (staging RAMs) and cycles as build's; the simulated top level reads a model of
+    the flash holding the image, build's has the bus ports for the flash IP."""
+    from fpgagen.emit.design import FLASH_IMAGE_FILE
+    from fpgagen.hw.isa import INSTRUCTION_BITS, LOAD_FIELDS_BITS
+
+    options = [*TINY, "--pe", "4x4", "--weight-store", "flash"]
+    data = _build(capsys, tmp_path / "build", "--board", "max10", *options)
+    assert data["fits"]
+    out, _ = _simulate(capsys, "--board", "max10", "--image", image, "--build-dir",
+                       (tmp_path / "sim").resolve(), *options)
+    cfg = no_verilator.last
+    assert out["cycles"] == data["performance"]["cycles"]
+    assert out["fps"] == data["performance"]["fps"]
+    rtl = tmp_path / "build" / "rtl"
+    width = (INSTRUCTION_BITS + LOAD_FIELDS_BITS + 7) // 8
+    assert b"".join(w.to_bytes(width, "little")
+                    for w in cfg.program) == (rtl / "schedule.bin").read_bytes()
+    assert b"".join(int(w).to_bytes(4, "little")
+                    for w in cfg.flash.image) == (rtl / FLASH_IMAGE_FILE).read_bytes()
+    assert cfg.flash.timing.astuple() == (5, 128, 4, 7)
+    assert not cfg.flash.bus_port
+    built = {(m["name"], m["depth"], m["width"], m["kind"]) for m in data["memory"]["memories"]}
+    simulated = {(m.role.value if m.role is not None else m.name, m.depth, m.width, m.kind)
+                 for m in cfg.memories}
+    assert simulated == built
+    assert ("weights", data["weight_store"]["staging"]["weight"]["depth"], 32, "ram") in built
+
+
+def test_flash_needs_a_board(tmp_path, capsys, image, no_verilator):
+    status = main(["simulate", "--image", str(image), "--build-dir", str(tmp_path / "sim"),
+                   "--weight-store", "flash", *TINY])
+    assert status == 2
+    assert "--weight-store flash and --weight-chunk-kb need --board" in capsys.readouterr().err

@@ -14,11 +14,12 @@ from ..fit.memories import design_memory_map
 from ..gateware.ram import ram_verilog
 from ..gateware.rom import InitFormat, rom_verilog
 from ..gateware.top import Accelerator, AcceleratorConfig
-from ..hw.isa import INSTRUCTION_BITS
+from ..hw.isa import INSTRUCTION_BITS, LOAD_FIELDS_BITS
 from .memory_images import write_bank_images
 
-__all__ = ["TOP_MODULE", "VERILOG_FILES", "init_format_for", "schedule_bytes", "write_rtl",
-           "write_design", "write_schedule", "board_config"]
+__all__ = ["TOP_MODULE", "VERILOG_FILES", "FLASH_IMAGE_FILE", "init_format_for",
+           "schedule_bytes", "flash_image_bytes", "write_rtl", "write_design",
+           "write_schedule", "board_config"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ TOP_MODULE = "fpgagen_top"
 VERILOG_FILES = ("fpgagen_top.v", "fpgagen_rom.v", "fpgagen_ram.v")
 #: Bytes of one instruction in ``schedule.bin``.
 INSTRUCTION_BYTES = (INSTRUCTION_BITS + 7) // 8
+#: The flash image of a design with its weights in flash, in the RTL folder.
+FLASH_IMAGE_FILE = "flash_image.bin"
 
 
 def init_format_for(board) -> InitFormat:
@@ -38,16 +41,29 @@ def init_format_for(board) -> InitFormat:
 
 def schedule_bytes(program) -> bytes:
     """The schedule ROM's contents: every packed instruction as :data:`INSTRUCTION_BYTES`
-    little-endian bytes, in execution order."""
-    return b"".join(w.to_bytes(INSTRUCTION_BYTES, "little") for w in program.words())
+    little-endian bytes (with the weights in flash, the bytes of an instruction and its
+    load fields, ``ceil((INSTRUCTION_BITS + LOAD_FIELDS_BITS) / 8)``), in execution
+    order."""
+    n = (INSTRUCTION_BYTES if program.flash is None
+         else (INSTRUCTION_BITS + LOAD_FIELDS_BITS + 7) // 8)
+    return b"".join(w.to_bytes(n, "little") for w in program.words())
+
+
+def flash_image_bytes(program) -> bytes:
+    """The flash image of a program with its weights in flash (``program.flash.image``):
+    its 32-bit words from word 0, each little endian."""
+    return b"".join(int(w).to_bytes(4, "little") for w in program.flash.image)
 
 
 def board_config(program, board) -> AcceleratorConfig:
     """The top level of ``program`` for ``board``: the memory map with one row of the
     board's blocks per bank (:func:`fpgagen.fit.memories.design_memory_map`), the images
-    named bare in the board's format."""
+    named bare in the board's format; with the weights in flash, the loader's Avalon-MM
+    master as ``bus__*`` ports for the flash IP's data interface (not the simulation
+    model of the flash)."""
     return AcceleratorConfig.for_program(program, design_memory_map(program, board),
-                                         image_suffix=init_format_for(board).suffix)
+                                         image_suffix=init_format_for(board).suffix,
+                                         flash_bus_port=program.flash is not None)
 
 
 def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_banks, rtl_dir,
@@ -102,13 +118,19 @@ def write_design(config: AcceleratorConfig, weight_banks, bias_banks, shift_bank
 
 def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     """Write the accelerator's RTL for ``program`` on ``board`` into ``rtl_dir``: the design
-    (:func:`write_design`, images in the board's format, banks one row of its blocks) and
-    the schedule (:func:`write_schedule`). Returns every path written."""
+    (:func:`write_design`, images in the board's format, banks one row of its blocks), the
+    schedule (:func:`write_schedule`) and, with the weights in flash, the flash image
+    (:data:`FLASH_IMAGE_FILE`, :func:`flash_image_bytes`). Returns every path written."""
     fmt = init_format_for(board)
     paths = write_design(board_config(program, board), program.weight_banks,
                          program.bias_banks, program.shift_banks, rtl_dir, init_format=fmt,
                          ramstyle=board.profile.rom_ramstyle, compressed=program.compressed)
-    return paths + write_schedule(program, rtl_dir)
+    paths += write_schedule(program, rtl_dir)
+    if program.flash is not None:
+        image = Path(rtl_dir) / FLASH_IMAGE_FILE
+        image.write_bytes(flash_image_bytes(program))
+        paths.append(image)
+    return paths
 
 
 def write_schedule(program, rtl_dir) -> list[Path]:

@@ -15,6 +15,7 @@ from ..fit.memories import counts_as_yosys
 from ..fit.multipliers import count_multipliers
 from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
 from ..resources import template_env
+from ..hw.isa import Opcode
 from ..schedule.memory_map import MemoryRole
 
 __all__ = ["build_report_data", "render_json", "render_markdown", "render_html",
@@ -80,6 +81,34 @@ def _flash(use, block_unit: str) -> dict:
                      "burst_throughput": {"words": words, "clocks": clocks},
                      "max_clock_mhz": f.max_clock_mhz},
             "note": flash_note(use, block_unit)}
+
+
+def _weight_store(cfg, analysis) -> dict:
+    """The weight store of a design with its weights in flash: the budget, the image, the
+    flash it goes to and its capacity in the mode the design can use, the staging RAMs,
+    the chunks and the cycles their loads stall."""
+    program, hw, memfit = analysis.program, analysis.hw, analysis.memfit
+    st = program.flash
+    use = flash_use(analysis.board, memfit, program)[0]
+    t = hw.flash
+    convs = sum(1 for f in program.instructions if f.op == Opcode.CONV)
+    return {"store": hw.weight_store.value, "flash": use.flash.name,
+            "chunk_bits": int(hw.weight_chunk_bits),
+            "chunk_kb": round(hw.weight_chunk_bits / 8192, 3),
+            "chunk_default": cfg.weight_chunk_bits is None,
+            "image_words": len(st.image), "image_bytes": 4 * len(st.image),
+            "mode": use.mode, "available_bytes": use.available_bits // 8,
+            "fits": use.used_bits <= use.available_bits,
+            "initialized_memories": list(use.initialized),
+            "staging": {k: {"depth": st.depth(k), "half": int(st.halves[k]),
+                            "width": int(st.widths[k])} for k in st.halves
+                        if st.halves[k] or k != "mask"},
+            "staging_blocks": memfit.blocks_of(MemoryRole.WEIGHTS, MemoryRole.BIAS,
+                                               MemoryRole.MASKS),
+            "conv_chunks": convs,
+            "load_stall_cycles": int(sum(st.stalls)),
+            "timing": {"latency": t.latency, "burst_limit": t.burst_limit,
+                       "words_per": t.words_per, "clocks_per": t.clocks_per}}
 
 
 def _proposal(p) -> dict:
@@ -154,6 +183,10 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
                    "dropped, bank depths as in the RTL" if counts_as_yosys(board)
                    else "as the RTL declares them"),
     }
+    store = _weight_store(cfg, analysis) if hw.in_flash else None
+    if store is not None:  # the weights (and biases) are the flash image, plus the codebooks
+        memory["weight_bytes"] = memory["weight_storage"]["total"]
+        memory["bias_bytes"] = 0
     resources = {r.key: _resource(r) for r in verdict.all_resources}
     overflows = [{"resource": r.key, "unit": r.unit, "used": r.used, "available": r.available,
                   "over": r.over, "ratio": round(r.ratio, 2)} for r in verdict.overflows]
@@ -173,15 +206,21 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
                     "num_classes": int(graph.shapes()[graph.outputs[0]][0]),
                     "width": float(flow.net_options.width), "clock_mhz": analysis.clock_mhz,
                     "weights": weights_src,
-                    "calibration": len(flow.calibration)},
+                    "calibration": len(flow.calibration),
+                    **({"weight_store": store["store"], "weight_chunk_kb": store["chunk_kb"]}
+                       if store is not None else {})},
         "resources": resources,
         "overflows": overflows,
         "memory": memory,
-        **({"flash": [_flash(u, board.block_ram.name) for u in flash_use(board, memfit)]}
+        **({"flash": [_flash(u, board.block_ram.name)
+                      for u in flash_use(board, memfit, program)]}
            if board.flash else {}),
+        **({"weight_store": store} if store is not None else {}),
         "logic_model": analysis.logic.get("model", ""),
         "pe_multipliers": count_multipliers(hw, board, wbits).pe_array,
-        "performance": dict(analysis.performance),
+        "performance": {**analysis.performance,
+                        **({"load_stall_cycles": store["load_stall_cycles"]}
+                           if store is not None else {})},
         "layers": analysis.layers,
         "accuracy": accuracy,
         "accuracy_text": accuracy_text(accuracy),
@@ -213,11 +252,19 @@ def verdict_text(data: dict) -> list[str]:
                 f"{o['over']:,d} {o['unit']} over.")
         if o["resource"] == "bram":
             b, avail = data["memory"]["blocks"], o["available"]
-            line += (f" Weight banks {b['weights']:,d} ({_x(b['weights'] / avail)} the "
-                     f"device on their own), bias banks {b['bias']:,d}, activation memory "
+            banks = "staging RAMs" if "weight_store" in data else "banks"
+            line += (f" Weight {banks} {b['weights']:,d} ({_x(b['weights'] / avail)} the "
+                     f"device on their own), bias {banks} {b['bias']:,d}, activation memory "
                      f"{b['activation']:,d} ({_x(b['activation'] / avail)}), "
                      + (f"weight decoders {b['decoder']:,d}, " if b.get("decoder") else "")
                      + f"other {b['other']:,d}.")
+        elif any(f["name"].lower() == o["resource"] for f in data.get("flash", ())):
+            f = next(f for f in data["flash"] if f["name"].lower() == o["resource"])
+            line += f" The flash image of the weights in {f['name']}'s mode {f['mode'] or 'none'}"
+            if f["initialized_memories"]:
+                line += (f", which the design needs because its block RAM has initial "
+                         f"contents (the {', '.join(f['initialized_memories'])} ROMs)")
+            line += "."
         elif o["resource"] == "dsp":
             n = data["pe_multipliers"]
             line += f" The {data['options']['pe']} PE array takes {n:,d} of them"
@@ -246,6 +293,14 @@ def summary_text(data: dict, out_dir: str) -> str:
     lines.append(f"  {perf['macs']:,d} MACs, {perf['cycles']:,d} cycles, MAC utilization "
                  f"{100 * perf['mac_utilization']:.1f}%, {perf['fps']:g} frames/s at "
                  f"{perf['clock_mhz']:g} MHz")
+    ws = data.get("weight_store")
+    if ws is not None:
+        lines.append(f"  weights in flash ({ws['flash']}): image {ws['image_bytes']:,d} bytes "
+                     f"of {ws['available_bytes']:,d} in mode {ws['mode'] or 'none'}, staging "
+                     f"budget {ws['chunk_kb']:g} KB per PE column"
+                     f"{' (default)' if ws['chunk_default'] else ''}, {ws['conv_chunks']:,d} "
+                     f"conv chunks, {ws['load_stall_cycles']:,d} of the cycles wait for "
+                     f"flash loads")
     lines.append(f"  accuracy: {data['accuracy_text']}")
     lines += data["verdict"]
     if data["proposals"]:
@@ -257,7 +312,7 @@ def summary_text(data: dict, out_dir: str) -> str:
                          f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
                          f" multipliers, {p['performance']['fps']:g} frames/s; "
                          f"{p['accuracy_text']}")
-    elif not data["fits"]:
+    elif not data["fits"] and "weight_store" not in data:  # not searched with flash
         lines.append("No option tried fits this board (see report.md).")
     for n in data["notes"]:
         lines.append(f"note: {n}")

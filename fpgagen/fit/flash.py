@@ -2,13 +2,18 @@
 a design can have and how much it uses.
 
 How much user flash a MAX 10 has depends on its configuration mode, and the mode on the
-design: initial contents of block RAM (every ROM of an fpgagen design: weight and bias
-banks, schedule) are part of the configuration image, which only the modes "with memory
-initialization" load, and those leave the least user flash (512 Kbit of the 10M50's
-5,888). So the capacity reported is that of the mode the design as built needs, not the
-board's default mode when the default cannot initialise block RAM.
+design: initial contents of block RAM (every ROM placed in block RAM: the weight and bias
+banks of a design with its weights in block RAM, the schedule ROM when it is not small
+enough for logic, the codebook ROM of compressed layers) are part of the configuration
+image, which only the modes "with memory initialization" load, and those leave the least
+user flash (512 Kbit of the 10M50's 5,888). So the capacity reported is that of the mode the
+design as built needs, not the board's default mode when the default cannot initialise
+block RAM.
 
-No fpgagen design stores data in flash yet: every flash is reported with 0 bytes used.
+A design with its weights in flash (``--weight-store flash``, ``program.flash``) uses the
+bytes of its flash image (32-bit words, :mod:`fpgagen.schedule.flash_store`) in the first
+flash of the board; its weight, bias and mask memories are staging RAMs without initial
+contents. A design with its weights in block RAM uses none of the flash.
 """
 
 from dataclasses import dataclass
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from ..devices.board import Board, FlashMemory
 from .placement import MemoryFit
 
-__all__ = ["FlashUse", "flash_use", "flash_note"]
+__all__ = ["FlashUse", "flash_use", "flash_note", "image_bits"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class FlashUse:
     ----------
     flash : FlashMemory
     used_bits : int
-        Bits the design stores in the flash (0: no design stores data there yet).
+        Bits the design stores in the flash: its flash image (0 with the weights in block
+        RAM).
     initialized : tuple of str
         What the design's block RAM holds from the bitstream on: the names of its ROMs placed
         in block RAM, grouped by role (``bias``, ``schedule``, ``weights``), sorted; empty
@@ -69,19 +75,26 @@ def _initialized(memfit: MemoryFit) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def flash_use(board: Board, memfit: MemoryFit) -> tuple[FlashUse, ...]:
-    """Every flash of ``board`` as the design placed in ``memfit`` can use it; empty for a
-    board without flash."""
+def image_bits(program) -> int:
+    """Bits of ``program``'s flash image (32-bit words); 0 with its weights in block RAM."""
+    st = getattr(program, "flash", None) if program is not None else None
+    return 32 * len(st.image) if st is not None else 0
+
+
+def flash_use(board: Board, memfit: MemoryFit, program=None) -> tuple[FlashUse, ...]:
+    """Every flash of ``board`` as the design placed in ``memfit`` (compiled as ``program``)
+    can use it; empty for a board without flash. The flash image of a program with its
+    weights in flash (:func:`image_bits`) goes to the first flash."""
     initialized = _initialized(memfit) if board.flash else ()
     out = []
-    for flash in board.flash:
+    for k, flash in enumerate(board.flash):
         default = flash.default_mode
         if not initialized or flash.allows_memory_init(default):
             modes = (default,)
         else:
             modes = flash.modes_for(memory_init=True)
-        # no design stores data in flash yet: the weights stay in block RAM
-        out.append(FlashUse(flash=flash, used_bits=0, initialized=initialized, modes=modes))
+        used = image_bits(program) if k == 0 else 0
+        out.append(FlashUse(flash=flash, used_bits=used, initialized=initialized, modes=modes))
     return tuple(out)
 
 
@@ -104,8 +117,16 @@ def flash_note(use: FlashUse, block_unit: str) -> str:
     default = f.default_mode
     words, clocks = f.burst_throughput
     what = f"the {_and(use.initialized)} ROMs" if use.initialized else ""
-    lines = [f"{use.used_bits // 8:,d} bytes used (no fpgagen design stores data in flash yet; "
-             f"the weights stay in block RAM)."]
+    if use.used_bits:
+        verdict = ("fits" if use.used_bits <= use.available_bits else
+                   f"does not fit: {use.used_bits - use.available_bits:,d} bits over")
+        lines = [f"{use.used_bits // 8:,d} bytes used: the flash image of the weights (masks "
+                 f"and indices of compressed layers) and biases ({use.used_bits // 32:,d} "
+                 f"words of 32 bits), loaded chunk by chunk into staging RAMs; of "
+                 f"{_bits(use.available_bits)} in mode {use.mode or 'none'}: {verdict}."]
+    else:
+        lines = [f"{use.used_bits // 8:,d} bytes used (no fpgagen design stores data in flash "
+                 f"yet; the weights stay in block RAM)."]
     if use.default_fits_design:
         why = (f"this design initialises {block_unit} blocks ({what}) and the mode allows it"
                if use.initialized else "this design initialises no block RAM")

@@ -44,7 +44,11 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
 
     The banks are shared by all layers, so a layer's ``bram`` is its share of the banks'
     blocks in proportion to the words it occupies (integers by largest remainder that sum
-    to the banks' blocks). The activation memory is shared and not apportioned.
+    to the banks' blocks). The activation memory is shared and not apportioned. With the
+    weights in flash the words and bytes are those of the banks the flash image is cut
+    from (``program.bank_instructions``), and ``bram`` apportions the staging RAMs' blocks
+    alike; ``flash_bytes`` is the layer's share of the image (its chunks' blocks, each
+    counted once) and ``load_stall_cycles`` the cycles its instructions wait for loads.
     """
     hw = program.hw
     rows, cols = hw.pe_rows, hw.pe_cols
@@ -55,7 +59,9 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
         if info.name not in members:
             names.append(info.name)
         members.setdefault(info.name, []).append(i)
-    first = {n: program.instructions[members[n][0]] for n in names}
+    # bank addresses (a flash design's CONVs address the staging halves)
+    bank = program.bank_instructions
+    first = {n: bank[members[n][0]] for n in names}
     convs = [(k, first[n]) for k, n in enumerate(names) if first[n].op == Opcode.CONV]
     wwords = _spans([(k, program.weight_start(f)) for k, f in convs], program.weight_depth)
     bwords = _spans([(k, f.bias_base) for k, f in convs], program.bias_depth)
@@ -68,6 +74,14 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
     bshare = _apportion([bwords.get(k, 0) for k in range(len(names))], bblocks)
     shapes = graph.shapes()
     weights = graph.weight_shapes()
+    st = program.flash
+    if st is not None:  # each flash block counted once, for the first layer loading it
+        layer_of = {i: k for k, n in enumerate(names) for i in members[n]}
+        flash_bytes, seen = [0] * len(names), set()
+        for i, base, nwords in st.chunk_blocks(cols):
+            if base not in seen:
+                seen.add(base)
+                flash_bytes[layer_of[i]] += 4 * nwords
     out = []
     for k, name in enumerate(names):
         infos = [program.layers[i] for i in members[name]]
@@ -96,6 +110,10 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
             "activation_bytes": (place.words * rows * ACT_LANE_BITS // 8
                                  if place is not None else 0),
         })
+        if st is not None:
+            out[-1]["flash_bytes"] = flash_bytes[k]
+            out[-1]["load_stall_cycles"] = sum(st.stalls[i] for i in members[name]
+                                               if i < len(st.stalls))
     return out
 
 

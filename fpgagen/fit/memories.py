@@ -38,12 +38,16 @@ def synthesized_memories(program, board) -> MemoryMap:
     ``board``: each weight and bias ROM narrower by the bit columns that are constant over
     all its words (synthesis turns those into constants: the upper bits of the 8-bit
     rounding shift are 0 in every bias word of the networks measured, so a 40-bit bias word
-    takes 36 bits, one EBR per 512-word part instead of two), every banked memory with the
+    takes 36 bits, one EBR per 512-word part instead of two; not the staging RAMs of
+    weights in flash, which are written at run time), every banked memory with the
     bank depth the RTL has for ``board`` (chosen for the declared width)."""
     hw = program.hw
     wbits = int(program.weight_bits)
     out = []
     for mem in design_memory_map(program, board):
+        if mem.kind == "ram":  # staging RAMs of weights in flash: no constant columns
+            out.append(mem)
+            continue
         if mem.role is MemoryRole.WEIGHTS:
             bank = program.weight_banks[mem.column]
             fields = [(bank[:, r], wbits) for r in range(hw.pe_rows)]

@@ -33,6 +33,10 @@ this rule (``LOGIC_MAX_DEPTH``, ``FF_RAM_MAX_BITS``):
   families without LUT RAM (MAX 10 has no MLAB, iCE40 none at all) only a RAM of at most
   1024 bits does, as flip-flops.
 
+A ROM whose RTL asks for logic (``style="logic"``: the schedule ROM of a design with its
+weights in flash, up to :data:`~fpgagen.schedule.memory_map.SCHEDULE_LOGIC_MAX_DEPTH`
+instructions) is in logic whatever its depth, counted as the shallow ROMs above.
+
 Memory kinds other than ``block``: ``spram`` (iCE40 SPRAM) is single-port with no initial
 contents, so it holds neither a ROM nor a RAM that is read and written in the same cycle
 (every RAM of this design): it stays unused. ``uram`` takes RAMs only (no initial contents).
@@ -216,8 +220,9 @@ def _eligible(mem: LogicalMemory, block: MemoryBlock) -> bool:
 
 
 def _logic(mem: LogicalMemory, family: FamilyProfile) -> MemoryPlacement | None:
-    """The memory in logic, if the rule of the module docstring puts it there."""
-    if mem.style == "block" or mem.depth > LOGIC_MAX_DEPTH:
+    """The memory in logic, if the rule of the module docstring puts it there (a ROM of
+    style ``logic`` always)."""
+    if mem.style == "block" or (mem.depth > LOGIC_MAX_DEPTH and mem.style != "logic"):
         return None
     if mem.kind == "rom":
         leaves = -(-mem.depth // (1 << family.lut_inputs))

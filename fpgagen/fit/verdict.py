@@ -92,9 +92,10 @@ class Verdict:
         raise KeyError(key)
 
 
-def make_verdict(board: Board, memfit: MemoryFit, logic: dict) -> Verdict:
+def make_verdict(board: Board, memfit: MemoryFit, logic: dict, program=None) -> Verdict:
     """The verdict of a design: its memory placement plus the logic estimate ``logic``
-    (``{"lut", "ff", "dsp"}``)."""
+    (``{"lut", "ff", "dsp"}``), and the flash ``program`` (compiled) uses in the mode it
+    can have (:func:`fpgagen.fit.flash.flash_use`; ``None``: none)."""
     totals = memfit.totals
     res = []
     for block in board.memory:
@@ -105,5 +106,5 @@ def make_verdict(board: Board, memfit: MemoryFit, logic: dict) -> Verdict:
             Resource("lut", "LUT", int(logic["lut"]), board.luts),
             Resource("ff", "FF", int(logic["ff"]), board.ffs)]
     flash = tuple(Resource(u.flash.name.lower(), "bytes", u.used_bits // 8,
-                           u.available_bits // 8) for u in flash_use(board, memfit))
+                           u.available_bits // 8) for u in flash_use(board, memfit, program))
     return Verdict(tuple(res), flash)

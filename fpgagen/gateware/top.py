@@ -246,8 +246,12 @@ class Accelerator(wiring.Component):
             raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=act.bank_depth)
         flash = cfg.flash
         rom_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if flash is not None else 0)
+        # A schedule of style "logic" (weights in flash, a short program) is a ROM in logic
+        # (Quartus ``romstyle``), so that the bitstream initialises no block RAM for it.
+        in_logic = cfg.memories.one(MemoryRole.SCHEDULE).style == "logic"
         m.submodules.rom = rom = memory.Memory(
-            shape=unsigned(rom_bits), depth=len(cfg.program), init=list(cfg.program))
+            shape=unsigned(rom_bits), depth=len(cfg.program), init=list(cfg.program),
+            attrs={"romstyle": "logic"} if in_logic else None)
         rom_rd = rom.read_port()
         # Written during the run (GAP), read only while streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.

@@ -86,6 +86,9 @@ class FlashStore:
         ``{kind: width of a memory word}`` (bias: 40 bits, 68 with compressed layers).
     bank_instructions : list of Instr
         The instructions with the ROM design's bank addresses (before staging).
+    stalls : list of int
+        Per instruction, the cycles its issue waits for the flash loads
+        (:func:`fpgagen.hw.cost.flash_stalls`), included in its ``cycles_predicted``.
     """
 
     image: list
@@ -93,6 +96,15 @@ class FlashStore:
     halves: dict
     widths: dict
     bank_instructions: list
+    stalls: list = dataclasses.field(default_factory=list)
+
+    def chunk_blocks(self, cols: int) -> list[tuple[int, int, int]]:
+        """``(instruction, flash word, flash words)`` of every CONV chunk's block, in
+        execution order, for ``cols`` PE columns (chunks that share a block give the same
+        word)."""
+        convs = [i for i, f in enumerate(self.bank_instructions) if f.op == Opcode.CONV]
+        return [(i, int(self.loads[k].load_base), self.load_flash_words(self.loads[k], cols))
+                for i, k in zip(convs, load_points(convs))]
 
     def depth(self, kind: str) -> int:
         """Words of the staging memory of ``kind`` (two halves; at least 1)."""
@@ -247,6 +259,7 @@ def stage_weights(program):
                           [store.load_flash_words(l, cols) for l in loads], hw.flash)
     layers = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted + s)
               for info, s in zip(program.layers, stalls)]
+    store.stalls = [int(s) for s in stalls]
     return dataclasses.replace(program, instructions=instrs, layers=layers, flash=store)
 
 

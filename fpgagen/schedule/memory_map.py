@@ -17,7 +17,14 @@ from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEI
 from ..hw.weight_stream import STREAM_START
 from ..ir.quant import MAX_INDEX_BITS
 
-__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths"]
+__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths",
+           "SCHEDULE_LOGIC_MAX_DEPTH"]
+
+#: With the weights in flash, a schedule ROM of at most this many instructions is logic
+#: (style ``logic``), so that it needs no block RAM initialization; a deeper one would
+#: cost too many LUTs (517-bit words: about 7,800 4-input LUTs at 128 words, 124,000 for
+#: the 1,600 instructions of SqueezeNet v1.1 in chunks) and stays an initialized ROM.
+SCHEDULE_LOGIC_MAX_DEPTH = 128
 
 
 class MemoryRole(enum.Enum):
@@ -58,7 +65,10 @@ class LogicalMemory:
     style : str
         ``block`` when the RTL asks for block RAM (the templated bank ROMs and activation
         RAM carry ``rom_style``/``ram_style = "block"`` or Quartus ``ramstyle``), ``auto``
-        when the synthesis tool chooses (Amaranth memories without attributes).
+        when the synthesis tool chooses (Amaranth memories without attributes), ``logic``
+        when the RTL asks for logic (a ROM with Quartus ``romstyle = "logic"``: the
+        schedule ROM of a design with its weights in flash, so that no block RAM needs
+        initial contents).
     banked : bool
         Built as separate banks (RAM) or parts (ROM) of one row of blocks each, with a
         registered multiplexer over them (``templates/ram.v.j2``, ``templates/rom.v.j2``):
@@ -88,8 +98,10 @@ class LogicalMemory:
     def __post_init__(self):
         if self.kind not in ("rom", "ram"):
             raise ValueError(f"kind must be 'rom' or 'ram', not {self.kind!r}")
-        if self.style not in ("auto", "block"):
-            raise ValueError(f"style must be 'auto' or 'block', not {self.style!r}")
+        if self.style not in ("auto", "block", "logic"):
+            raise ValueError(f"style must be 'auto', 'block' or 'logic', not {self.style!r}")
+        if self.style == "logic" and self.kind != "rom":
+            raise ValueError(f"only a ROM may have style 'logic', not a {self.kind}")
         for f in ("depth", "width"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -148,7 +160,9 @@ class MemoryMap:
         With ``staging`` (weights in flash): the weight, bias and mask memories are the
         staging RAMs the loader writes (Amaranth memories, not banked; the depths given are
         their two halves), and a schedule word also holds the load fields
-        (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`).
+        (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`); the schedule ROM is logic (``style
+        "logic"``) when at most :data:`SCHEDULE_LOGIC_MAX_DEPTH` instructions deep, so
+        that no block RAM is initialized but the codebook ROM of compressed layers.
         """
         compressed = mask_depth > 0
         bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
@@ -165,6 +179,8 @@ class MemoryMap:
                                   role=MemoryRole.ACTIVATIONS))
         schedule_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if staging else 0)
         mems.append(LogicalMemory("schedule", max(instructions, 1), schedule_bits, "rom",
+                                  style=("logic" if staging and instructions
+                                         <= SCHEDULE_LOGIC_MAX_DEPTH else "auto"),
                                   role=MemoryRole.SCHEDULE))
         mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * pe_rows, "ram",
                                   role=MemoryRole.SCORES))

@@ -281,9 +281,17 @@ class Program:
         """Multiply-accumulates of the whole program."""
         return sum(l.macs for l in self.layers)
 
+    @property
+    def bank_instructions(self) -> list[Instr]:
+        """The instructions with their bank addresses: :attr:`instructions`, or with the
+        weights in flash (whose CONVs address the staging halves) the ones before staging
+        (``flash.bank_instructions``)."""
+        return self.flash.bank_instructions if self.flash is not None else self.instructions
+
     def weight_start(self, f: Instr) -> int:
         """The first weight-bank word the CONV ``f`` reads: its ``weight_base``, or for a
-        compressed one the word where its index stream starts."""
+        compressed one the word where its index stream starts. ``f`` carries bank
+        addresses: with the weights in flash, one of :attr:`bank_instructions`."""
         if f.compressed and self.compressed is not None:
             return int(self.compressed.starts[0, f.bias_base, 0])
         return int(f.weight_base)
@@ -291,12 +299,21 @@ class Program:
     def weight_storage(self) -> dict:
         """Bytes the weights take on chip: ``weight_banks`` (dense words and index
         streams, padding included), ``masks`` and ``codebooks`` of the compressed layers,
-        and their ``total``."""
+        and their ``total``.
+
+        With the weights in flash: ``flash`` (the flash image's bytes: weights or masks and
+        indices, and the bias words, each chunk's columns padded alike), ``codebooks`` (the
+        codebook ROM, still in block RAM), ``total`` (their sum); ``weight_banks`` and
+        ``masks`` are 0 (the staging RAMs hold no weights of their own)."""
         hw = self.hw
-        banks = self.weight_depth * hw.pe_rows * hw.pe_cols * int(self.weight_bits) // 8
         cw = self.compressed
-        masks = cw.mask_depth * hw.pe_rows * hw.pe_cols // 8 if cw is not None else 0
         codebooks = len(cw.codebook) if cw is not None else 0
+        if self.flash is not None:
+            flash = 4 * len(self.flash.image)
+            return {"weight_banks": 0, "masks": 0, "codebooks": codebooks, "flash": flash,
+                    "total": flash + codebooks}
+        banks = self.weight_depth * hw.pe_rows * hw.pe_cols * int(self.weight_bits) // 8
+        masks = cw.mask_depth * hw.pe_rows * hw.pe_cols // 8 if cw is not None else 0
         return {"weight_banks": banks, "masks": masks, "codebooks": codebooks,
                 "total": banks + masks + codebooks}
 

@@ -1,0 +1,215 @@
+"""``fpgagen build --weight-store flash``: the weights in the MAX 10's user flash, staged
+into RAMs; the fit counts the staging RAMs in block RAM (no weight ROMs), the flash used is
+the flash image, the capacity that of the mode the design can use; a board without flash,
+a budget without flash and a budget too small are refused (exit status 2); the default
+(``bram``) build is unchanged."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fpgagen.build_flow import (DEFAULT_CHUNK_GROUPS, FLASH_PROPOSALS_NOTE, BuildConfig,
+                                default_chunk_bits, flash_timing, step_hw, step_lower,
+                                step_weight_store)
+from fpgagen.cli import main
+from fpgagen.devices.board import BOARDS_DIR, resolve_board
+from fpgagen.emit.design import FLASH_IMAGE_FILE
+from fpgagen.errors import FpgagenError
+from fpgagen.flow import FlowConfig, step_import, step_quantize
+from fpgagen.hw.params import WeightStore
+from fpgagen.nets import NetOptions
+from fpgagen.schedule.memory_map import SCHEDULE_LOGIC_MAX_DEPTH, MemoryMap, MemoryRole
+from fpgagen.schedule.weight_chunks import least_chunk_bits
+
+#: Small and quick, fits the DE10-Lite.
+SMALL = ["--input-size", "32", "--width", "0.125", "--num-classes", "10", "--pe", "4x4"]
+MAX10 = BOARDS_DIR / "max10.yaml"
+
+
+def _build(capsys, *args):
+    status = main(["build", *map(str, args)])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def _report(folder: Path) -> dict:
+    return json.loads((folder / "report.json").read_text())
+
+
+def test_flash_build_fits_the_max10(tmp_path, capsys):
+    out = tmp_path / "flash"
+    status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
+                               "--out", out, *SMALL)
+    assert status == 0, text + err
+    d = _report(out)
+    image = (out / "rtl" / FLASH_IMAGE_FILE).read_bytes()
+    ws = d["weight_store"]
+    assert ws["store"] == "flash" and ws["chunk_default"] is True
+    assert ws["image_bytes"] == len(image) == 4 * ws["image_words"] > 0
+    # the flash used is the image, within the capacity of the mode the design can use
+    (ufm,) = d["flash"]
+    assert ufm["used_bytes"] == len(image)
+    assert d["resources"]["ufm"]["used"] == len(image)
+    assert d["resources"]["ufm"]["available"] == ufm["available_bytes"]
+    # the schedule of this small network is logic and nothing else is a ROM: no block RAM
+    # is initialized, so the default mode's 5,888 Kbit are available
+    assert ufm["initialized_memories"] == [] == ws["initialized_memories"]
+    assert ufm["mode"] == "single_compressed_image"
+    assert ufm["available_bytes"] == 6029312 // 8
+    assert "flash image" in ufm["note"] and "yet" not in ufm["note"]
+    # the weight, bias (and no mask) memories are staging RAMs in M9K, no weight ROMs
+    mems = {m["name"]: m for m in d["memory"]["memories"]}
+    for name, kind in (("weights", "weight"), ("bias", "bias")):
+        assert mems[name]["kind"] == "ram" and mems[name]["block"] == "M9K"
+        assert mems[name]["count"] == 4
+        assert mems[name]["depth"] == ws["staging"][kind]["depth"]
+    assert not [m for m in d["memory"]["memories"]
+                if m["kind"] == "rom" and m["block"] != "logic"]
+    assert ws["staging_blocks"] == d["memory"]["blocks"]["weights"] + \
+        d["memory"]["blocks"]["bias"] > 0
+    # the weight bytes are the image's (no codebooks in a dense design)
+    assert d["memory"]["weight_storage"]["flash"] == len(image)
+    assert d["memory"]["weight_bytes"] == len(image)
+    assert sum(l.get("flash_bytes", 0) for l in d["layers"]) == len(image)
+    # the stalls of the loads, part of the predicted cycles
+    assert 0 < ws["load_stall_cycles"] < d["performance"]["cycles"]
+    assert d["performance"]["load_stall_cycles"] == ws["load_stall_cycles"]
+    assert sum(l["load_stall_cycles"] for l in d["layers"]) == ws["load_stall_cycles"]
+    assert d["options"]["weight_store"] == "flash"
+    # the board file's timing
+    assert ws["timing"] == {"latency": 5, "burst_limit": 128, "words_per": 4, "clocks_per": 7}
+    assert "weights in flash (UFM): image" in text
+    md = (out / "report.md").read_text()
+    assert f"a flash image of {len(image):,d} bytes" in md
+    assert "No block RAM is initialized by the bitstream." in md
+    assert "bus__readdata" in (out / "rtl" / "fpgagen_top.v").read_text()
+
+
+def test_codebook_rom_forces_the_memory_init_mode(tmp_path, capsys):
+    out = tmp_path / "cb"
+    status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
+                               "--weight-format", "codebook:4", "--out", out, *SMALL)
+    assert status == 0, text + err
+    d = _report(out)
+    (ufm,) = d["flash"]
+    assert ufm["initialized_memories"] == ["codebook"]
+    assert ufm["mode"] == "single_compressed_image_with_memory_init"
+    assert ufm["available_bytes"] == 524288 // 8
+    ws = d["weight_store"]
+    assert ws["initialized_memories"] == ["codebook"] and "mask" in ws["staging"]
+    storage = d["memory"]["weight_storage"]
+    assert storage["total"] == storage["flash"] + storage["codebooks"]
+    assert storage["flash"] == ufm["used_bytes"]
+    assert "the codebook ROMs" in (out / "report.md").read_text()
+
+
+def test_image_larger_than_the_mode_does_not_fit(tmp_path, capsys):
+    """With the codebook ROM in M9K only 64 KB of flash are available: a wider network's
+    image exceeds them, and the verdict names the flash, the mode and the ROMs."""
+    out = tmp_path / "big"
+    status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
+                               "--weight-format", "codebook:4", "--out", out,
+                               "--input-size", "32", "--width", "0.5", "--num-classes", "10",
+                               "--pe", "4x4")
+    assert status == 3, text + err
+    d = _report(out)
+    assert [o["resource"] for o in d["overflows"]] == ["ufm"]
+    assert d["weight_store"]["fits"] is False
+    line = next(v for v in d["verdict"] if v.startswith("ufm"))
+    assert f"{d['flash'][0]['used_bytes']:,d} bytes" in line
+    assert "single_compressed_image_with_memory_init" in line and "codebook" in line
+    # options that fit are not searched for flash designs, and the reports say so
+    assert d["proposals"] == [] and FLASH_PROPOSALS_NOTE in d["notes"]
+    assert "No option tried fits" not in text
+    assert "None of the options tried" not in (out / "report.md").read_text()
+
+
+def test_flash_on_a_board_without_flash_exits_2(tmp_path, capsys):
+    status, text, err = _build(capsys, "--board", "zynq7020", "--weight-store", "flash",
+                               "--out", tmp_path / "z", *SMALL)
+    assert status == 2
+    assert "board 'zynq7020'" in err and "has no flash memory" in err and "RAMB18E1" in err
+    assert not (tmp_path / "z").exists()
+
+
+def test_budget_without_flash_and_too_small_exit_2(tmp_path, capsys):
+    status, _, err = _build(capsys, "--board", MAX10, "--weight-chunk-kb", "1",
+                            "--out", tmp_path / "a", *SMALL)
+    assert status == 2 and "--weight-chunk-kb" in err and "bram" in err
+    status, _, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
+                            "--weight-chunk-kb", "0.01", "--out", tmp_path / "b", *SMALL)
+    assert status == 2 and "alone needs" in err and "81 bits" in err
+
+
+def test_explicit_budget_and_the_schedule_in_logic(tmp_path, capsys):
+    """A budget of one output group of the heaviest conv and two row bands: more chunks
+    than the default, a schedule deeper than the shallow ROMs that go to logic anyway (the
+    bands share their flash blocks); it is a ROM in logic
+    all the same (Quartus ``romstyle``), counted in LUTs, and no block RAM is initialized."""
+    out = tmp_path / "kb"
+    status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
+                               "--weight-chunk-kb", "0.08", "--steps", "2", "--out", out,
+                               *SMALL)
+    assert status == 0, text + err
+    d = _report(out)
+    ws = d["weight_store"]
+    assert (ws["chunk_bits"], ws["chunk_default"]) == (655, False)
+    (schedule,) = [m for m in d["memory"]["memories"] if m["name"] == "schedule"]
+    assert schedule["depth"] > 64 and schedule["block"] == "logic" and schedule["luts"] > 0
+    assert ws["initialized_memories"] == [] and d["flash"][0]["mode"] == \
+        "single_compressed_image"
+    assert ws["conv_chunks"] > 64 and ws["image_bytes"] == d["flash"][0]["used_bytes"]
+    assert '(* romstyle = "logic" *)' in (out / "rtl" / "fpgagen_top.v").read_text()
+
+
+def test_bram_is_the_default_and_unchanged(tmp_path, capsys):
+    """``--weight-store bram`` is the build without the option, to the byte, and has no
+    weight store section."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _build(capsys, "--board", MAX10, "--out", a, *SMALL)[0] == 0
+    assert _build(capsys, "--board", MAX10, "--weight-store", "bram", "--out", b,
+                  *SMALL)[0] == 0
+    for f in _report(a)["files"]:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    d = _report(a)
+    assert "weight_store" not in d and "weight_store" not in d["options"]
+    assert d["flash"][0]["used_bytes"] == 0
+    assert not (a / "rtl" / FLASH_IMAGE_FILE).exists()
+
+
+def test_default_budget_and_board_timing():
+    board = resolve_board("max10")
+    cfg = BuildConfig(flow=FlowConfig(net_options=NetOptions(input_size=32, width=0.125,
+                                                             num_classes=10)),
+                      board=board, pe=4, weight_store="flash")
+    hw = step_hw(cfg)
+    assert hw.weight_store is WeightStore.BRAM
+    graph = step_quantize(step_import(cfg.flow), cfg.flow)
+    flash_hw = step_weight_store(cfg, graph, hw)
+    assert flash_hw.in_flash and flash_hw.flash == flash_timing(board)
+    least = least_chunk_bits(step_lower(graph, hw))
+    assert flash_hw.weight_chunk_bits == default_chunk_bits(graph, hw) == \
+        DEFAULT_CHUNK_GROUPS * least
+    with pytest.raises(FpgagenError, match="has no flash memory"):
+        step_hw(BuildConfig(board=resolve_board("zynq7020"), weight_store="flash"))
+
+
+def test_help_names_the_options(capsys):
+    for command in ("build", "simulate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "--weight-store {bram,flash}" in text and "--weight-chunk-kb KB" in text
+
+
+@pytest.mark.parametrize("instructions, style", [
+    (SCHEDULE_LOGIC_MAX_DEPTH, "logic"), (SCHEDULE_LOGIC_MAX_DEPTH + 1, "auto")])
+def test_schedule_in_logic_up_to_its_limit(instructions, style):
+    """A flash design's schedule ROM is logic up to the limit, then an ordinary ROM (a
+    block RAM with initial contents when deeper than the shallow ROMs of the fit)."""
+    kw = dict(pe_rows=4, pe_cols=4, weight_bits=8, weight_depth=8, bias_depth=4,
+              act_depth=64, instructions=instructions, score_groups=3, pool_depth=2)
+    flash = MemoryMap.build(**kw, staging=True).one(MemoryRole.SCHEDULE)
+    assert flash.style == style
+    assert MemoryMap.build(**kw).one(MemoryRole.SCHEDULE).style == "auto"
