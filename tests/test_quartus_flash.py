@@ -270,7 +270,8 @@ def test_bram_design_has_no_flash_ip(tmp_path):
 
 
 def test_flash_ip_refused_where_it_cannot_be(dense, tmp_path):
-    from fpgagen.emit.intel_flash import FlashIp
+    from fpgagen.emit.intel_flash import FlashIp, check_bus_ports
+    from fpgagen.emit.vendor import top_ports
 
     out, _ = dense
     rtl = sorted((out / "rtl").iterdir())
@@ -279,10 +280,17 @@ def test_flash_ip_refused_where_it_cannot_be(dense, tmp_path):
     with pytest.raises(FpgagenError, match=r"no Quartus configuration mode for 'fast'"):
         write_project(board, tmp_path / "a", top="fpgagen_top", rtl_files=rtl, clock_mhz=50,
                       flash=FlashIp(mode="fast", burst_count=128, image=image))
-    with pytest.raises(FpgagenError, match=r"a burst of 256 words does not fit the 8-bit"):
+    with pytest.raises(FpgagenError, match=r"bursts of 2, 4, 8, 16, 32, 64, 128 words, "
+                                           r"not 3 \(the board file's max_burst_words\)"):
         write_project(board, tmp_path / "b", top="fpgagen_top", rtl_files=rtl, clock_mhz=50,
-                      flash=FlashIp(mode="single_compressed_image", burst_count=256,
+                      flash=FlashIp(mode="single_compressed_image", burst_count=3,
                                     image=image))
+    ports = top_ports((out / "rtl" / "fpgagen_top.v").read_text(), "fpgagen_top")
+    narrow = [(d, n, 7 if n == "bus__burstcount" else w) for d, n, w in ports]
+    with pytest.raises(ValueError, match=r"a burst of 128 words does not fit the 7-bit"):
+        check_bus_ports(narrow, "fpgagen_top", 128)
+    with pytest.raises(ValueError, match=r"no flash bus port 'bus__read'"):
+        check_bus_ports([p for p in ports if p[1] != "bus__read"], "fpgagen_top", 128)
     ecp5 = load_board(BOARDS_DIR / "ecp5-85.yaml")
     with pytest.raises(FpgagenError, match=r"no on-chip flash IP for a yosys-nextpnr"):
         write_project(ecp5, tmp_path / "c", top="fpgagen_top", rtl_files=rtl, clock_mhz=50,

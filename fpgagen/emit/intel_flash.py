@@ -15,7 +15,7 @@ been run through Quartus.
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FlashIp", "QuartusMode", "QUARTUS_MODES", "quartus_mode", "BUS_PORTS",
+__all__ = ["FlashIp", "QuartusMode", "QUARTUS_MODES", "quartus_mode", "BUS_PORTS", "IP_BURST_COUNTS",
            "IP_DATA_PORTS", "ip_module", "board_module", "check_bus_ports"]
 
 
@@ -61,6 +61,11 @@ BUS_PORTS = (
 IP_DATA_PORTS = ("avmm_data_addr", "avmm_data_read", "avmm_data_burstcount",
                  "avmm_data_waitrequest", "avmm_data_readdata", "avmm_data_readdatavalid",
                  "avmm_data_write", "avmm_data_writedata")
+
+
+#: The IP's incrementing burst counts in parallel mode (UG-M10UFM, *On-Chip Flash Intel FPGA
+#: IP Core Parameters*: "Read burst count is 2, 4, 8, ... 128").
+IP_BURST_COUNTS = (2, 4, 8, 16, 32, 64, 128)
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,9 @@ def board_module(top: str) -> str:
 
 def check_bus_ports(ports, top: str, burst_count: int) -> None:
     """Check that ``ports`` (``(direction, name, width)`` of module ``top``) hold the flash
-    master with the widths the IP takes: 32-bit data and a burst count that reaches
-    ``burst_count``.
+    master with the widths the IP takes (32-bit data, a burst count that reaches
+    ``burst_count``), and that the IP can read bursts of ``burst_count`` words
+    (:data:`IP_BURST_COUNTS`).
 
     Raises
     ------
@@ -126,6 +132,10 @@ def check_bus_ports(ports, top: str, burst_count: int) -> None:
         if have[name][0] != direction:
             raise ValueError(f"port {name!r} of {top!r} is an {have[name][0]}, not an "
                              f"{direction}")
+    if burst_count not in IP_BURST_COUNTS:
+        raise ValueError(f"the On-Chip Flash IP reads incrementing bursts of "
+                         f"{', '.join(map(str, IP_BURST_COUNTS))} words, not {burst_count!r} "
+                         f"(the board file's max_burst_words)")
     if have["bus__readdata"][1] != 32:
         raise ValueError(f"bus__readdata of {top!r} is {have['bus__readdata'][1]} bits, "
                          f"not the flash's 32")
