@@ -17,8 +17,9 @@ import pytest
 
 from fpgagen.cli import main
 from fpgagen.devices.board import BOARDS_DIR, load_board
+from fpgagen.emit.intel_flash import FlashIp, check_bus_ports
 from fpgagen.emit.intel_hex import intel_hex_words
-from fpgagen.emit.vendor import write_project
+from fpgagen.emit.vendor import top_ports, write_project
 from fpgagen.errors import FpgagenError
 
 SMALL = ["--input-size", "32", "--width", "0.125", "--num-classes", "10", "--pe", "4x4"]
@@ -270,9 +271,6 @@ def test_bram_design_has_no_flash_ip(tmp_path):
 
 
 def test_flash_ip_refused_where_it_cannot_be(dense, tmp_path):
-    from fpgagen.emit.intel_flash import FlashIp, check_bus_ports
-    from fpgagen.emit.vendor import top_ports
-
     out, _ = dense
     rtl = sorted((out / "rtl").iterdir())
     image = out / "rtl" / "flash_image.hex"

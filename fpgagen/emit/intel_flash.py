@@ -15,8 +15,8 @@ been run through Quartus.
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FlashIp", "QuartusMode", "QUARTUS_MODES", "quartus_mode", "BUS_PORTS", "IP_BURST_COUNTS",
-           "IP_DATA_PORTS", "ip_module", "board_module", "check_bus_ports"]
+__all__ = ["FlashIp", "QuartusMode", "QUARTUS_MODES", "quartus_mode", "BUS_PORTS",
+           "IP_BURST_COUNTS", "IP_DATA_PORTS", "ip_module", "board_module", "check_bus_ports"]
 
 
 @dataclass(frozen=True)
