@@ -518,14 +518,28 @@ def step_rtl(program, out: Path, board: Board) -> list[Path]:
     return [Path(p) for p in write_rtl(program, out / "rtl", board=board)]
 
 
-def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: float) \
-        -> list[Path]:
-    """The vendor project (:func:`fpgagen.emit.vendor.write_project`)."""
-    from .emit.design import TOP_MODULE
+def step_project(board: Board, out: Path, rtl_files: list[Path], clock_mhz: float,
+                 analysis: "Analysis | None" = None) -> list[Path]:
+    """The vendor project (:func:`fpgagen.emit.vendor.write_project`); for a design with its
+    weights in flash (``analysis``), with the flash IP in the configuration mode the fit
+    chose (:func:`fpgagen.fit.flash.flash_use`) and the image as its initial contents."""
+    from .emit.design import FLASH_HEX_FILE, TOP_MODULE
     from .emit.vendor import write_project
 
+    flash = None
+    if analysis is not None and analysis.hw.in_flash:
+        from .emit.intel_flash import FlashIp
+        from .fit.flash import flash_use
+
+        use = flash_use(board, analysis.memfit, analysis.program)[0]
+        image = next((Path(f) for f in rtl_files if Path(f).name == FLASH_HEX_FILE), None)
+        if image is None:
+            raise FpgagenError(f"board {board.name!r}: no {FLASH_HEX_FILE} among the RTL "
+                               f"files for the flash IP's initial contents")
+        flash = FlashIp(mode=use.mode, burst_count=analysis.hw.flash.burst_limit,
+                        image=image)
     return [Path(p) for p in write_project(board, out, top=TOP_MODULE, rtl_files=rtl_files,
-                                           clock_mhz=clock_mhz)]
+                                           clock_mhz=clock_mhz, flash=flash)]
 
 
 def report_data(cfg: BuildConfig, analysis: Analysis, proposals: list[Proposal],
@@ -644,7 +658,7 @@ def run_build(cfg: BuildConfig) -> BuildResult:
             notes.append(_choice_note(choice))
         if analysis.fits:
             rtl = step_rtl(program, stage, cfg.board)
-            written += rtl + step_project(cfg.board, stage, rtl, cfg.clock)
+            written += rtl + step_project(cfg.board, stage, rtl, cfg.clock, analysis)
         else:
             written += step_schedule(program, stage / "rtl")
             notes.append("the design does not fit: only the reports and the schedule "

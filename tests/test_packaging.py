@@ -52,6 +52,8 @@ def _run(site: Path, cwd: Path, *args):
 def test_installed_wheel_holds_templates_and_boards(installed, tmp_path):
     assert (installed / "fpgagen" / "boards" / "max10.yaml").is_file()
     assert (installed / "fpgagen" / "templates" / "quartus" / "project.qsf.j2").is_file()
+    for name in ("flash_ip.qsys.j2", "flash_board.v.j2"):  # weights in flash
+        assert (installed / "fpgagen" / "templates" / "quartus" / name).is_file(), name
     env = dict(os.environ, PYTHONPATH=str(installed))
     where = subprocess.run(
         [sys.executable, "-c", "import fpgagen, fpgagen.resources as r; "

@@ -17,7 +17,7 @@ from ..gateware.top import Accelerator, AcceleratorConfig
 from ..hw.isa import INSTRUCTION_BITS, LOAD_FIELDS_BITS
 from .memory_images import write_bank_images
 
-__all__ = ["TOP_MODULE", "VERILOG_FILES", "FLASH_IMAGE_FILE", "init_format_for",
+__all__ = ["TOP_MODULE", "VERILOG_FILES", "FLASH_IMAGE_FILE", "FLASH_HEX_FILE", "init_format_for",
            "schedule_bytes", "flash_image_bytes", "write_rtl", "write_design",
            "write_schedule", "board_config"]
 
@@ -31,6 +31,9 @@ VERILOG_FILES = ("fpgagen_top.v", "fpgagen_rom.v", "fpgagen_ram.v")
 INSTRUCTION_BYTES = (INSTRUCTION_BITS + 7) // 8
 #: The flash image of a design with its weights in flash, in the RTL folder.
 FLASH_IMAGE_FILE = "flash_image.bin"
+#: The same image as Intel HEX (:func:`fpgagen.emit.intel_hex.intel_hex_words`), the
+#: initial contents of the On-Chip Flash IP, for boards with a Quartus project.
+FLASH_HEX_FILE = "flash_image.hex"
 
 
 def init_format_for(board) -> InitFormat:
@@ -120,7 +123,8 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
     """Write the accelerator's RTL for ``program`` on ``board`` into ``rtl_dir``: the design
     (:func:`write_design`, images in the board's format, banks one row of its blocks), the
     schedule (:func:`write_schedule`) and, with the weights in flash, the flash image
-    (:data:`FLASH_IMAGE_FILE`, :func:`flash_image_bytes`). Returns every path written."""
+    (:data:`FLASH_IMAGE_FILE`, :func:`flash_image_bytes`; for a board with a Quartus
+    project also as Intel HEX, :data:`FLASH_HEX_FILE`). Returns every path written."""
     fmt = init_format_for(board)
     paths = write_design(board_config(program, board), program.weight_banks,
                          program.bias_banks, program.shift_banks, rtl_dir, init_format=fmt,
@@ -130,6 +134,13 @@ def write_rtl(program, rtl_dir, *, board) -> list[Path]:
         image = Path(rtl_dir) / FLASH_IMAGE_FILE
         image.write_bytes(flash_image_bytes(program))
         paths.append(image)
+        if board.profile.project == "quartus":
+            from .intel_hex import intel_hex_words
+
+            hex_image = Path(rtl_dir) / FLASH_HEX_FILE
+            hex_image.write_text(intel_hex_words(int(w) for w in program.flash.image),
+                                 newline="\n")
+            paths.append(hex_image)
     return paths
 
 

@@ -6,7 +6,11 @@ The accelerator's ports are not tied to pins: the Quartus project makes them vir
 the Vivado flow synthesizes out of context and the nextpnr-ecp5 flow places out of context,
 so every project compiles, places, routes and reports timing without a pin plan. A board
 shell that connects the streams to a host interface, with a pin file, is the user's part
-(``docs/synthesis.md``)."""
+(``docs/synthesis.md``).
+
+A design with its weights in the MAX 10's user flash gets, in its Quartus project, the
+On-Chip Flash IP initialized with the weight image and a top level that connects the
+accelerator's flash master to it (:mod:`fpgagen.emit.intel_flash`, ``docs/de10-lite.md``)."""
 
 import os
 import re
@@ -16,9 +20,12 @@ from .. import __version__
 from ..devices.board import check_clock_mhz
 from ..errors import FpgagenError
 from ..resources import template_env
+from .intel_flash import (BUS_PORTS, IP_DATA_PORTS, FlashIp, board_module, check_bus_ports,
+                          ip_module, quartus_mode)
 
 __all__ = ["write_project", "top_ports", "vivado_part", "quartus_family",
-           "nextpnr_device_args", "yosys_synth_command", "PROJECT_FILES"]
+           "nextpnr_device_args", "yosys_synth_command", "PROJECT_FILES", "FLASH_PROJECT_FILES",
+           "QUARTUS_VERSION"]
 
 #: Files :func:`write_project` writes per project kind
 #: (:attr:`fpgagen.devices.families.FamilyProfile.project`; ``{top}`` is the top module's
@@ -33,6 +40,22 @@ _PROJECT_TEMPLATES = {
     "vivado": ("vivado/build.tcl.j2", "vivado/constraints.xdc.j2"),
     "yosys-nextpnr": ("yosys/Makefile.j2", "yosys/synth.ys.j2"),
 }
+
+#: Files :func:`write_project` adds to a Quartus project when the weights are in flash: the
+#: top level around the accelerator and the On-Chip Flash IP variation.
+FLASH_PROJECT_FILES = ("{top}_board.v", "{top}_flash.qsys")
+_FLASH_TEMPLATES = ("quartus/flash_board.v.j2", "quartus/flash_ip.qsys.j2")
+#: The Quartus version the project files name (``QUARTUS_VERSION`` of the ``.qpf``, the IP
+#: version in the ``.qsys``).
+QUARTUS_VERSION = "18.1"
+#: The ports of the flash IP's control interface, tied off by the top level.
+_IP_CSR_PORTS = ("avmm_csr_addr", "avmm_csr_read", "avmm_csr_writedata", "avmm_csr_write",
+                 "avmm_csr_readdata")
+
+#: ``SECTOR_ACCESS_MODE`` of the flash IP (UFM1, UFM0, CFM2, CFM1, CFM0): the value of the
+#: IP variations this follows (docs/de10-lite.md). The top level never writes: the data
+#: write and the control interface are tied off, and the sectors stay write-protected.
+_SECTOR_ACCESS = ",".join(["Read and write"] * 5)
 
 _VERILOG_SUFFIXES = (".v", ".sv")
 _PORT = re.compile(r"^\s*(input|output|inout)\s+(?:\[(\d+):(\d+)\]\s+)?([A-Za-z_][\w$]*)\s*;",
@@ -191,7 +214,15 @@ def _top_source(sources, top: str) -> Path:
                        f"top module {top!r}")
 
 
-def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> list[Path]:
+def _xml(value) -> str:
+    """``value`` as XML character data or attribute value (one printable line)."""
+    value = _printable(str(value), "an XML file")
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float,
+                  flash: FlashIp | None = None) -> list[Path]:
     """Write the vendor's project files for ``board`` into ``out_dir``.
 
     Parameters
@@ -207,11 +238,17 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
         images (``.hex``, ``.mif``) and others (ignored).
     clock_mhz : float
         Clock constraint.
+    flash : FlashIp or None
+        With the weights in flash (Quartus projects only): the mode, burst count and Intel
+        HEX image of the On-Chip Flash IP. The project then also holds the IP variation
+        and a top level around ``top`` (:data:`FLASH_PROJECT_FILES`), which becomes the
+        project's top-level entity, and sets the configuration mode to ``flash.mode``.
 
     Returns
     -------
     list of Path
-        The files written (:data:`PROJECT_FILES`).
+        The files written (:data:`PROJECT_FILES`, then :data:`FLASH_PROJECT_FILES` with
+        ``flash``).
 
     Raises
     ------
@@ -220,8 +257,9 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
         :data:`~fpgagen.devices.board.CLOCK_MHZ_MIN` to
         :data:`~fpgagen.devices.board.CLOCK_MHZ_MAX`, a top module or port that is not a
         plain Verilog identifier, no Verilog source or no source defining ``top``, or a
-        path or board field the project's script language cannot quote. Nothing is written
-        then.
+        path or board field the project's script language cannot quote; with ``flash``,
+        a project that is not Quartus's, a ``top`` without the flash bus ports, ``clk``
+        and ``rst``, or a mode Quartus does not name. Nothing is written then.
     """
     project = board.profile.project
     if project not in PROJECT_FILES:
@@ -238,7 +276,11 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     ports = top_ports(_top_source(sources, top).read_text(), top)
     for _, name, _ in ports:
         _check_identifier(name, f"port of {top}")
-    images = [f for f in rtl_files if f.suffix in (".hex", ".mif")]
+    if flash is not None:
+        flash_ctx = _flash_context(board, top, ports, flash, out_dir, clock_mhz)
+        ports = flash_ctx["ports"]
+    images = [f for f in rtl_files if f.suffix in (".hex", ".mif")
+              and (flash is None or f.resolve() != Path(flash.image).resolve())]
     image_dirs = sorted({_rel(f.parent, out_dir) for f in images}) or \
         [_rel(sources[0].parent, out_dir)]
     ctx = dict(
@@ -254,7 +296,10 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     env.filters.update(tcl=_tcl_word, qsf=_qsf_word, qsf_string=_qsf_string,
                        make=_make_word, comment=_comment)
     if project == "quartus":
-        ctx.update(family=quartus_family(board))
+        ctx.update(family=quartus_family(board), quartus_version=QUARTUS_VERSION,
+                   flash=None, entity=top)
+        if flash is not None:
+            ctx.update(flash_ctx, entity=flash_ctx["module"], flash=True)
     elif project == "vivado":
         ctx.update(part=vivado_part(board), xdc=f"{top}.xdc")
     else:
@@ -265,7 +310,11 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
     # Every file is rendered before any is written: a value that cannot be quoted leaves
     # no half-written project.
     texts = {}
-    for name, template in zip(PROJECT_FILES[project], _PROJECT_TEMPLATES[project]):
+    names, templates = PROJECT_FILES[project], _PROJECT_TEMPLATES[project]
+    if flash is not None:
+        names, templates = names + FLASH_PROJECT_FILES, templates + _FLASH_TEMPLATES
+    env.filters.update(xml=_xml)
+    for name, template in zip(names, templates):
         name = name.format(top=top)
         try:
             texts[name] = env.get_template(template).render(**ctx)
@@ -278,6 +327,47 @@ def write_project(board, out_dir, *, top: str, rtl_files, clock_mhz: float) -> l
         path.write_text(text, encoding="utf-8", newline="\n")
         paths.append(path)
     return paths
+
+
+def _flash_context(board, top: str, ports, flash: FlashIp, out_dir: Path, clock_mhz: float):
+    """What the flash IP variation, the top level around ``top`` and the ``.qsf`` need to
+    say about the flash; checks ``flash`` against the board and ``top``'s ports."""
+    if board.profile.project != "quartus" or not board.flash:
+        raise FpgagenError(f"board {board.name!r}: no on-chip flash IP for a "
+                           f"{board.profile.project} project (weights in flash need a MAX 10 "
+                           f"board with a flash entry)")
+    try:
+        mode = quartus_mode(flash.mode)
+        check_bus_ports(ports, top, flash.burst_count)
+    except ValueError as e:
+        raise FpgagenError(str(e)) from None
+    if flash.mode not in board.flash[0].modes:
+        raise FpgagenError(f"board {board.name!r}: flash {board.flash[0].name} has no mode "
+                           f"{flash.mode!r}; it has {', '.join(board.flash[0].modes)}")
+    names = {name for _, name, _ in ports}
+    for needed in ("clk", "rst"):
+        if needed not in names:
+            raise FpgagenError(f"module {top!r} has no port {needed!r} for the flash IP's "
+                               f"clock and reset")
+    if Path(flash.image).suffix != ".hex":
+        raise FpgagenError(f"the flash image {str(flash.image)!r} is not an Intel HEX "
+                           f"(.hex) file")
+    bus = {name for name, _, _ in BUS_PORTS}
+    module = board_module(top)
+    _check_identifier(module, "top level")
+    return dict(
+        module=module, ip=ip_module(top), top_ports=[name for _, name, _ in ports],
+        ports=[p for p in ports if p[1] not in bus],
+        bus=[(name, w) for _, name, w in ports if name in bus],
+        update_mode=mode.update_mode, ip_mode=mode.ip_mode, mode=flash.mode,
+        burst_count=int(flash.burst_count), image=_rel(Path(flash.image), out_dir),
+        data_ports=IP_DATA_PORTS, csr_ports=_IP_CSR_PORTS,
+        speed="".join(c for c in board.speed_grade if c.isdigit()) or board.speed_grade,
+        clock_mhz_ip=f"{clock_mhz:.1f}", name=ip_module(top), sector_access=_SECTOR_ACCESS,
+        mode_reason=("the design initializes M9K blocks, which only a mode with memory "
+                     "initialization (ERAM) loads" if board.flash[0].allows_memory_init(
+                         flash.mode) else "no M9K block has initial contents, so the mode "
+                     "with the most user flash"))
 
 
 def _check_identifier(name, what: str) -> str:
