@@ -151,3 +151,48 @@ def test_bad_plans_are_refused():
         lower(graph, HW["8x8"], steps=0)
     with pytest.raises(FpgagenError, match=r"cannot cut the band schedule after \['b'\]"):
         lower(graph, HW["8x8"], steps=2, cuts=["b"])
+
+
+# --- a step count per region ------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["stride2", "ceil-pool", "concat", "all"])
+def test_regions_with_their_own_steps_are_bit_exact(key):
+    """Every region runs in its own number of bands (one region whole, the other banded,
+    and two different band counts); the program is bit-exact, its cycles are the engine
+    model's, and each region's stages have as many instructions as its steps give."""
+    graph = _quantized(key)
+    hw = HW["8x8"]
+    image = np.random.default_rng(5).integers(0, 256, graph.input_shape[1:] + (3,), np.uint8)
+    cuts = cut_candidates(graph, hw)
+    cut = cuts[-1]
+    shapes = graph.shapes()
+    for steps in ((1, 3), (3, 1), (2, 5)):
+        program = lower(graph, hw, steps=steps, cuts=[cut])
+        assert program.plan.region_steps == steps and program.plan.steps == max(steps)
+        assert program.plan.cuts == (cut,)
+        _run_and_check(graph, program, image)
+        # the instructions of each region's convs: the stages before the cut in steps[0]
+        # bands at most, those after in steps[1]
+        names = [info.name for info in program.layers]
+        order = list(dict.fromkeys(names))
+        before = order[:order.index(cut) + 1]
+        tail = {graph.outputs[0]} | set(graph.node(graph.outputs[0]).inputs)
+        for name in order:
+            if name not in shapes or name in tail:
+                continue
+            s = steps[0] if name in before else steps[1]
+            rows = shapes[name][1]
+            assert names.count(name) == -(-rows // -(-rows // s)), (steps, name)
+    # steps (s, s) is the same program as steps s
+    same = lower(graph, hw, steps=(3, 3), cuts=[cut])
+    ref = lower(graph, hw, steps=3, cuts=[cut])
+    assert same.instructions == ref.instructions and same.act_depth == ref.act_depth
+
+
+def test_region_steps_are_checked():
+    graph = _quantized("concat")
+    cut = cut_candidates(graph, HW["8x8"])[-1]
+    with pytest.raises(FpgagenError, match=r"must give 2 values .* not 3: \(1, 2, 3\)"):
+        lower(graph, HW["8x8"], steps=(1, 2, 3), cuts=[cut])
+    with pytest.raises(FpgagenError, match="band steps must be a positive integer, not 0"):
+        lower(graph, HW["8x8"], steps=(2, 0), cuts=[cut])

@@ -131,12 +131,14 @@ class BandPlan:
     Attributes
     ----------
     steps : int
-        Band steps of the plan (1: whole tensors).
+        The most band steps of any region (1: whole tensors everywhere).
     bands : list of Band
         The instructions of the banded stages, in execution order (the tail stages follow,
         one band each over all rows).
     ring_rows : dict
         ``{buffer: rows kept}``.
+    region_steps : dict
+        ``{region: band steps}``.
     """
 
     steps: int
@@ -300,7 +302,9 @@ class ActivationPlan:
 
     ``words`` is the activation memory's depth; ``whole_words`` what the same network
     (fused pooling included) needs with every tensor whole; ``pool_state_words`` the
-    pool-state memory of the fused max pools (a memory of its own)."""
+    pool-state memory of the fused max pools (a memory of its own). ``steps`` is the most
+    band steps of any region, ``region_steps`` the steps of every region in order and
+    ``cuts`` the stages after which a new region starts."""
 
     steps: int
     buffers: tuple[BufferPlan, ...]
@@ -308,6 +312,8 @@ class ActivationPlan:
     whole_words: int
     pool_state_words: int
     lanes: int
+    region_steps: tuple[int, ...] = ()
+    cuts: tuple[str, ...] = ()
 
     def bytes(self, words: int) -> int:
         """Bytes of ``words`` activation words (``lanes`` lanes of 9 bits)."""
@@ -318,6 +324,8 @@ class ActivationPlan:
         return {
             "band_steps": self.steps,
             "banded": self.steps > 1,
+            "region_band_steps": list(self.region_steps or (self.steps,)),
+            "region_cuts": list(self.cuts),
             "words": self.words,
             "bytes": self.bytes(self.words),
             "whole_tensor_words": self.whole_words,

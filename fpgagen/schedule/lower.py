@@ -34,7 +34,7 @@ from .stages import Network, Run, cut_positions, expand, fusions, network_stages
 from .flash_store import stage_weights
 from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
 
-__all__ = ["lower", "LowerContext", "cut_candidates"]
+__all__ = ["lower", "LowerContext", "cut_candidates", "region_steps"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class _FirstFit:
 
 
 def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
-          steps: int = 1, cuts=(), fuse_pools: bool = True) -> Program:
+          steps=1, cuts=(), fuse_pools: bool = True) -> Program:
     """Compile a quantized graph into a program for the accelerator.
 
     Parameters
@@ -109,10 +109,11 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     reuse_memory : bool
         Free a buffer after its last reader so that later tensors reuse its words. Without
         it every tensor keeps its own words until the end (larger memory).
-    steps : int
+    steps : int or sequence of int
         Row-band steps (:mod:`fpgagen.schedule.bands`): 1 runs every layer over its whole
         tensor; more run the network depth-first in that many bands, each tensor kept in
-        a ring of the rows its readers still need.
+        a ring of the rows its readers still need. A sequence gives the steps of every
+        region in order (one more than the cuts): each region runs in its own bands.
     cuts : iterable of str
         Stages (node names, from :func:`cut_candidates`) after which a new region starts:
         regions run one after the other, and the tensor crossing a cut is kept whole.
@@ -136,14 +137,15 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")
     if graph.quant is None:
         raise FpgagenError(f"graph {graph.name!r} is not quantized; quantize it before lowering")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise FpgagenError(f"band steps must be a positive integer, not {steps!r}")
+    cuts = set(cuts)
+    per_region = region_steps(steps, len(cuts))
     lanes = hw.pe_rows
     shapes = graph.shapes()
     producers = {n.name: n for n in graph.nodes}
     concat_of, im2col, layouts, order, fusion = _structure(graph, hw, fuse_pools)
-    net = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, steps)
-    cuts = set(cuts)
+    # the conv before the GAP runs in the last region's chunks
+    net = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order,
+                         per_region[-1])
     valid_cuts = {net.stages[k - 1].name for k in cut_positions(net)}
     if cuts - valid_cuts:
         raise FpgagenError(f"cannot cut the band schedule after {sorted(cuts - valid_cuts)}; "
@@ -153,7 +155,9 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         net.stages[k] = dataclasses.replace(stage, region=region)
         if stage.name in cuts:
             region += 1
-    plan = plan_bands(net.stages, net.heights, net.sinks, steps, net.same_rows)
+    cut_order = tuple(s.name for s in net.stages if s.name in cuts)
+    plan = plan_bands(net.stages, net.heights, net.sinks, dict(enumerate(per_region)),
+                      net.same_rows)
     runs = expand(net, plan)
     places, buffers = _place(graph, lanes, layouts, net, plan, runs, reuse_memory)
     _check_codes_fit(graph, places)
@@ -223,11 +227,28 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
                    unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
-                                         whole_words),
+                                         whole_words, cut_order),
                    compressed=compressed)
     if hw.in_flash:
         program = stage_weights(program)
     return program
+
+
+def region_steps(steps, cuts: int) -> tuple[int, ...]:
+    """The band steps of each of the ``cuts + 1`` regions: ``steps`` for all of them (an
+    int), or one per region (a sequence of that length)."""
+    if isinstance(steps, (list, tuple)):
+        values = tuple(steps)
+        if len(values) != cuts + 1:
+            raise FpgagenError(f"band steps per region must give {cuts + 1} values (one per "
+                               f"region of {cuts} cut{'s' if cuts != 1 else ''}), not "
+                               f"{len(values)}: {steps!r}")
+    else:
+        values = (steps,) * (cuts + 1)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise FpgagenError(f"band steps must be a positive integer, not {v!r}")
+    return values
 
 
 def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:
@@ -679,7 +700,7 @@ def _band_macs(macs: int, run: Run, stage: Stage, net: Network, layouts: dict,
 
 
 def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, pool_depth: int,
-                     whole_words: int) -> ActivationPlan:
+                     whole_words: int, cuts: tuple[str, ...]) -> ActivationPlan:
     tensors = {}
     for t in sorted(net.stored):
         tensors.setdefault(net.key_of.get(t, t), []).append(t)
@@ -693,4 +714,7 @@ def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, po
                                chunk=b == net.chunked))
     return ActivationPlan(steps=plan.steps, buffers=tuple(rows),
                           words=max([1] + [b.end for b in buffers.values()]),
-                          whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes)
+                          whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes,
+                          region_steps=tuple(plan.region_steps[r]
+                                             for r in sorted(plan.region_steps)),
+                          cuts=cuts)
