@@ -256,15 +256,15 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
     if cfg.max_activation_bytes is not None:
         max_words = words_of_bytes(cfg.max_activation_bytes, hw)
     analyses = {}
+    planner = Planner(graph, hw, (cfg.steps,) if cfg.steps is not None else STEP_OPTIONS)
     if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
-        whole = step_analyze(step_lower(graph, hw), graph, cfg.board, cfg.clock)
+        whole = step_analyze(planner.program((1,), ()), graph, cfg.board, cfg.clock)
         within = max_words is None or whole.program.act_depth <= max_words
         if cfg.steps == 1 and not within:
             raise over_limit(graph, hw, cfg.max_activation_bytes, whole.program.act_depth)
         if cfg.steps == 1 or (whole.fits and within):
             return whole
         analyses[((1,), ())] = whole  # analysed: not again
-    planner = Planner(graph, hw, (cfg.steps,) if cfg.steps is not None else STEP_OPTIONS)
 
     def analysis(option):
         key = (option.region_steps, option.cuts)

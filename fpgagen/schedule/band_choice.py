@@ -117,7 +117,8 @@ class Planner:
         """``{stage: cycles}`` of every stage run in ``steps`` bands (from the program in
         ``steps`` bands cut at every candidate)."""
         if steps not in self._stage_cycles:
-            cuts = self.cuts
+            # in one band everywhere, cuts change nothing: the whole-tensor program
+            cuts = self.cuts if steps > 1 else ()
             program = self.program((steps,) * (len(cuts) + 1), cuts)
             out: dict[str, int] = {}
             for info in program.layers:
@@ -185,7 +186,11 @@ def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
     a plan whose live words (a lower bound) or exact words exceed ``max_words``, or that
     needs at least as many words as one that did not fit, is not lowered. Once one fits,
     up to ``recheck`` more plans whose estimate is below its exact cycles are tried too,
-    and the one with the fewest exact cycles is taken."""
+    and the one with the fewest exact cycles is taken. The plan with the least memory
+    (:meth:`Planner.least_memory`) is tried first: when it does not fit, no plan does."""
+    least = planner.least_memory()
+    if not fits(least):  # every plan needs at least its words: none fits
+        return least, False
     failed = None
     best = None
     extra = 0
@@ -211,7 +216,7 @@ def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
             failed = option.words if failed is None else min(failed, option.words)
     if best is not None:
         return best, True
-    return planner.least_memory(), False
+    return least, max_words is None or least.words <= max_words
 
 
 def plan_options(graph: Graph, hw: HwParams, steps_options=STEP_OPTIONS) -> list[PlanOption]:

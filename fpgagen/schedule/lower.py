@@ -170,7 +170,8 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         pool_bases[conv] = pool_depth
         pool_depth += layouts[conv].groups * shapes[pool][2]
     compressed = banks.compressed()
-    chunker = (_WeightChunker(hw, banks.weight_bits, compressed)
+    chunker = (_WeightChunker(hw, banks.weight_bits, compressed,
+                              None if cache is None else cache.setdefault("chunks", {}))
                if hw.weight_chunk_bits is not None else None)
     instructions, infos = [], []
     output_channels = 0
@@ -729,12 +730,13 @@ def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict,
 class _WeightChunker:
     """Splits CONV instructions into output-group chunks whose weight data per PE column
     fits ``hw.weight_chunk_bits`` (:mod:`fpgagen.schedule.weight_chunks`); the bands of a
-    layer share their split."""
+    layer share their split (``plans``: kept between lowerings of one graph, too)."""
 
-    def __init__(self, hw: HwParams, weight_bits: int, compressed: CompressedWeights | None):
+    def __init__(self, hw: HwParams, weight_bits: int, compressed: CompressedWeights | None,
+                 plans: dict | None = None):
         self.hw, self.weight_bits, self.compressed = hw, weight_bits, compressed
         self.budget = hw.weight_chunk_bits
-        self.plans: dict = {}
+        self.plans: dict = {} if plans is None else plans
 
     def bits(self, instr: Instr) -> int:
         return int(column_weight_bits(instr, self.hw, self.weight_bits,
