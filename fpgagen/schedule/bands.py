@@ -315,6 +315,20 @@ class ActivationPlan:
     region_steps: tuple[int, ...] = ()
     cuts: tuple[str, ...] = ()
 
+    def regions_text(self) -> str:
+        """``"32 bands up to fire3/expand3x3, 4 bands up to fire5/expand3x3, whole tensors
+        after"``: the steps of every region and where it ends (``"8 bands"`` for one step
+        count)."""
+        steps = self.region_steps or (self.steps,)
+
+        def label(n):
+            return "whole tensors" if n == 1 else f"{n} bands"
+
+        if len(set(steps)) == 1:
+            return label(steps[0])
+        return ", ".join([f"{label(n)} up to {c}" for n, c in zip(steps, self.cuts)]
+                         + [f"{label(steps[-1])} after"])
+
     def bytes(self, words: int) -> int:
         """Bytes of ``words`` activation words (``lanes`` lanes of 9 bits)."""
         return words * self.lanes * ACT_LANE_BITS // 8
@@ -326,6 +340,7 @@ class ActivationPlan:
             "banded": self.steps > 1,
             "region_band_steps": list(self.region_steps or (self.steps,)),
             "region_cuts": list(self.cuts),
+            "regions_text": self.regions_text(),
             "words": self.words,
             "bytes": self.bytes(self.words),
             "whole_tensor_words": self.whole_words,
