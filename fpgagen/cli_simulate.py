@@ -72,8 +72,9 @@ def add_parser(sub):
                         'bit_exact, cycles, macs, mac_utilization, predicted_cycles, fps, ...')
     p.add_argument("--steps", type=band_steps, metavar="N",
                    help="run every layer in N row bands (1: whole tensors), N in every "
-                        "region, with the region cuts needing least memory (default: whole tensors; with --board, as "
-                        "build: the plan with the fewest cycles that fits the board)")
+                        "region, with the region cuts needing least memory (default: whole "
+                        "tensors; with --board, as build: the plan with the fewest cycles "
+                        "that fits the board)")
     p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
                    help="the band plan with the fewest cycles (with --board: that fits the "
                         "board) whose activation memory is at most KB kilobytes (1024 bytes; "
