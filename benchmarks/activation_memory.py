@@ -13,8 +13,8 @@ max pools), for
 - ``whole, fused``: whole tensors with the pools fused into the convolution before them;
 - ``N steps``: row bands in each step count of ``band_choice.STEP_OPTIONS`` with the region
   cuts needing least memory (as ``band_choice.plan_program(steps=N)`` chooses);
-- ``<= 256 KB``: the plan with the fewest cycles within 256 KB of activation memory, if one
-  is (as ``plan_program(max_activation_bytes=262144)``).
+- ``<= 256 KB``: the plan with the fewest cycles within 256 KB of activation memory, each
+  region in its own step count, if one is (as ``plan_program(max_activation_bytes=262144)``).
 
 Part 2, per network and bundled board: the choice ``fpgagen build`` makes
 (``build_flow.step_plan`` on the board's default PE array, 8-bit weights): band steps,
@@ -45,8 +45,8 @@ from fpgagen.hw.cost import mac_utilization
 from fpgagen.hw.spec import ACT_LANE_BITS
 from fpgagen.ir import MaxPool
 from fpgagen.nets import NetOptions
-from fpgagen.schedule.band_choice import (STEP_OPTIONS, choose_plan, plan_options,
-                                            words_of_bytes)
+from fpgagen.schedule.band_choice import (STEP_OPTIONS, Planner, plan_options,
+                                            search_plan, words_of_bytes)
 from fpgagen.schedule.lower import lower
 from fpgagen.schedule.memory_map import MemoryRole
 
@@ -83,7 +83,8 @@ def memory_rows(graph, hw: HwParams) -> list[dict]:
         least = min(mine, key=lambda o: (o.words, o.cycles))
         rows.append(program_row(f"{steps} steps", least.lower(graph, hw), graph))
     label = f"<= {LIMIT_BYTES // 1024} KB"
-    chosen, ok = choose_plan(options, lambda o: True, words_of_bytes(LIMIT_BYTES, hw))
+    chosen, ok = search_plan(Planner(graph, hw), lambda o: True,
+                             words_of_bytes(LIMIT_BYTES, hw))
     if ok:
         rows.append(program_row(label, chosen.lower(graph, hw), graph))
     else:

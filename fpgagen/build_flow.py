@@ -245,41 +245,45 @@ def step_lower(graph: Graph, hw: HwParams):
 def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
     """The band plan with the fewest cycles whose design fits the board (and the
     activation limit), analysed; when none fits, the one with the least activation
-    memory. ``cfg.steps`` forces a step count (with the cuts that need least memory)."""
-    from .schedule.band_choice import choose_plan, over_limit, plan_options, words_of_bytes
+    memory. Each region of the plan takes its own step count
+    (:func:`fpgagen.schedule.band_choice.search_plan`); ``cfg.steps`` forces that many
+    bands in every region (with the cuts that need least memory)."""
+    from .schedule.band_choice import (STEP_OPTIONS, Planner, choose_plan,
+                                       fixed_steps_options, over_limit, search_plan,
+                                       words_of_bytes)
 
     max_words = None
     if cfg.max_activation_bytes is not None:
         max_words = words_of_bytes(cfg.max_activation_bytes, hw)
     analyses = {}
+    planner = Planner(graph, hw, (cfg.steps,) if cfg.steps is not None else STEP_OPTIONS)
     if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
-        whole = step_analyze(step_lower(graph, hw), graph, cfg.board, cfg.clock)
+        whole = step_analyze(planner.program((1,), ()), graph, cfg.board, cfg.clock)
         within = max_words is None or whole.program.act_depth <= max_words
         if cfg.steps == 1 and not within:
             raise over_limit(graph, hw, cfg.max_activation_bytes, whole.program.act_depth)
         if cfg.steps == 1 or (whole.fits and within):
             return whole
-    if cfg.steps is not None:  # that many bands, the region cuts needing least memory
-        options = sorted(plan_options(graph, hw, (cfg.steps,)),
-                         key=lambda o: (o.words, o.cycles))
-    else:
-        options = plan_options(graph, hw)
-        # the whole-tensor option was analysed above: not again
-        analyses.update({o: whole for o in options if o.steps == 1})
+        analyses[((1,), ())] = whole  # analysed: not again
+
+    def analysis(option):
+        key = (option.region_steps, option.cuts)
+        if key not in analyses:
+            analyses[key] = step_analyze(planner.program(*key), graph, cfg.board, cfg.clock)
+        return analyses[key]
 
     def fits(option) -> bool:
-        if option not in analyses:
-            analyses[option] = step_analyze(option.lower(graph, hw), graph, cfg.board,
-                                            cfg.clock)
-        return analyses[option].fits
+        return analysis(option).fits
 
-    chosen, ok = choose_plan(options, fits, max_words)
+    if cfg.steps is not None:  # that many bands, the region cuts needing least memory
+        chosen, ok = choose_plan(fixed_steps_options(planner, cfg.steps), fits, max_words)
+    else:
+        chosen, ok = search_plan(planner, fits, max_words)
     if max_words is not None and chosen.words > max_words:
         raise over_limit(graph, hw, cfg.max_activation_bytes, chosen.words)
-    log.info("band plan: %d steps, cuts %s, %d activation words (%s)", chosen.steps,
-             list(chosen.cuts), chosen.words, "fits" if ok else "no plan fits")
-    fits(chosen)  # analysed, if choose_plan did not try it
-    return analyses[chosen]
+    log.info("band plan: steps per region %s, %d activation words (%s)", chosen.describe(),
+             chosen.words, "fits" if ok else "no plan fits")
+    return analysis(chosen)
 
 
 def estimate_logic(hw: HwParams, board: Board, program) -> dict:

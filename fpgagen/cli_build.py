@@ -55,10 +55,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="the most activation memory the band plan may use, in KB of 1024 "
                         "bytes (a word of N 9-bit lanes is 9N/8 bytes); refused when no plan "
                         "is that small (default: the plan with the fewest cycles that fits "
-                        "the board)")
+                        "the board; each region of the plan takes its own number of row "
+                        "bands)")
     p.add_argument("--steps", type=band_steps, metavar="N",
-                   help="run every layer in N row bands (1: whole tensors) instead of "
-                        "choosing the plan with the fewest cycles that fits")
+                   help="run every layer in N row bands (1: whole tensors), N in every "
+                        "region, instead of choosing the plan with the fewest cycles that "
+                        "fits")
     p.add_argument("--eval", type=Path, metavar="DIR",
                    help="folder of labelled images (labels.json or WordNet ids in the file "
                         "names, as for 'fpgagen evaluate'): measure top-1 / top-5 of the float "

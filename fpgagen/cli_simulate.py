@@ -71,9 +71,10 @@ def add_parser(sub):
                    help='print one object: image, board, top5 (as classify --json), '
                         'bit_exact, cycles, macs, mac_utilization, predicted_cycles, fps, ...')
     p.add_argument("--steps", type=band_steps, metavar="N",
-                   help="run every layer in N row bands (1: whole tensors), the region cuts "
-                        "needing least memory (default: whole tensors; with --board, as "
-                        "build: the plan with the fewest cycles that fits the board)")
+                   help="run every layer in N row bands (1: whole tensors), N in every "
+                        "region, with the region cuts needing least memory (default: whole "
+                        "tensors; with --board, as build: the plan with the fewest cycles "
+                        "that fits the board)")
     p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
                    help="the band plan with the fewest cycles (with --board: that fits the "
                         "board) whose activation memory is at most KB kilobytes (1024 bytes; "
@@ -156,6 +157,8 @@ def run(args) -> int:
               "cycles": report.cycles, "predicted_cycles": report.predicted_cycles,
               "instructions": len(report.program.instructions),
               "band_steps": report.program.plan.steps,
+              "region_band_steps": list(report.program.plan.region_steps
+                                        or (report.program.plan.steps,)),
               "activation_bytes": report.program.plan.bytes(report.program.act_depth),
               "macs": report.macs, "mac_utilization": report.mac_utilization,
               "clock_mhz": rate["clock_mhz"], "fps": rate["fps"],
@@ -182,10 +185,19 @@ def run(args) -> int:
         plan = report.program.plan
         print(f"{len(report.program.instructions)} instructions, activation memory "
               f"{result['activation_bytes']:,d} bytes"
-              + (f" in {plan.steps} row bands" if plan.steps > 1 else " (whole tensors)"))
+              + _bands_text(plan))
         if analysis is not None and not analysis.fits:
             print(f"the design does not fit {board.key}: 'fpgagen build' writes only its "
                   "reports for it (see them for what overflows)")
         print(f"simulation {report.run_seconds:.1f} s ({report.cycles_per_second:,.0f} "
               f"cycles/s), build {report.build_seconds:.1f} s")
     return 0 if report.bit_exact else EXIT_MISMATCH
+
+
+def _bands_text(plan) -> str:
+    """`` in 8 row bands``, `` in row bands per region 8, 2, 1`` or `` (whole tensors)``."""
+    if plan.steps == 1:
+        return " (whole tensors)"
+    if len(set(plan.region_steps)) > 1:
+        return " in row bands per region " + ", ".join(map(str, plan.region_steps))
+    return f" in {plan.steps} row bands"

@@ -5,7 +5,8 @@ the conv before the GAP in channel chunks; ``fpgagen.testing.band_graphs``, ``al
 lowered in row bands and run in Verilator on 8x8 and 16x16 arrays. The final activation
 memory must equal the engine model's (whose every row is checked against the golden model
 as it is written), the scores the golden model's, the cycles of every instruction the
-prediction."""
+prediction. The same network with a step count per region (one region in whole tensors,
+the other in bands) runs too."""
 
 import numpy as np
 import pytest
@@ -42,3 +43,35 @@ def test_compiled_bands_bit_exact(side, steps, build_dir):
     print(f"{side}x{side}, {steps} bands: {len(program.instructions)} instructions, "
           f"{run.cycles:,d} cycles, activation memory {program.act_depth} words "
           f"(whole tensors {program.plan.whole_words})")
+
+
+@pytest.mark.parametrize("side,steps", [(8, (1, 4)), (16, (3, 1))])
+def test_compiled_region_steps_bit_exact(side, steps, build_dir):
+    """The regions before and after the cut in their own band counts: (1, 4) runs the
+    first region in whole tensors and the second in bands (the conv before the GAP in
+    channel chunks), (3, 1) the reverse; bit-exact scores and activation memory, the
+    predicted cycles of every instruction."""
+    graph = band_graph("all")
+    hw = HwParams(pe_rows=side, pe_cols=side)
+    cuts = cut_candidates(graph, hw)[-1:]
+    program = lower(graph, hw, steps=steps, cuts=cuts)
+    assert program.plan.region_steps == steps and program.plan.cuts == tuple(cuts)
+    uniform = lower(graph, hw, steps=max(steps), cuts=cuts)
+    assert program.instructions != uniform.instructions
+    image = np.random.default_rng(side + 1).integers(0, 256, (45, 45, 3), dtype=np.uint8)
+    golden = run_int(graph, image, keep_all=True)
+    engine = run_program(program, pack_input(program, graph, image), capture=True)
+    for name, codes in engine.tensors.items():
+        if name != graph.input_name:
+            np.testing.assert_array_equal(codes, golden[name], err_msg=name)
+    np.testing.assert_array_equal(engine.scores, golden["gap"].ravel())
+
+    sim = build_program(program, build_dir, bank_depth=256)
+    run = run_image(sim, program, graph, image, read_memory=True)
+    np.testing.assert_array_equal(run.scores, golden["gap"].ravel())
+    np.testing.assert_array_equal(run.act_mem, engine.act_mem)
+    np.testing.assert_array_equal(run.instruction_cycles,
+                                  [info.cycles_predicted for info in program.layers])
+    print(f"{side}x{side}, steps per region {steps}: {len(program.instructions)} "
+          f"instructions, {run.cycles:,d} cycles, activation memory {program.act_depth} "
+          f"words")

@@ -15,7 +15,8 @@ from fpgagen.hw.pooling import check_fusable, window_events
 from fpgagen.ir import GlobalAvgPool
 from fpgagen.numerics.primitives import maxpool
 from fpgagen.schedule import lower, pack_input, run_program
-from fpgagen.schedule.band_choice import choose_plan, plan_options
+from fpgagen.schedule.band_choice import (RECHECK, Planner, choose_plan, plan_options,
+                                          plan_program, search_plan)
 from fpgagen.schedule.bands import conv_rows_for, pooled_rows_done
 from fpgagen.schedule.lower import cut_candidates
 from fpgagen.testing.band_graphs import BAND_GRAPHS as GRAPHS
@@ -151,3 +152,149 @@ def test_bad_plans_are_refused():
         lower(graph, HW["8x8"], steps=0)
     with pytest.raises(FpgagenError, match=r"cannot cut the band schedule after \['b'\]"):
         lower(graph, HW["8x8"], steps=2, cuts=["b"])
+
+
+# --- a step count per region ------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["stride2", "ceil-pool", "concat", "all"])
+def test_regions_with_their_own_steps_are_bit_exact(key):
+    """Every region runs in its own number of bands (one region whole, the other banded,
+    and two different band counts); the program is bit-exact, its cycles are the engine
+    model's, and each region's stages have as many instructions as its steps give."""
+    graph = _quantized(key)
+    hw = HW["8x8"]
+    image = np.random.default_rng(5).integers(0, 256, graph.input_shape[1:] + (3,), np.uint8)
+    cuts = cut_candidates(graph, hw)
+    cut = cuts[-1]
+    shapes = graph.shapes()
+    for steps in ((1, 3), (3, 1), (2, 5)):
+        program = lower(graph, hw, steps=steps, cuts=[cut])
+        assert program.plan.region_steps == steps and program.plan.steps == max(steps)
+        assert program.plan.cuts == (cut,)
+        _run_and_check(graph, program, image)
+        # the instructions of each region's convs: the stages before the cut in steps[0]
+        # bands at most, those after in steps[1]
+        names = [info.name for info in program.layers]
+        order = list(dict.fromkeys(names))
+        before = order[:order.index(cut) + 1]
+        tail = {graph.outputs[0]} | set(graph.node(graph.outputs[0]).inputs)
+        for name in order:
+            if name not in shapes or name in tail:
+                continue
+            s = steps[0] if name in before else steps[1]
+            rows = shapes[name][1]
+            assert names.count(name) == -(-rows // -(-rows // s)), (steps, name)
+    # steps (s, s) is the same program as steps s
+    same = lower(graph, hw, steps=(3, 3), cuts=[cut])
+    ref = lower(graph, hw, steps=3, cuts=[cut])
+    assert same.instructions == ref.instructions and same.act_depth == ref.act_depth
+
+
+def test_region_steps_are_checked():
+    graph = _quantized("concat")
+    cut = cut_candidates(graph, HW["8x8"])[-1]
+    with pytest.raises(FpgagenError, match=r"must give 2 values .* not 3: \(1, 2, 3\)"):
+        lower(graph, HW["8x8"], steps=(1, 2, 3), cuts=[cut])
+    with pytest.raises(FpgagenError, match="band steps must be a positive integer, not 0"):
+        lower(graph, HW["8x8"], steps=(2, 0), cuts=[cut])
+
+
+# --- the search over steps per region ----------------------------------------------------
+
+def _every_plan(planner):
+    """Every candidate of ``planner``, lowered: ``{(steps, cuts): program}``."""
+    return {(steps, cuts): lower(planner.graph, planner.hw, steps=steps, cuts=cuts)
+            for _, _, steps, cuts in planner.candidates()}
+
+
+@pytest.mark.parametrize("key", ["ceil-pool", "all"])
+def test_plan_costs_combine_region_by_region(key):
+    """With the weights in block RAM, a plan's cycles are the sum of its stages' cycles
+    in their regions' steps and its words are those of the program; the live words of
+    its regions bound them from below."""
+    graph = _quantized(key)
+    planner = Planner(graph, HW["8x8"], (1, 2, 3, 7))
+    assert planner.cuts
+    programs = _every_plan(planner)
+    assert any(len(set(steps)) > 1 for steps, _ in programs)
+    for (steps, cuts), program in programs.items():
+        cycles, live = planner.estimate(steps, cuts)
+        assert cycles == program.cycles_predicted, (steps, cuts)
+        assert planner.memory(steps, cuts).words == program.act_depth, (steps, cuts)
+        assert live <= program.act_depth
+
+
+@pytest.mark.parametrize("key", ["ceil-pool", "concat", "all"])
+def test_search_finds_what_lowering_every_plan_finds(key):
+    """For every activation limit between the least and the most words of any plan, the
+    search takes the plan that lowering every candidate and keeping the fewest cycles
+    within the limit takes (then the fewest words), and lowers far fewer plans."""
+    graph = _quantized(key)
+    hw = HW["8x8"]
+    steps_options = (1, 2, 4, 8)
+    everything = _every_plan(Planner(graph, hw, steps_options))
+    words = sorted({p.act_depth for p in everything.values()})
+    for limit in words[::max(1, len(words) // 6)] + [words[-1]]:
+        within = [p for p in everything.values() if p.act_depth <= limit]
+        best = min((p.cycles_predicted, p.act_depth) for p in within)
+        planner = Planner(graph, hw, steps_options)
+        tried = []
+        chosen, ok = search_plan(planner, lambda o: tried.append(o) or True, limit)
+        assert ok and (chosen.cycles, chosen.words) == best, limit
+        program = chosen.lower(graph, hw)
+        assert (program.cycles_predicted, program.act_depth) == best
+        assert len(tried) <= 1 + RECHECK + 1 < len(everything)
+
+
+def test_search_with_a_fit_test_and_when_nothing_fits():
+    graph = _quantized("all")
+    hw = HW["8x8"]
+    planner = Planner(graph, hw, (1, 2, 4, 8))
+    least = min((planner.memory(s, c).words, e) for e, _, s, c in planner.candidates())
+    # only plans needing at most `least + 1/3` of the range fit
+    most = max(planner.memory(s, c).words for _, _, s, c in planner.candidates())
+    cap = least[0] + (most - least[0]) // 3
+    chosen, ok = search_plan(planner, lambda o: o.words <= cap)
+    assert ok and chosen.words <= cap
+    fitting = [planner.exact(s, c) for _, _, s, c in planner.candidates()
+               if planner.memory(s, c).words <= cap]
+    assert chosen.cycles == min(o.cycles for o in fitting)
+    # nothing fits: the plan with the least memory, after one test of fit
+    tried = []
+    chosen, ok = search_plan(Planner(graph, hw, (1, 2, 4, 8)),
+                             lambda o: tried.append(o) or False)
+    assert not ok and len(tried) == 1 and chosen.words == least[0]
+
+
+def test_plan_program_keeps_steps_everywhere_and_searches_under_a_limit():
+    graph = _quantized("all")
+    hw = HW["8x8"]
+    fixed = plan_program(graph, hw, steps=4)
+    assert set(fixed.plan.region_steps) == {4}
+    planner = Planner(graph, hw)
+    most = max(planner.memory(s, c).words for _, _, s, c in planner.candidates())
+    limit = most * 3 // 4
+    program = plan_program(graph, hw, max_activation_bytes=limit * 8 * 9 // 8)
+    assert program.act_depth <= limit
+    with pytest.raises(FpgagenError, match="no band plan of .* needs at most 9 bytes"):
+        plan_program(graph, hw, max_activation_bytes=9)
+
+
+def test_search_with_weights_in_flash():
+    """With the weights in flash the stages' cycles include the load stalls, which depend
+    on the order of the loads across a cut: the search's choice is lowered, its cycles
+    exact, and no plan with one step count everywhere beats it by more than the
+    estimate's error (here none does)."""
+    graph = _quantized("all")
+    hw = HwParams(pe_rows=8, pe_cols=8, weight_chunk_bits=1024, weight_store="flash")
+    planner = Planner(graph, hw, (1, 2, 4, 8))
+    most = max(planner.memory(s, c).words for _, _, s, c in planner.candidates())
+    limit = most * 2 // 3
+    chosen, ok = search_plan(planner, lambda o: True, limit)
+    program = chosen.lower(graph, hw)
+    assert ok and chosen.words == program.act_depth <= limit
+    assert chosen.cycles == program.cycles_predicted and program.flash is not None
+    uniform = [o for o in plan_options(graph, hw, (1, 2, 4, 8)) if o.words <= limit]
+    assert chosen.cycles <= min(o.cycles for o in uniform)
+    image = np.random.default_rng(3).integers(0, 256, graph.input_shape[1:] + (3,), np.uint8)
+    _run_and_check(graph, program, image)

@@ -131,12 +131,14 @@ class BandPlan:
     Attributes
     ----------
     steps : int
-        Band steps of the plan (1: whole tensors).
+        The most band steps of any region (1: whole tensors everywhere).
     bands : list of Band
         The instructions of the banded stages, in execution order (the tail stages follow,
         one band each over all rows).
     ring_rows : dict
         ``{buffer: rows kept}``.
+    region_steps : dict
+        ``{region: band steps}``.
     """
 
     steps: int
@@ -300,7 +302,9 @@ class ActivationPlan:
 
     ``words`` is the activation memory's depth; ``whole_words`` what the same network
     (fused pooling included) needs with every tensor whole; ``pool_state_words`` the
-    pool-state memory of the fused max pools (a memory of its own)."""
+    pool-state memory of the fused max pools (a memory of its own). ``steps`` is the most
+    band steps of any region, ``region_steps`` the steps of every region in order and
+    ``cuts`` the stages after which a new region starts."""
 
     steps: int
     buffers: tuple[BufferPlan, ...]
@@ -308,6 +312,22 @@ class ActivationPlan:
     whole_words: int
     pool_state_words: int
     lanes: int
+    region_steps: tuple[int, ...] = ()
+    cuts: tuple[str, ...] = ()
+
+    def regions_text(self) -> str:
+        """``"32 bands up to fire3/expand3x3, 4 bands up to fire5/expand3x3, whole tensors
+        after"``: the steps of every region and where it ends (``"8 bands"`` for one step
+        count)."""
+        steps = self.region_steps or (self.steps,)
+
+        def label(n):
+            return "whole tensors" if n == 1 else f"{n} bands"
+
+        if len(set(steps)) == 1:
+            return label(steps[0])
+        return ", ".join([f"{label(n)} up to {c}" for n, c in zip(steps, self.cuts)]
+                         + [f"{label(steps[-1])} after"])
 
     def bytes(self, words: int) -> int:
         """Bytes of ``words`` activation words (``lanes`` lanes of 9 bits)."""
@@ -318,6 +338,9 @@ class ActivationPlan:
         return {
             "band_steps": self.steps,
             "banded": self.steps > 1,
+            "region_band_steps": list(self.region_steps or (self.steps,)),
+            "region_cuts": list(self.cuts),
+            "regions_text": self.regions_text(),
             "words": self.words,
             "bytes": self.bytes(self.words),
             "whole_tensor_words": self.whole_words,

@@ -174,6 +174,13 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
             "weight": weights}
 
 
+def _chunk_key(f: Instr) -> tuple:
+    """The fields :func:`chunk_words` reads: chunks with the same key hold the same
+    words."""
+    return (f.weight_base, f.bias_base, f.out_groups, f.kh, f.kw, f.in_groups,
+            f.compressed, f.index_bits)
+
+
 def _counts(words: dict) -> dict:
     return {k: max((len(col) for col in words[k]), default=0) for k in KINDS}
 
@@ -211,9 +218,11 @@ def flash_image(program) -> list[int]:
     return list(program.flash.image)
 
 
-def stage_weights(program):
+def stage_weights(program, memo: dict | None = None):
     """``program`` (the ROM design's, CONVs split into chunks) rewritten for weights in
-    flash: see the module docstring. Returns a new Program with ``flash`` set."""
+    flash: see the module docstring. Returns a new Program with ``flash`` set. ``memo``:
+    a dict kept between programs with the same weight, bias and shift banks (other band
+    plans of one graph), so that each chunk's words are built once."""
     hw = program.hw
     cols = hw.pe_cols
     bias_bits = BIAS_WORD.bits + (STREAM_START.bits if program.compressed is not None else 0)
@@ -221,20 +230,31 @@ def stage_weights(program):
               "weight": weight_word_bits(hw.pe_rows, int(program.weight_bits))}
     instrs = list(program.instructions)
     convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]
+    # the bands of a layer load the same chunks: each chunk's words and block once
+    memo = {} if memo is None else memo
+
+    def words_of(f, half=0, weight_half=0):
+        key = (_chunk_key(f), half, weight_half)
+        if key not in memo:
+            words = chunk_words(program, f, half, weight_half)
+            counts = _counts(words)
+            memo[key] = words, counts, tuple(block_of(words, counts, widths))
+        return key, memo[key]
+
     # the halves: the most words of each kind any chunk needs
-    first = [chunk_words(program, instrs[i]) for i in convs]
-    halves = {k: max((_counts(w)[k] for w in first), default=0) for k in KINDS}
-    image, blocks, chunk_loads = [], {}, []
+    first = [words_of(instrs[i]) for i in convs]
+    halves = {k: max((w[1][1][k] for w in first), default=0) for k in KINDS}
+    image, blocks, placed, chunk_loads = [], {}, {}, []
     for j, i in enumerate(convs):
         f, half = instrs[i], j % 2
-        words = chunk_words(program, f, half, halves["weight"]) if f.compressed else first[j]
-        counts = _counts(words)
-        block = block_of(words, counts, widths)
-        key = tuple(block)
-        if key not in blocks:
-            blocks[key] = len(image)
-            image += block
-        base = blocks[key]
+        key, (_, counts, block) = (words_of(f, half, halves["weight"]) if f.compressed
+                                   else first[j])
+        if key not in placed:  # chunks with the same words share a block
+            if block not in blocks:
+                blocks[block] = len(image)
+                image += block
+            placed[key] = blocks[block]
+        base = placed[key]
         if base >= 1 << FLASH_ADDR_BITS:
             raise FpgagenError(f"the flash image of program {program.name!r} needs more "
                                f"than {1 << FLASH_ADDR_BITS} words")

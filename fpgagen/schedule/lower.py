@@ -34,7 +34,8 @@ from .stages import Network, Run, cut_positions, expand, fusions, network_stages
 from .flash_store import stage_weights
 from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
 
-__all__ = ["lower", "LowerContext", "cut_candidates"]
+__all__ = ["lower", "LowerContext", "cut_candidates", "region_steps", "PlanMemory",
+           "plan_memory", "plan_structure"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class _FirstFit:
 
 
 def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
-          steps: int = 1, cuts=(), fuse_pools: bool = True) -> Program:
+          steps=1, cuts=(), fuse_pools: bool = True, cache: dict | None = None) -> Program:
     """Compile a quantized graph into a program for the accelerator.
 
     Parameters
@@ -109,15 +110,20 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     reuse_memory : bool
         Free a buffer after its last reader so that later tensors reuse its words. Without
         it every tensor keeps its own words until the end (larger memory).
-    steps : int
+    steps : int or sequence of int
         Row-band steps (:mod:`fpgagen.schedule.bands`): 1 runs every layer over its whole
         tensor; more run the network depth-first in that many bands, each tensor kept in
-        a ring of the rows its readers still need.
+        a ring of the rows its readers still need. A sequence gives the steps of every
+        region in order (one more than the cuts): each region runs in its own bands.
     cuts : iterable of str
         Stages (node names, from :func:`cut_candidates`) after which a new region starts:
         regions run one after the other, and the tensor crossing a cut is kept whole.
     fuse_pools : bool
         Fuse every max pool that directly follows a convolution (its only reader) into it.
+    cache : dict or None
+        Kept between lowerings of the same ``graph`` on the same ``hw`` (band plans
+        compared by :mod:`fpgagen.schedule.band_choice`): the work that does not depend
+        on the plan (encoded weight streams, flash chunks) is done once.
 
     Returns
     -------
@@ -136,30 +142,22 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")
     if graph.quant is None:
         raise FpgagenError(f"graph {graph.name!r} is not quantized; quantize it before lowering")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise FpgagenError(f"band steps must be a positive integer, not {steps!r}")
     lanes = hw.pe_rows
     shapes = graph.shapes()
     producers = {n.name: n for n in graph.nodes}
-    concat_of, im2col, layouts, order, fusion = _structure(graph, hw, fuse_pools)
-    net = network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, steps)
-    cuts = set(cuts)
-    valid_cuts = {net.stages[k - 1].name for k in cut_positions(net)}
-    if cuts - valid_cuts:
-        raise FpgagenError(f"cannot cut the band schedule after {sorted(cuts - valid_cuts)}; "
-                           f"possible cuts: {sorted(valid_cuts) or 'none'}")
-    region = 0
-    for k, stage in enumerate(net.stages):
-        net.stages[k] = dataclasses.replace(stage, region=region)
-        if stage.name in cuts:
-            region += 1
-    plan = plan_bands(net.stages, net.heights, net.sinks, steps, net.same_rows)
-    runs = expand(net, plan)
+    structure = _structure(graph, hw, fuse_pools)
+    concat_of, im2col, layouts, order, fusion = structure
+    net, plan, runs, cut_order = _schedule(graph, structure, steps, cuts)
     places, buffers = _place(graph, lanes, layouts, net, plan, runs, reuse_memory)
     _check_codes_fit(graph, places)
 
     macs = graph.macs_per_node()
-    banks = _Banks(hw, int(graph.quant.weight_bits))
+    if cache is not None:
+        g, h, f = cache.setdefault("owner", (graph, hw, fuse_pools))
+        if g is not graph or h != hw or f != fuse_pools:
+            raise FpgagenError("a lowering cache serves one graph on one hardware")
+    banks = _Banks(hw, int(graph.quant.weight_bits),
+                   None if cache is None else cache.setdefault("streams", {}))
     ctx = LowerContext(graph=graph, lanes=lanes, layouts=layouts, places=places, im2col=im2col,
                        banks=banks)
     base = {}
@@ -172,7 +170,8 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         pool_bases[conv] = pool_depth
         pool_depth += layouts[conv].groups * shapes[pool][2]
     compressed = banks.compressed()
-    chunker = (_WeightChunker(hw, banks.weight_bits, compressed)
+    chunker = (_WeightChunker(hw, banks.weight_bits, compressed,
+                              None if cache is None else cache.setdefault("chunks", {}))
                if hw.weight_chunk_bits is not None else None)
     instructions, infos = [], []
     output_channels = 0
@@ -203,8 +202,10 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                 writes=run.writes if j == len(parts) - 1 else ()))
     weight_banks, bias_banks, shift_banks = banks.arrays()
     if compressed is not None:  # the decoder's stalls, from the masks as encoded
+        memo = {} if cache is None else cache.setdefault("stalls", {})
         infos = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted
-                                     + compressed.stall(f, lanes)) if f.compressed else info
+                                     + compressed.stall(f, lanes, memo))
+                 if f.compressed else info
                  for f, info in zip(instructions, infos)]
     act_depth = max([1] + [b.end for b in buffers.values()])
     whole_words = act_depth
@@ -223,11 +224,89 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
                    unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
-                                         whole_words),
+                                         whole_words, cut_order),
                    compressed=compressed)
     if hw.in_flash:
-        program = stage_weights(program)
+        program = stage_weights(program, None if cache is None
+                                else cache.setdefault("flash", {}))
     return program
+
+
+def _schedule(graph: Graph, structure, steps, cuts):
+    """The band stages of ``graph`` cut into regions after ``cuts``, their band plan in
+    ``steps`` (:func:`region_steps`), its instructions (runs) and the cuts in stage
+    order."""
+    concat_of, im2col, layouts, order, fusion = structure
+    cuts = set(cuts)
+    per_region = region_steps(steps, len(cuts))
+    # the conv before the GAP runs in the last region's chunks
+    net = network_stages(graph, graph.shapes(), layouts, concat_of, im2col, fusion, order,
+                         per_region[-1])
+    valid_cuts = {net.stages[k - 1].name for k in cut_positions(net)}
+    if cuts - valid_cuts:
+        raise FpgagenError(f"cannot cut the band schedule after {sorted(cuts - valid_cuts)}; "
+                           f"possible cuts: {sorted(valid_cuts) or 'none'}")
+    region = 0
+    for k, stage in enumerate(net.stages):
+        net.stages[k] = dataclasses.replace(stage, region=region)
+        if stage.name in cuts:
+            region += 1
+    cut_order = tuple(s.name for s in net.stages if s.name in cuts)
+    plan = plan_bands(net.stages, net.heights, net.sinks, dict(enumerate(per_region)),
+                      net.same_rows)
+    return net, plan, expand(net, plan), cut_order
+
+
+@dataclass(frozen=True)
+class PlanMemory:
+    """The activation memory of a band plan, without compiling its instructions."""
+
+    words: int  #: depth of the activation memory (the program's ``act_depth``)
+    #: per region (in order), the most words live at once during its instructions
+    region_live: tuple[int, ...]
+    instructions: int  #: instructions before weight chunking
+    #: ``{stage: region}`` of every stage (the graph input's LOAD and the lowered nodes
+    #: but fused max pools); tail stages belong to the last region
+    region_of: dict
+
+
+def plan_memory(graph: Graph, hw: HwParams = HwParams(), *, steps=1, cuts=(),
+                fuse_pools: bool = True, structure=None) -> PlanMemory:
+    """The activation memory :func:`lower` gives ``graph`` on ``hw`` with these ``steps``
+    and ``cuts`` (the same words as the program's ``act_depth``), computed from the band
+    plan and the buffer allocation alone (no weights, no instructions). ``structure``:
+    :func:`plan_structure` of the same graph, hardware and ``fuse_pools``, to reuse."""
+    if structure is None:
+        structure = plan_structure(graph, hw, fuse_pools)
+    net, plan, runs, _ = _schedule(graph, structure, steps, cuts)
+    buffers, peaks = _allocate(graph, net, plan, runs, True)
+    return PlanMemory(words=max([1] + [b.end for b in buffers.values()]),
+                      region_live=tuple(peaks.get(r, 0) for r in sorted(plan.region_steps)),
+                      instructions=len(runs),
+                      region_of={st.name: st.region for st in net.stages})
+
+
+def plan_structure(graph: Graph, hw: HwParams = HwParams(), fuse_pools: bool = True):
+    """What :func:`plan_memory` derives from the graph alone (checks, layouts, fused
+    pools), to pass to it again for other plans of the same graph and hardware."""
+    return _structure(graph, hw, fuse_pools)
+
+
+def region_steps(steps, cuts: int) -> tuple[int, ...]:
+    """The band steps of each of the ``cuts + 1`` regions: ``steps`` for all of them (an
+    int), or one per region (a sequence of that length)."""
+    if isinstance(steps, (list, tuple)):
+        values = tuple(steps)
+        if len(values) != cuts + 1:
+            raise FpgagenError(f"band steps per region must give {cuts + 1} values (one per "
+                               f"region of {cuts} cut{'s' if cuts != 1 else ''}), not "
+                               f"{len(values)}: {steps!r}")
+    else:
+        values = (steps,) * (cuts + 1)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise FpgagenError(f"band steps must be a positive integer, not {v!r}")
+    return values
 
 
 def cut_candidates(graph: Graph, hw: HwParams = HwParams()) -> list[str]:
@@ -383,6 +462,34 @@ def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memo
     ``{tensor: TensorPlacement}`` (also for the convs whose output only the pooling unit
     or the chunk buffer sees: their loop geometry, at no address)."""
     shapes = graph.shapes()
+    buffers, _ = _allocate(graph, net, plan, runs, reuse_memory)
+    places = {}
+    for t in [graph.input_name] + [n.name for n in graph.nodes]:
+        if t != graph.input_name and isinstance(graph.node(t).op, GlobalAvgPool):
+            continue
+        lay = layouts[t]
+        b = net.key_of.get(t, t)
+        if t in net.stored or t == net.chunked:
+            buf = buffers[b]
+            h, w = (shapes[t][1:] if t != graph.input_name else
+                    (net.heights[b], buf.w))
+            places[t] = TensorPlacement(name=t, base=buf.base, h=h, w=w,
+                                        pixel_groups=buf.groups,
+                                        group_offset=net.offset.get(t, 0),
+                                        channels=len(lay.positions), groups=lay.groups,
+                                        positions=lay.positions, rows=buf.rows)
+        elif t in layouts and t in shapes and t not in net.fused_pools:
+            h, w = shapes[t][1:]  # a conv whose output goes to the pooling unit
+            places[t] = TensorPlacement(name=t, base=0, h=h, w=w, pixel_groups=lay.groups,
+                                        group_offset=0, channels=len(lay.positions),
+                                        groups=lay.groups, positions=lay.positions)
+    return places, buffers
+
+
+def _allocate(graph, net: Network, plan: BandPlan, runs, reuse_memory):
+    """First-fit addresses of the buffers (``{buffer: _Buffer}`` in the order they are
+    first written) and, per region, the most words live at once during its instructions
+    (what the region needs, whatever the allocator's fragmentation)."""
     first, last = {}, {}
     end = len(runs)
     for k, run in enumerate(runs):
@@ -408,37 +515,23 @@ def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memo
         sizes[b] = (rows, w, groups)
     alloc, buffers = _FirstFit(), {}
     frees: dict[int, list[str]] = {}
+    starts: dict[int, list[str]] = {}
     for b in sizes:
         frees.setdefault(last[b], []).append(b)
+        starts.setdefault(first[b], []).append(b)
+    live, peaks = 0, {}
     for k in range(end):
-        for b in sizes:
-            if first[b] == k:
-                rows, w, groups = sizes[b]
-                buffers[b] = _Buffer(alloc.take(rows * w * groups), rows, w, groups)
+        for b in starts.get(k, ()):
+            rows, w, groups = sizes[b]
+            buffers[b] = _Buffer(alloc.take(rows * w * groups), rows, w, groups)
+            live += buffers[b].words
+        region = net.stages[runs[k].band.stage].region
+        peaks[region] = max(peaks.get(region, 0), live)
         if reuse_memory:
             for b in frees.get(k, ()):
                 alloc.give(buffers[b].base, buffers[b].words)
-    places = {}
-    for t in [graph.input_name] + [n.name for n in graph.nodes]:
-        if t != graph.input_name and isinstance(graph.node(t).op, GlobalAvgPool):
-            continue
-        lay = layouts[t]
-        b = net.key_of.get(t, t)
-        if t in net.stored or t == net.chunked:
-            buf = buffers[b]
-            h, w = (shapes[t][1:] if t != graph.input_name else
-                    (net.heights[b], buf.w))
-            places[t] = TensorPlacement(name=t, base=buf.base, h=h, w=w,
-                                        pixel_groups=buf.groups,
-                                        group_offset=net.offset.get(t, 0),
-                                        channels=len(lay.positions), groups=lay.groups,
-                                        positions=lay.positions, rows=buf.rows)
-        elif t in layouts and t in shapes and t not in net.fused_pools:
-            h, w = shapes[t][1:]  # a conv whose output goes to the pooling unit
-            places[t] = TensorPlacement(name=t, base=0, h=h, w=w, pixel_groups=lay.groups,
-                                        group_offset=0, channels=len(lay.positions),
-                                        groups=lay.groups, positions=lay.positions)
-    return places, buffers
+                live -= buffers[b].words
+    return buffers, peaks
 
 
 # --- instructions --------------------------------------------------------------------------
@@ -446,8 +539,9 @@ def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memo
 class _Banks:
     """Weight, mask, bias and codebook contents, appended layer after layer."""
 
-    def __init__(self, hw: HwParams, weight_bits: int):
+    def __init__(self, hw: HwParams, weight_bits: int, streams: dict | None = None):
         self.hw = hw
+        self.streams = streams  # encoded index streams by layer, kept between lowerings
         self.weight_bits = weight_bits
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
@@ -486,7 +580,14 @@ class _Banks:
         the mask, bias and codebook base addresses."""
         lanes, wb = self.hw.pe_rows, self.weight_bits
         word_bits = weight_word_bits(lanes, wb)
-        enc = encode_streams(index, groups, index_bits, word_bits)
+        key = (len(self.masks), index.shape, groups, index_bits, word_bits)
+        if self.streams is not None and key in self.streams \
+                and np.array_equal(self.streams[key][0], index):
+            enc = self.streams[key][1]
+        else:
+            enc = encode_streams(index, groups, index_bits, word_bits)
+            if self.streams is not None:
+                self.streams[key] = (index, enc)
         depth = max(1, max(len(w) for w in enc.index_words))
         words = np.zeros((self.hw.pe_cols, depth), dtype=object)
         for c, col in enumerate(enc.index_words):
@@ -629,12 +730,13 @@ def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict,
 class _WeightChunker:
     """Splits CONV instructions into output-group chunks whose weight data per PE column
     fits ``hw.weight_chunk_bits`` (:mod:`fpgagen.schedule.weight_chunks`); the bands of a
-    layer share their split."""
+    layer share their split (``plans``: kept between lowerings of one graph, too)."""
 
-    def __init__(self, hw: HwParams, weight_bits: int, compressed: CompressedWeights | None):
+    def __init__(self, hw: HwParams, weight_bits: int, compressed: CompressedWeights | None,
+                 plans: dict | None = None):
         self.hw, self.weight_bits, self.compressed = hw, weight_bits, compressed
         self.budget = hw.weight_chunk_bits
-        self.plans: dict = {}
+        self.plans: dict = {} if plans is None else plans
 
     def bits(self, instr: Instr) -> int:
         return int(column_weight_bits(instr, self.hw, self.weight_bits,
@@ -679,7 +781,7 @@ def _band_macs(macs: int, run: Run, stage: Stage, net: Network, layouts: dict,
 
 
 def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, pool_depth: int,
-                     whole_words: int) -> ActivationPlan:
+                     whole_words: int, cuts: tuple[str, ...]) -> ActivationPlan:
     tensors = {}
     for t in sorted(net.stored):
         tensors.setdefault(net.key_of.get(t, t), []).append(t)
@@ -693,4 +795,7 @@ def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, po
                                chunk=b == net.chunked))
     return ActivationPlan(steps=plan.steps, buffers=tuple(rows),
                           words=max([1] + [b.end for b in buffers.values()]),
-                          whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes)
+                          whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes,
+                          region_steps=tuple(plan.region_steps[r]
+                                             for r in sorted(plan.region_steps)),
+                          cuts=cuts)

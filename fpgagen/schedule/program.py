@@ -156,16 +156,24 @@ class CompressedWeights:
         """Words per mask bank."""
         return int(self.masks.shape[1])
 
-    def stall(self, f: Instr, lanes: int) -> int:
+    def stall(self, f: Instr, lanes: int, memo: dict | None = None) -> int:
         """Cycles the compressed CONV ``f`` waits for its decoder
-        (:func:`fpgagen.hw.cost.decode_stall` of its masks and stream starts)."""
-        tile = f.kh * f.kw * f.in_groups
-        cols = self.masks.shape[0]
-        work = [max(tile_cycles(self.masks[c, f.weight_base + k * tile:
-                                           f.weight_base + (k + 1) * tile], lanes)
-                    for c in range(cols))
-                for k in range(f.out_groups)]
-        return decode_stall(f, work, [int(v) for v in self.starts[:, f.bias_base, 1]])
+        (:func:`fpgagen.hw.cost.decode_stall` of its masks and stream starts). ``memo``:
+        a dict kept between calls on these weights, so that the decoding cycles of each
+        tile are counted once (the bands of a layer share them)."""
+        key = (f.weight_base, f.bias_base, f.kh, f.kw, f.in_groups, f.out_groups, lanes)
+        if memo is None or key not in memo:
+            tile = f.kh * f.kw * f.in_groups
+            cols = self.masks.shape[0]
+            work = [max(tile_cycles(self.masks[c, f.weight_base + k * tile:
+                                               f.weight_base + (k + 1) * tile], lanes)
+                        for c in range(cols))
+                    for k in range(f.out_groups)]
+            found = work, [int(v) for v in self.starts[:, f.bias_base, 1]]
+            if memo is None:
+                return decode_stall(f, *found)
+            memo[key] = found
+        return decode_stall(f, *memo[key])
 
 
 @dataclass
