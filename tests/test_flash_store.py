@@ -283,7 +283,11 @@ def test_design_staging_rams_and_flash_bus_ports():
         mems = mm.of(role)
         assert len(mems) == program.hw.pe_cols
         assert {(m.kind, m.banked, m.depth) for m in mems} == {("ram", False, st.depth(kind))}
-    assert mm.one(MemoryRole.SCHEDULE).width == INSTRUCTION_BITS + LOAD_FIELDS_BITS
+    # no schedule ROM: the schedule staging buffer, two halves of the longest segment in
+    # flip-flops
+    sched = mm.one(MemoryRole.SCHEDULE)
+    assert sched.width == INSTRUCTION_BITS + LOAD_FIELDS_BITS == SCHEDULE_WORD_BITS
+    assert (sched.kind, sched.style, sched.depth) == ("ram", "logic", 2 * st.segment_depth)
     mm = mm.with_bank_depths(lambda m: 64)
     for port in (False, True):
         cfg = AcceleratorConfig.for_program(program, mm, flash_bus_port=port)

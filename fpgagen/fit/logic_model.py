@@ -26,7 +26,7 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   ``n**2`` terms. Their memories (mask and codebook ROMs, the codebook copies and tile
   buffers) are in the memory logic and the block-RAM fit.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
-  schedule ROM, LUT RAM), plus the read pipelines of the templated block memories, all
+  schedule ROM, LUT RAM, a flash design's schedule staging buffer in flip-flops), plus the read pipelines of the templated block memories, all
   banked (weight and bias ROMs in parts, the activation RAM in banks, each one row of
   blocks): a register per bank, per group of banks and at the output (one flip-flop per
   bit each; the RAM also registers its write port), and the AND-OR multiplexers over the

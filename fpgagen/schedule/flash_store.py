@@ -16,6 +16,12 @@ The lowering first builds the program of the ROM design (every CONV split into c
 * rewrites each CONV's ``weight_base`` and ``bias_base`` to the start of its half, sets
   its ``wait_load`` flag, and attaches each chunk's load to an instruction before it or
   to itself (:func:`load_points`);
+* puts the schedule in the flash (``docs/hardware.md``, *Schedule in flash*): cuts the
+  program into segments (:func:`segments`: the boot segment, then each chunk with the
+  instructions after it), sets ``segment_end`` before each chunk, appends every schedule
+  word to the image after the blocks and gives each chunk's load its segment; the boot
+  load (:attr:`FlashStore.boot`) reads the boot segment (or chunk 0's load when
+  instruction 0 is chunk 0);
 * adds the stalls of the loads to the predicted cycles (:func:`fpgagen.hw.cost.
   flash_stalls`).
 """
@@ -75,7 +81,8 @@ def deserialize(flash, width: int) -> list[int]:
 
 @dataclass
 class FlashStore:
-    """A flash design's weights: the image, the loads and the staging memories.
+    """A flash design's weights and schedule: the image, the loads and the staging
+    memories.
 
     Attributes
     ----------
