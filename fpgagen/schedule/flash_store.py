@@ -149,9 +149,9 @@ class FlashStore:
         return len(self.bank_instructions) * flash_words_per(SCHEDULE_WORD_BITS)
 
     def stall_inputs(self, cols: int) -> dict:
-        """The keyword arguments of :func:`fpgagen.hw.cost.flash_stalls` beyond the
-        instructions' cycles: ``loads``, ``flash_words``, ``timing`` is the caller's,
-        ``segment_words`` and ``boot``."""
+        """The keyword arguments of :func:`fpgagen.hw.cost.flash_stalls` but the
+        instructions' cycles and the timing: ``loads``, ``flash_words`` (of each load's
+        block), ``segment_words`` (of each load's segment) and ``boot``."""
         b = self.boot
         return dict(loads=self.loads,
                     flash_words=[self.load_flash_words(l, cols) for l in self.loads],
