@@ -136,6 +136,13 @@ def test_small_memories_go_to_logic_by_the_rule():
     assert p.placements[0].blocks == 2
     # deeper than 64: a block
     assert not fit_memories([rom(65, 8, style="auto")], zynq).placements[0].in_logic
+    # the schedule staging buffer of a flash design (style logic) is registers on every
+    # family, however many bits: one flip-flop per bit and the loader's word register, a
+    # read multiplexer of about a LUT per two words and bit
+    buffer = LogicalMemory("schedule", 10, 546, "ram", style="logic")
+    for board in (max10, zynq, ice40):
+        p = fit_memories([buffer], board).placements[0]
+        assert p.in_logic and (p.ffs, p.luts) == (11 * 546, 5 * 546)
 
 
 def test_spram_holds_none_of_the_design_memories():

@@ -19,7 +19,7 @@ from fpgagen.errors import FpgagenError
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.hw.params import WeightStore
 from fpgagen.nets import NetOptions
-from fpgagen.schedule.memory_map import SCHEDULE_LOGIC_MAX_DEPTH, MemoryMap, MemoryRole
+from fpgagen.schedule.memory_map import MemoryMap, MemoryRole
 from fpgagen.schedule.weight_chunks import least_chunk_bits
 
 #: Small and quick, fits the DE10-Lite.
@@ -52,8 +52,8 @@ def test_flash_build_fits_the_max10(tmp_path, capsys):
     assert ufm["used_bytes"] == len(image)
     assert d["resources"]["ufm"]["used"] == len(image)
     assert d["resources"]["ufm"]["available"] == ufm["available_bytes"]
-    # the schedule of this small network is logic and nothing else is a ROM: no block RAM
-    # is initialized, so the default mode's 5,888 Kbit are available
+    # the schedule is in the flash (its staging buffer in flip-flops) and nothing else is a
+    # ROM: no block RAM is initialized, so the default mode's 5,888 Kbit are available
     assert ufm["initialized_memories"] == [] == ws["initialized_memories"]
     assert ufm["mode"] == "single_compressed_image"
     assert ufm["available_bytes"] == 6029312 // 8
@@ -68,10 +68,18 @@ def test_flash_build_fits_the_max10(tmp_path, capsys):
                 if m["kind"] == "rom" and m["block"] != "logic"]
     assert ws["staging_blocks"] == d["memory"]["blocks"]["weights"] + \
         d["memory"]["blocks"]["bias"] > 0
-    # the weight bytes are the image's (no codebooks in a dense design)
-    assert d["memory"]["weight_storage"]["flash"] == len(image)
-    assert d["memory"]["weight_bytes"] == len(image)
-    assert sum(l.get("flash_bytes", 0) for l in d["layers"]) == len(image)
+    # the weight bytes are the image's but the schedule's (no codebooks in a dense design)
+    sched = ws["schedule"]["bytes"]
+    # every schedule word (schedule.bin: ceil(546 / 8) bytes each) takes 18 flash words
+    words = len((out / "rtl" / "schedule.bin").read_bytes()) // -(-(433 + 113) // 8)
+    assert sched == 4 * 18 * words > 0
+    assert d["memory"]["weight_storage"]["flash"] == len(image) - sched
+    assert d["memory"]["weight_bytes"] == len(image) - sched
+    assert sum(l.get("flash_bytes", 0) for l in d["layers"]) == len(image) - sched
+    (schedule,) = [m for m in d["memory"]["memories"] if m["name"] == "schedule"]
+    assert (schedule["kind"], schedule["block"]) == ("ram", "logic")
+    assert schedule["depth"] == 2 * ws["schedule"]["segment_depth"]
+    assert "the schedule" in ufm["note"]
     # the stalls of the loads, part of the predicted cycles
     assert 0 < ws["load_stall_cycles"] < d["performance"]["cycles"]
     assert d["performance"]["load_stall_cycles"] == ws["load_stall_cycles"]
@@ -79,7 +87,7 @@ def test_flash_build_fits_the_max10(tmp_path, capsys):
     assert d["options"]["weight_store"] == "flash"
     # the board file's timing
     assert ws["timing"] == {"latency": 5, "burst_limit": 128, "words_per": 4, "clocks_per": 7}
-    assert "weights in flash (UFM): image" in text
+    assert "weights in flash (UFM): image" in text and "the schedule is in the flash" in text
     md = (out / "report.md").read_text()
     assert f"a flash image of {len(image):,d} bytes" in md
     assert "No block RAM is initialized by the bitstream." in md
@@ -100,7 +108,7 @@ def test_codebook_rom_forces_the_memory_init_mode(tmp_path, capsys):
     assert ws["initialized_memories"] == ["codebook"] and "mask" in ws["staging"]
     storage = d["memory"]["weight_storage"]
     assert storage["total"] == storage["flash"] + storage["codebooks"]
-    assert storage["flash"] == ufm["used_bytes"]
+    assert storage["flash"] + ws["schedule"]["bytes"] == ufm["used_bytes"]
     assert "the codebook ROMs" in (out / "report.md").read_text()
 
 
@@ -142,11 +150,11 @@ def test_budget_without_flash_and_too_small_exit_2(tmp_path, capsys):
     assert status == 2 and "alone needs" in err and "81 bits" in err
 
 
-def test_explicit_budget_and_the_schedule_in_logic(tmp_path, capsys):
+def test_explicit_budget_and_the_schedule_in_flash(tmp_path, capsys):
     """A budget of one output group of the heaviest conv and two row bands: more chunks
-    than the default, a schedule deeper than the shallow ROMs that go to logic anyway (the
-    bands share their flash blocks); it is a ROM in logic
-    all the same (Quartus ``romstyle``), counted in LUTs, and no block RAM is initialized."""
+    than the default (the bands share their flash blocks), a long schedule; it is in the
+    flash, staged in two halves of the longest segment in flip-flops (no schedule ROM), and
+    no block RAM is initialized."""
     out = tmp_path / "kb"
     status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
                                "--weight-chunk-kb", "0.08", "--steps", "2", "--out", out,
@@ -156,11 +164,13 @@ def test_explicit_budget_and_the_schedule_in_logic(tmp_path, capsys):
     ws = d["weight_store"]
     assert (ws["chunk_bits"], ws["chunk_default"]) == (655, False)
     (schedule,) = [m for m in d["memory"]["memories"] if m["name"] == "schedule"]
-    assert schedule["depth"] > 64 and schedule["block"] == "logic" and schedule["luts"] > 0
+    depth = ws["schedule"]["segment_depth"]
+    assert schedule["depth"] == 2 * depth < 16 and schedule["block"] == "logic"
+    assert schedule["luts"] > 0 and schedule["bits"] == ws["schedule"]["buffer_bits"]
     assert ws["initialized_memories"] == [] and d["flash"][0]["mode"] == \
         "single_compressed_image"
     assert ws["conv_chunks"] > 64 and ws["image_bytes"] == d["flash"][0]["used_bytes"]
-    assert '(* romstyle = "logic" *)' in (out / "rtl" / "fpgagen_top.v").read_text()
+    assert "romstyle" not in (out / "rtl" / "fpgagen_top.v").read_text()
 
 
 def test_bram_is_the_default_and_unchanged(tmp_path, capsys):
@@ -203,13 +213,13 @@ def test_help_names_the_options(capsys):
         assert "--weight-store {bram,flash}" in text and "--weight-chunk-kb KB" in text
 
 
-@pytest.mark.parametrize("instructions, style", [
-    (SCHEDULE_LOGIC_MAX_DEPTH, "logic"), (SCHEDULE_LOGIC_MAX_DEPTH + 1, "auto")])
-def test_schedule_in_logic_up_to_its_limit(instructions, style):
-    """A flash design's schedule ROM is logic up to the limit, then an ordinary ROM (a
-    block RAM with initial contents when deeper than the shallow ROMs of the fit)."""
+def test_schedule_staging_buffer_replaces_the_rom():
+    """A flash design's schedule memory is the staging buffer (two halves of the longest
+    segment, registers) whatever the program's length; the ROM design's is a ROM one word
+    per instruction."""
     kw = dict(pe_rows=4, pe_cols=4, weight_bits=8, weight_depth=8, bias_depth=4,
-              act_depth=64, instructions=instructions, score_groups=3, pool_depth=2)
-    flash = MemoryMap.build(**kw, staging=True).one(MemoryRole.SCHEDULE)
-    assert flash.style == style
-    assert MemoryMap.build(**kw).one(MemoryRole.SCHEDULE).style == "auto"
+              act_depth=64, instructions=1500, score_groups=3, pool_depth=2)
+    flash = MemoryMap.build(**kw, staging=True, segment_depth=5).one(MemoryRole.SCHEDULE)
+    assert (flash.kind, flash.style, flash.depth) == ("ram", "logic", 10)
+    rom = MemoryMap.build(**kw).one(MemoryRole.SCHEDULE)
+    assert (rom.kind, rom.style, rom.depth) == ("rom", "auto", 1500)

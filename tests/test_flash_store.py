@@ -19,12 +19,14 @@ from fpgagen.hw.isa import (INSTRUCTION_BITS, Instr, LoadFields, Opcode, pack_fl
                             pack_instruction, unpack_flash_instruction)
 from fpgagen.hw.params import FlashTiming, WeightStore
 from fpgagen.hw.spec import BIAS_WORD
-from fpgagen.hw.timing import (FLASH_LAUNCH_ISSUE_LAG, FLASH_LOAD_DONE_LAG,
-                               FLASH_LOAD_START_LAG)
+from fpgagen.hw.timing import (FLASH_BOOT_LAUNCH_LAG, FLASH_LAUNCH_ISSUE_LAG,
+                               FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG,
+                               FLASH_SEGMENT_FETCH_LAG, FLASH_SEGMENT_GAP)
 from fpgagen.hw.weight_stream import STREAM_START, items_per_word
 from fpgagen.schedule import pack_input, run_program
-from fpgagen.schedule.flash_store import (KINDS, deserialize, flash_image, load_points,
-                                          read_load, serialize)
+from fpgagen.schedule.flash_store import (KINDS, SCHEDULE_WORD_BITS, deserialize, flash_image,
+                                          load_points, read_load, read_segment, segments,
+                                          serialize)
 from fpgagen.schedule.weight_chunks import least_chunk_bits
 from fpgagen.testing import compare_blocks, draw_graph_spec, numpy_draw, prepare
 
@@ -71,10 +73,18 @@ def test_serialize_little_endian_words_of_32_bits():
 
 
 def test_load_points():
-    # chunk 0 at instruction 0; chunk j after chunk j - 2, after chunk j - 1's load
+    # chunk 0 at instruction 0 (by the boot load when instruction 0 is chunk 0); chunk j at
+    # the first instruction of segment j - 1 (chunk j - 1), after chunk j - 1's load
     assert load_points([1, 2, 3, 4]) == [0, 1, 2, 3]
-    assert load_points([0, 1, 5, 6, 9]) == [0, 1, 2, 3, 6]
-    assert load_points([3, 8, 9]) == [0, 1, 4]
+    assert load_points([0, 1, 5, 6, 9]) == [None, 0, 1, 5, 6]
+    assert load_points([3, 8, 9]) == [0, 3, 8]
+
+
+def test_segments():
+    # the boot segment, then each chunk with the instructions up to the next
+    assert segments([2, 3, 7], 9) == [(0, 2), (2, 3), (3, 7), (7, 9)]
+    assert segments([0, 4], 5) == [(0, 0), (0, 4), (4, 5)]
+    assert segments([], 3) == [(0, 3)]
 
 
 def test_flash_stalls_by_hand():
@@ -93,6 +103,29 @@ def test_flash_stalls_by_hand():
     t3 = t2 + 1 + 20
     assert stalls == [FLASH_LAUNCH_ISSUE_LAG, lc - t1, FLASH_LAUNCH_ISSUE_LAG,
                       max(0, t2 + lc - t3)]
+
+
+def test_flash_stalls_with_the_schedule_in_flash():
+    timing = FlashTiming(latency=5, burst_limit=4, words_per=4, clocks_per=7)
+    seg = flash_load_cycles(0, timing, 36)
+    both = flash_load_cycles(10, timing, 18)
+    assert seg == FLASH_LOAD_START_LAG + read_cycles(36, 5, 4, 4, 7) + FLASH_LOAD_DONE_LAG
+    assert both == (FLASH_LOAD_START_LAG + read_cycles(10, 5, 4, 4, 7) + FLASH_SEGMENT_GAP
+                    + read_cycles(18, 5, 4, 4, 7) + FLASH_LOAD_DONE_LAG)
+    # boot: two instructions (half 1); instruction 0 carries chunk 0's load (half 0), whose
+    # segment is instructions 2 and 3; instruction 2 is chunk 0 and carries chunk 1's load
+    loads = [LoadFields(load=1, load_half=0), LoadFields(segment_end=1),
+             LoadFields(wait_load=1, wait_half=0, load=1, load_half=1), LoadFields()]
+    stalls = flash_stalls([5, 100, 20, 50], loads, [10, 0, 10, 0], timing,
+                          segment_words=[18, 0, 18, 0], boot=(0, 36, 1))
+    # 0: waits for the boot load (launched FLASH_BOOT_LAUNCH_LAG before it would issue),
+    # one cycle to fetch, then launches chunk 0's load and issues the next cycle
+    s0 = -FLASH_BOOT_LAUNCH_LAG + seg + FLASH_SEGMENT_FETCH_LAG + FLASH_LAUNCH_ISSUE_LAG
+    # 1: from the boot half, no wait; 2: the first of segment 0 (half 0) waits for its load
+    t2 = s0 + 5 + 100
+    done0 = s0 - FLASH_LAUNCH_ISSUE_LAG + both
+    s2 = max(t2, done0 + FLASH_SEGMENT_FETCH_LAG) + FLASH_LAUNCH_ISSUE_LAG
+    assert stalls == [s0, 0, s2 - t2, 0]
 
 
 # --- random graphs -----------------------------------------------------------------------------
@@ -123,6 +156,23 @@ def _signed(v, bits):
     return v - ((v >> (bits - 1)) << bits)
 
 
+def _check_schedule(flash, convs, chunk_loads):
+    """The schedule in flash: chunk ``j``'s load reads the schedule words of instructions
+    ``c_j .. c_{j+1} - 1`` (``c_j``: the position of chunk ``j``), the boot load those before
+    ``c_0`` (or chunk 0's); ``segment_end`` is set exactly before each chunk."""
+    st, words = flash.flash, flash.words()
+    ends = convs[1:] + [len(words)]
+    for load, c, e in zip(chunk_loads, convs, ends):
+        assert read_segment(st.image, load) == words[c:e]
+        assert load.load_segment_words <= st.segment_depth
+    first = convs[0] if convs else len(words)
+    if first:
+        assert st.boot.load_half == 1 and st.boot.load_bias_words == 0
+        assert read_segment(st.image, st.boot) == words[:first]
+    assert [l.segment_end for l in st.loads] == [int(i + 1 in convs) for i in range(len(words))]
+    assert st.segment_depth == max(e - b for b, e in [(0, first)] + list(zip(convs, ends)))
+
+
 def _check_image(rom, flash):
     """Every CONV chunk's load, read back from the image, holds the ROM design's bank
     words, its bias and index stream starts relative to its half, zeros as padding."""
@@ -133,7 +183,10 @@ def _check_image(rom, flash):
     assert flash_image(flash) == st.image
     loads = [l for l in st.loads if l.load]
     convs = [(i, f) for i, f in enumerate(rom.instructions) if f.op == Opcode.CONV]
+    if convs and convs[0][0] == 0:  # chunk 0 is the boot load's
+        loads = [st.boot] + loads
     assert len(loads) == len(convs)
+    _check_schedule(flash, [i for i, _ in convs], loads)
     cw = rom.compressed
     for j, ((i, f), load) in enumerate(zip(convs, loads)):
         half = j % 2
@@ -230,7 +283,11 @@ def test_design_staging_rams_and_flash_bus_ports():
         mems = mm.of(role)
         assert len(mems) == program.hw.pe_cols
         assert {(m.kind, m.banked, m.depth) for m in mems} == {("ram", False, st.depth(kind))}
-    assert mm.one(MemoryRole.SCHEDULE).width == INSTRUCTION_BITS + LOAD_FIELDS_BITS
+    # no schedule ROM: the schedule staging buffer, two halves of the longest segment in
+    # flip-flops
+    sched = mm.one(MemoryRole.SCHEDULE)
+    assert sched.width == INSTRUCTION_BITS + LOAD_FIELDS_BITS == SCHEDULE_WORD_BITS
+    assert (sched.kind, sched.style, sched.depth) == ("ram", "logic", 2 * st.segment_depth)
     mm = mm.with_bank_depths(lambda m: 64)
     for port in (False, True):
         cfg = AcceleratorConfig.for_program(program, mm, flash_bus_port=port)

@@ -17,6 +17,7 @@ from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
 from ..resources import template_env
 from ..hw.isa import Opcode
 from ..schedule.memory_map import MemoryRole
+from ..schedule.flash_store import SCHEDULE_WORD_BITS
 
 __all__ = ["build_report_data", "render_json", "render_markdown", "render_html",
            "summary_text", "verdict_text", "GENERATOR"]
@@ -97,6 +98,9 @@ def _weight_store(cfg, analysis) -> dict:
             "chunk_kb": round(hw.weight_chunk_bits / 8192, 3),
             "chunk_default": cfg.weight_chunk_bits is None,
             "image_words": len(st.image), "image_bytes": 4 * len(st.image),
+            "schedule": {"bytes": 4 * st.schedule_flash_words,
+                         "segment_depth": int(st.segment_depth),
+                         "buffer_bits": 2 * int(st.segment_depth) * SCHEDULE_WORD_BITS},
             "mode": use.mode, "available_bytes": use.available_bits // 8,
             "fits": use.used_bits <= use.available_bits,
             "initialized_memories": list(use.initialized),
@@ -300,7 +304,9 @@ def summary_text(data: dict, out_dir: str) -> str:
                      f"budget {ws['chunk_kb']:g} KB per PE column"
                      f"{' (default)' if ws['chunk_default'] else ''}, {ws['conv_chunks']:,d} "
                      f"conv chunks, {ws['load_stall_cycles']:,d} of the cycles wait for "
-                     f"flash loads")
+                     f"flash loads; the schedule is in the flash too "
+                     f"({ws['schedule']['bytes']:,d} bytes of the image, segments of up to "
+                     f"{ws['schedule']['segment_depth']} instructions)")
     lines.append(f"  accuracy: {data['accuracy_text']}")
     lines += data["verdict"]
     if data["proposals"]:

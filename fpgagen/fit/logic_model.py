@@ -26,14 +26,15 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   ``n**2`` terms. Their memories (mask and codebook ROMs, the codebook copies and tile
   buffers) are in the memory logic and the block-RAM fit.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
-  schedule ROM, LUT RAM), plus the read pipelines of the templated block memories, all
-  banked (weight and bias ROMs in parts, the activation RAM in banks, each one row of
-  blocks): a register per bank, per group of banks and at the output (one flip-flop per
-  bit each; the RAM also registers its write port), and the AND-OR multiplexers over the
-  banks (``bank_mux_lut`` LUTs per bank beyond the first and per bit). A RAM in block RAM
-  also gets registers from synthesis (``ram_ff_bit`` per bit and ``ram_ff``). A memory
-  left to synthesis to split into rows would cost ``mux_lut`` LUTs per row beyond the first
-  and per bit and ``out_ff_bit`` flip-flops per bit (none of the current design).
+  schedule ROM, LUT RAM, a flash design's schedule staging buffer in flip-flops), plus the
+  read pipelines of the templated block memories, all banked (weight and bias ROMs in
+  parts, the activation RAM in banks, each one row of blocks): a register per bank, per
+  group of banks and at the output (one flip-flop per bit each; the RAM also registers its
+  write port), and the AND-OR multiplexers over the banks (``bank_mux_lut`` LUTs per bank
+  beyond the first and per bit). A RAM in block RAM also gets registers from synthesis
+  (``ram_ff_bit`` per bit and ``ram_ff``). A memory left to synthesis to split into rows
+  would cost ``mux_lut`` LUTs per row beyond the first and per bit and ``out_ff_bit``
+  flip-flops per bit (none of the current design).
 
 The coefficients are least-squares fits of Yosys's counts for pe 2x2, 4x4 and 8x8 designs
 of a small SqueezeNet v1.1 (32x32 input, width 0.125, 1000 classes) and a 4x4 one with 10

@@ -33,9 +33,10 @@ this rule (``LOGIC_MAX_DEPTH``, ``FF_RAM_MAX_BITS``):
   families without LUT RAM (MAX 10 has no MLAB, iCE40 none at all) only a RAM of at most
   1024 bits does, as flip-flops.
 
-A ROM whose RTL asks for logic (``style="logic"``: the schedule ROM of a design with its
-weights in flash, up to :data:`~fpgagen.schedule.memory_map.SCHEDULE_LOGIC_MAX_DEPTH`
-instructions) is in logic whatever its depth, counted as the shallow ROMs above.
+A memory whose RTL asks for logic (``style="logic"``: the schedule staging buffer of a
+design with its weights and schedule in flash, registers) is in logic whatever its depth: a
+ROM counted as the shallow ROMs above, a RAM as flip-flops (one per bit, and a read
+multiplexer) whatever the family.
 
 Memory kinds other than ``block``: ``spram`` (iCE40 SPRAM) is single-port with no initial
 contents, so it holds neither a ROM nor a RAM that is read and written in the same cycle
@@ -220,7 +221,7 @@ def _eligible(mem: LogicalMemory, block: MemoryBlock) -> bool:
 
 
 def _logic(mem: LogicalMemory, family: FamilyProfile) -> MemoryPlacement | None:
-    """The memory in logic, if the rule of the module docstring puts it there (a ROM of
+    """The memory in logic, if the rule of the module docstring puts it there (a memory of
     style ``logic`` always)."""
     if mem.style == "block" or (mem.depth > LOGIC_MAX_DEPTH and mem.style != "logic"):
         return None
@@ -229,15 +230,17 @@ def _logic(mem: LogicalMemory, family: FamilyProfile) -> MemoryPlacement | None:
         # one LUT per 2**k words and bit, a 2:1 multiplexer tree above them, a registered read
         return MemoryPlacement(mem, None, None, 0, luts=mem.width * (2 * leaves - 1),
                                ffs=mem.width)
-    if family.has_lutram:
+    if family.has_lutram and mem.style != "logic":
         luts = None
         for d, w, cost in family.lutram:
             rows = -(-mem.depth // d)
             n = rows * -(-mem.width // w) * cost + (rows - 1) * mem.width
             luts = n if luts is None else min(luts, n)
         return MemoryPlacement(mem, None, None, 0, luts=luts, ffs=mem.width)
-    if mem.bits <= FF_RAM_MAX_BITS:
+    if mem.bits <= FF_RAM_MAX_BITS or mem.style == "logic":
         # a register per bit, write decode and a read multiplexer of about a LUT per 2 words
+        # (style logic, the schedule staging buffer: read without a register, but the
+        # loader assembles each word in a register about as wide)
         return MemoryPlacement(mem, None, None, 0, luts=mem.width * math.ceil(mem.depth / 2),
                                ffs=mem.bits + mem.width)
     return None

@@ -24,6 +24,7 @@ from .postproc import PostProcessor
 from ..schedule.memory_map import LogicalMemory, MemoryMap, MemoryRole
 from .ram import ram_instance
 from .rom import banked_rom, part_image
+from .schedule_buffer import ScheduleBuffer
 from .vector_unit import VectorUnit
 from .weight_decoder import ColumnDecoder
 from ..hw.weight_stream import STREAM_START
@@ -49,6 +50,11 @@ class FlashDesign:
         ``bus__read``, ``bus__burstcount`` (outputs), ``bus__waitrequest``,
         ``bus__readdata``, ``bus__readdatavalid`` (inputs), for Intel's On-Chip Flash IP,
         instead of the simulation model holding ``image``.
+    boot : LoadFields or None
+        The boot load the start pulse launches (the schedule in flash: the only schedule
+        facts in logic).
+    segment_depth : int
+        Schedule words of one half of the schedule staging buffer.
     """
 
     image: tuple
@@ -56,6 +62,8 @@ class FlashDesign:
     halves: dict
     widths: dict
     bus_port: bool = False
+    boot: object = None
+    segment_depth: int = 1
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,9 @@ class AcceleratorConfig:
     Attributes
     ----------
     program : tuple of int
-        The packed instructions (the schedule ROM's contents).
+        The packed instructions (the schedule ROM's contents; with the weights in flash
+        the design has no schedule ROM and reads them from the flash image, and only their
+        count sizes the cycle log).
     score_groups : int
         Words of ``pe_rows`` scores the program's GAP writes (0: no scores).
     memories : MemoryMap
@@ -102,7 +112,8 @@ class AcceleratorConfig:
             act_depth=self.memories.one(MemoryRole.ACTIVATIONS).depth,
             instructions=len(self.program), score_groups=self.score_groups,
             pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth,
-            **self._compressed_depths(), staging=self.flash is not None)
+            **self._compressed_depths(), staging=self.flash is not None,
+            segment_depth=self.flash.segment_depth if self.flash is not None else 1)
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
@@ -135,7 +146,8 @@ class AcceleratorConfig:
             st = program.flash
             flash = FlashDesign(image=tuple(st.image), timing=program.hw.flash,
                                 halves=dict(st.halves), widths=dict(st.widths),
-                                bus_port=flash_bus_port)
+                                bus_port=flash_bus_port, boot=st.boot,
+                                segment_depth=st.segment_depth)
         return cls(program=tuple(program.words()), score_groups=program.score_groups,
                    memories=memories, image_dir=str(image_dir), image_suffix=image_suffix,
                    flash=flash)
@@ -193,7 +205,9 @@ class Accelerator(wiring.Component):
     LOAD iteration can be issued; a cycle without ``valid`` is a bubble), streams the class
     scores on ``o_stream`` (16-bit codes, channel order) and raises ``done``. ``cycles``
     counts the cycles of the program run (from the first instruction fetch to the end of
-    the last instruction); at the end of instruction ``k`` the running count is logged, so
+    the last instruction; with the schedule in flash the start pulse launches the boot
+    load, and the first instruction of every segment waits for its half of the schedule
+    staging buffer); at the end of instruction ``k`` the running count is logged, so
     the per-instruction cycles can be read back. While idle, ``dbg_addr`` reads the
     activation memory on ``dbg_data`` and entry ``dbg_addr`` of the cycle log on
     ``dbg_perf`` (``MEMORY_LATENCY`` cycles later).
@@ -245,14 +259,15 @@ class Accelerator(wiring.Component):
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
             raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=act.bank_depth)
         flash = cfg.flash
-        rom_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if flash is not None else 0)
-        # A schedule of style "logic" (weights in flash, a short program) is a ROM in logic
-        # (Quartus ``romstyle``), so that the bitstream initialises no block RAM for it.
-        in_logic = cfg.memories.one(MemoryRole.SCHEDULE).style == "logic"
-        m.submodules.rom = rom = memory.Memory(
-            shape=unsigned(rom_bits), depth=len(cfg.program), init=list(cfg.program),
-            attrs={"romstyle": "logic"} if in_logic else None)
-        rom_rd = rom.read_port()
+        if flash is None:
+            m.submodules.rom = rom = memory.Memory(
+                shape=unsigned(INSTRUCTION_BITS), depth=len(cfg.program),
+                init=list(cfg.program))
+            rom_rd = rom.read_port()
+        else:
+            # the schedule in flash: the loads fill the schedule staging buffer
+            m.submodules.schedule = sbuf = ScheduleBuffer(
+                width=INSTRUCTION_BITS + LOAD_FIELDS_BITS, segment_depth=flash.segment_depth)
         # Written during the run (GAP), read only while streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.
         m.submodules.scores = scores = memory.Memory(
@@ -420,7 +435,17 @@ class Accelerator(wiring.Component):
         drain = Signal(range(DRAIN_CYCLES + POOL_LATENCY + 1))
         out_channels = Signal(16)
         stream_idx = Signal(16)
-        m.d.comb += rom_rd.addr.eq(pc)
+        if loader is None:
+            m.d.comb += rom_rd.addr.eq(pc)
+        else:
+            # the fetch: half and offset in the running segment; a new segment's first
+            # word waits (in DECODE) for the load of that half
+            seg_half = Signal(name="seg_half")
+            seg_off = Signal(range(max(flash.segment_depth, 2)), name="seg_off")
+            seg_new = Signal(name="seg_new")
+            m.d.comb += [sbuf.raddr.eq(Mux(seg_half, flash.segment_depth, 0) + seg_off),
+                         sbuf.we.eq(loader.swe), sbuf.waddr.eq(loader.swaddr),
+                         sbuf.wdata.eq(loader.swdata)]
         lane_bits = (L - 1).bit_length()
         lane = stream_idx[:lane_bits] if lane_bits else Const(0)
         phase = Signal(2)
@@ -436,26 +461,39 @@ class Accelerator(wiring.Component):
         with m.If(count):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         launched = Signal()
+        boot_launch = Signal()  # the start pulse launches the boot load
         if loader is not None:
-            m.d.comb += [loader.base.eq(ld.load_base), loader.half.eq(ld.load_half),
-                         loader.bias_words.eq(ld.load_bias_words),
-                         loader.mask_words.eq(ld.load_mask_words),
-                         loader.weight_words.eq(ld.load_weight_words)]
+            boot = flash.boot
+            m.d.comb += [loader.base.eq(Mux(boot_launch, boot.load_base, ld.load_base)),
+                         loader.half.eq(Mux(boot_launch, boot.load_half, ld.load_half))]
+            for name in ("bias_words", "mask_words", "weight_words", "segment_base",
+                         "segment_words"):
+                m.d.comb += getattr(loader, name).eq(Mux(
+                    boot_launch, getattr(boot, f"load_{name}"), getattr(ld, f"load_{name}")))
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.done.eq(0), self.cycles.eq(0), pc.eq(0),
                                  vec_og_count.eq(0)]
+                    if loader is not None:
+                        m.d.comb += [boot_launch.eq(1), loader.launch.eq(1)]
+                        m.d.sync += [seg_half.eq(flash.boot.load_half), seg_off.eq(0),
+                                     seg_new.eq(1)]
                     m.next = "FETCH"
             with m.State("FETCH"):  # ROM address is pc; data next cycle
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
-                m.d.sync += instr.eq(rom_rd.data[:INSTRUCTION_BITS])
-                if loader is not None:
-                    m.d.sync += [ld.eq(rom_rd.data[INSTRUCTION_BITS:]), launched.eq(0)]
-                m.next = "ISSUE"
+                if loader is None:
+                    m.d.sync += instr.eq(rom_rd.data[:INSTRUCTION_BITS])
+                    m.next = "ISSUE"
+                else:
+                    m.d.sync += [instr.eq(sbuf.rdata[:INSTRUCTION_BITS]),
+                                 ld.eq(sbuf.rdata[INSTRUCTION_BITS:]), launched.eq(0)]
+                    with m.If(~seg_new | loader.ready.bit_select(seg_half, 1)):
+                        m.d.sync += seg_new.eq(0)
+                        m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += [count.eq(1), self.busy.eq(1), running.eq(1)]
                 if loader is None:
@@ -492,6 +530,12 @@ class Accelerator(wiring.Component):
                         m.next = "STREAM" if cfg.score_groups else "DONE"
                     with m.Else():
                         m.d.sync += pc.eq(pc + 1)
+                        if loader is not None:
+                            with m.If(ld.segment_end):
+                                m.d.sync += [seg_half.eq(~seg_half), seg_off.eq(0),
+                                             seg_new.eq(1)]
+                            with m.Else():
+                                m.d.sync += seg_off.eq(seg_off + 1)
                         m.next = "FETCH"
             with m.State("STREAM"):
                 # One score per beat, from word idx // L, lane idx % L: address, word,
@@ -607,7 +651,9 @@ class Accelerator(wiring.Component):
         flash = self._cfg.flash
         t = flash.timing
         loader = FlashLoader(cols=self._cfg.pe_cols, widths=flash.widths,
-                             halves=flash.halves, burst_limit=t.burst_limit)
+                             halves=flash.halves, burst_limit=t.burst_limit,
+                             segment_bits=INSTRUCTION_BITS + LOAD_FIELDS_BITS,
+                             segment_depth=flash.segment_depth)
         m.submodules.loader = loader
         if flash.bus_port:
             wiring.connect(m, loader.bus, wiring.flipped(self.bus))

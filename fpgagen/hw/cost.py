@@ -4,8 +4,9 @@ from .isa import Instr
 from .params import HwParams
 from .flash_timing import read_cycles
 from .timing import (DECODE_CODEBOOK_LAG, DECODE_PRIME_LAG, DECODE_RELEASE_LAG,
-                     DECODE_TILE_LAG, FLASH_LOAD_DONE_LAG, FLASH_LOAD_START_LAG,
-                     FLASH_LAUNCH_ISSUE_LAG, INSTRUCTION_OVERHEAD, POOL_LATENCY)
+                     DECODE_TILE_LAG, FLASH_BOOT_LAUNCH_LAG, FLASH_LOAD_DONE_LAG,
+                     FLASH_LOAD_START_LAG, FLASH_LAUNCH_ISSUE_LAG, FLASH_SEGMENT_FETCH_LAG,
+                     FLASH_SEGMENT_GAP, INSTRUCTION_OVERHEAD, POOL_LATENCY)
 
 __all__ = ["PIPELINE_OVERHEAD", "instruction_cycles", "mac_utilization", "decode_stall",
            "flash_load_cycles", "flash_stalls"]
@@ -86,16 +87,30 @@ def mac_utilization(macs: int, cycles: int, hw: HwParams) -> float:
     return macs / (cycles * hw.pe_rows * hw.pe_cols)
 
 
-def flash_load_cycles(flash_words: int, timing) -> int:
-    """Cycles from the cycle a load of ``flash_words`` words is launched to the first cycle
-    the loader is idle and the half ready: :data:`~fpgagen.hw.timing.FLASH_LOAD_START_LAG`,
-    :func:`~fpgagen.hw.flash_timing.read_cycles` and :data:`~fpgagen.hw.timing.
-    FLASH_LOAD_DONE_LAG` (``timing``: a :class:`~fpgagen.hw.params.FlashTiming`)."""
-    return (FLASH_LOAD_START_LAG + read_cycles(flash_words, *timing.astuple())
-            + FLASH_LOAD_DONE_LAG)
+def flash_load_cycles(flash_words: int, timing, segment_words: int = 0) -> int:
+    """Cycles from the cycle a load is launched to the first cycle the loader is idle and
+    the half ready: :data:`~fpgagen.hw.timing.FLASH_LOAD_START_LAG`,
+    :func:`~fpgagen.hw.flash_timing.read_cycles` of the block's ``flash_words``, then (the
+    schedule in flash) :data:`~fpgagen.hw.timing.FLASH_SEGMENT_GAP` and ``read_cycles`` of
+    the segment's ``segment_words`` flash words, and :data:`~fpgagen.hw.timing.
+    FLASH_LOAD_DONE_LAG` (``timing``: a :class:`~fpgagen.hw.params.FlashTiming`). A load
+    without a block (the boot segment's) reads the segment from the start."""
+    t = timing.astuple()
+    if flash_words < 0 or segment_words < 0 or flash_words == segment_words == 0:
+        raise ValueError(f"a load reads a block or a segment, not {flash_words} and "
+                         f"{segment_words} flash words")
+    cycles = FLASH_LOAD_START_LAG + FLASH_LOAD_DONE_LAG
+    if flash_words:
+        cycles += read_cycles(flash_words, *t)
+    if flash_words and segment_words:
+        cycles += FLASH_SEGMENT_GAP
+    if segment_words:
+        cycles += read_cycles(segment_words, *t)
+    return cycles
 
 
-def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
+def flash_stalls(cycles, loads, flash_words, timing, *, segment_words=None,
+                 boot=None) -> list[int]:
     """Per instruction, the cycles its issue waits for the flash loads.
 
     Parameters
@@ -105,30 +120,52 @@ def flash_stalls(cycles, loads, flash_words, timing) -> list[int]:
     loads : sequence of LoadFields
         Per instruction, its load fields.
     flash_words : sequence of int
-        Per instruction, the flash words of its load (ignored without one).
+        Per instruction, the flash words of its load's block (ignored without a load).
     timing : FlashTiming
+    segment_words : sequence of int or None
+        The schedule in flash: per instruction, the flash words of its load's segment.
+    boot : tuple or None
+        The schedule in flash: ``(block flash words, segment flash words, half)`` of the
+        boot load, which the start pulse launches :data:`~fpgagen.hw.timing.
+        FLASH_BOOT_LAUNCH_LAG` cycles before instruction 0 would issue. ``None``: the
+        schedule is a ROM (no boot load, no fetch waits).
 
     Returns
     -------
     list of int
         With ``r`` the cycle an instruction would issue (a fixed offset after the previous
-        one's end): an instruction that carries a load launches it in cycle ``l = max(r,
-        idle)`` (``idle``: the first cycle the previous load is done, one load at a time)
-        and may issue from ``l + FLASH_LAUNCH_ISSUE_LAG``; one that waits issues once the
-        last load into its half is done; a load launched in ``l`` is done from ``l +``
-        :func:`flash_load_cycles`. The stall is the issue cycle less ``r``.
+        one's end): the first instruction of a segment (instruction 0, and each one after
+        an instruction with ``segment_end``; the segments alternate between the halves,
+        the boot segment's first) issues from ``done + FLASH_SEGMENT_FETCH_LAG`` at the
+        earliest, ``done`` the first cycle the last load into its half is done; an
+        instruction that carries a load launches it in cycle ``l = max(r', idle)`` (``r'``
+        after that wait; ``idle``: the first cycle the previous load is done, one load at
+        a time) and may issue from ``l + FLASH_LAUNCH_ISSUE_LAG``; one that waits issues
+        once the last load into its half is done; a load launched in ``l`` is done from
+        ``l +`` :func:`flash_load_cycles`. The stall is the issue cycle less ``r``.
     """
+    if segment_words is None:
+        segment_words = [0] * len(cycles)
     done = [0, 0]  # per half, the first cycle its last load is done
     idle = 0  # the first cycle the loader is idle
-    t, out = 0, []
-    for n, load, words in zip(cycles, loads, flash_words):
+    half = None  # the schedule half of the running segment (None: a schedule ROM)
+    if boot is not None:
+        block, seg, half = boot
+        idle = done[half] = -FLASH_BOOT_LAUNCH_LAG + flash_load_cycles(block, timing, seg)
+    t, out, first = 0, [], True
+    for n, load, words, seg in zip(cycles, loads, flash_words, segment_words):
         s = t
+        if half is not None and first:
+            s = max(s, done[half] + FLASH_SEGMENT_FETCH_LAG)
         if load.load:
-            launch = max(t, idle)
-            idle = done[load.load_half] = launch + flash_load_cycles(words, timing)
+            launch = max(s, idle)
+            idle = done[load.load_half] = launch + flash_load_cycles(words, timing, seg)
             s = launch + FLASH_LAUNCH_ISSUE_LAG
         if load.wait_load:
             s = max(s, done[load.wait_half])
         out.append(s - t)
         t = s + n
+        first = half is not None and bool(getattr(load, "segment_end", 0))
+        if first:
+            half ^= 1
     return out

@@ -61,7 +61,7 @@ from amaranth.lib import data, enum
 from .spec import ADDR_BITS, DIM_BITS, GAP_MULTIPLIER_BITS
 
 __all__ = ["Opcode", "OPCODE_BITS", "Instr", "Instruction", "INSTRUCTION_BITS", "ADDR_BITS",
-           "DIM_BITS", "pack_instruction", "unpack_instruction", "FLASH_ADDR_BITS",
+           "DIM_BITS", "pack_instruction", "unpack_instruction", "FLASH_ADDR_BITS", "SEGMENT_BITS",
            "LoadFields", "LoadLayout", "LOAD_FIELDS_BITS", "pack_flash_instruction",
            "unpack_flash_instruction"]
 
@@ -210,6 +210,8 @@ def unpack_instruction(word: int) -> Instr:
 
 #: Width of a 32-bit flash word address.
 FLASH_ADDR_BITS = 20
+#: Width of a segment's length in schedule words (``LoadFields.load_segment_words``).
+SEGMENT_BITS = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +233,12 @@ class LoadFields:
     load_bias_words: int = _f(unsigned(ADDR_BITS), "bias words per column")
     load_mask_words: int = _f(unsigned(ADDR_BITS), "mask words per column (compressed)")
     load_weight_words: int = _f(unsigned(ADDR_BITS), "weight (or index) words per column")
+    # the schedule in flash (``docs/hardware.md``, *Schedule in flash*)
+    load_segment_base: int = _f(unsigned(FLASH_ADDR_BITS), "flash word of the loaded "
+                                "chunk's segment (its schedule words), read after the block")
+    load_segment_words: int = _f(unsigned(SEGMENT_BITS), "schedule words of the segment")
+    segment_end: int = _f(unsigned(1), "the next instruction is the first of the next "
+                                       "segment (fetched from the other schedule half)")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

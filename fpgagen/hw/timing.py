@@ -6,7 +6,9 @@ or one memory access (see ``docs/hardware.md``, *Pipeline*)."""
 __all__ = ["ADDRGEN_LATENCY", "MEMORY_LATENCY", "RAM_WRITE_LATENCY", "PE_ARRAY_LATENCY",
            "POSTPROC_LATENCY", "POOL_LATENCY",
            "VECTOR_LATENCY", "DRAIN_CYCLES", "INSTRUCTION_OVERHEAD", "DECODE_CODEBOOK_LAG",
-           "DECODE_PRIME_LAG", "DECODE_TILE_LAG", "DECODE_RELEASE_LAG"]
+           "DECODE_PRIME_LAG", "DECODE_TILE_LAG", "DECODE_RELEASE_LAG", "FLASH_LOAD_START_LAG",
+           "FLASH_LOAD_DONE_LAG", "FLASH_LAUNCH_ISSUE_LAG", "FLASH_SEGMENT_GAP",
+           "FLASH_SEGMENT_FETCH_LAG", "FLASH_BOOT_LAUNCH_LAG"]
 
 #: Address generator: loop counters -> input coordinates -> pixel indices -> products and
 #: offsets -> word addresses.
@@ -72,3 +74,14 @@ FLASH_LOAD_DONE_LAG = 2
 #: From the cycle an instruction launches its load to the first cycle it may issue (the
 #: launch is registered).
 FLASH_LAUNCH_ISSUE_LAG = 1
+#: The schedule in flash: from the cycle the reader delivers a block's last flash word to
+#: the cycle the segment's read starts (cycle 0 of its
+#: :func:`fpgagen.hw.flash_timing.read_cycles`): the reader's ``busy`` falls, then the
+#: loader registers the segment's start.
+FLASH_SEGMENT_GAP = 2
+#: From the first cycle a segment's load is done to the first cycle its first instruction
+#: may issue: DECODE takes the word from the schedule buffer in that cycle.
+FLASH_SEGMENT_FETCH_LAG = 1
+#: From the cycle the start pulse launches the boot load (in IDLE) to the cycle
+#: instruction 0 would issue without waiting for it (FETCH, DECODE, ISSUE).
+FLASH_BOOT_LAUNCH_LAG = 3

@@ -24,7 +24,7 @@ from .pack import unpack_rows
 from ..hw.spec import BIAS_WORD
 from ..hw.weight_stream import STREAM_START
 from ..hw.cost import flash_stalls
-from .flash_store import read_load
+from .flash_store import read_load, read_segment
 from .program import CompressedWeights, Program
 
 __all__ = ["EngineResult", "run_program"]
@@ -136,6 +136,28 @@ class _Engine:
             for k, w in enumerate(got["mask"][c]):
                 self.compressed.masks[c, lo + k] = w
         self._packed = {}
+        if load.load_segment_words:  # the schedule staging buffer's half
+            self.segment_words[half] = read_segment(st.image, load)
+
+    def boot(self):
+        """The boot load, and the fetch at the boot segment's first word."""
+        self.segment_words = [[], []]
+        self.flash_load(self.flash.boot)
+        self.segment = [self.flash.boot.load_half, 0]  # half, offset
+
+    def fetch(self) -> int:
+        """The schedule word of instruction ``pc``, from the schedule staging buffer (the
+        caller has checked the segment's load, then steps with :meth:`next_fetch`)."""
+        half, off = self.segment
+        if off >= len(self.segment_words[half]):
+            raise FpgagenError(f"instruction {self.pc} is word {off} of a segment of "
+                               f"{len(self.segment_words[half])} in schedule half {half}")
+        return self.segment_words[half][off]
+
+    def next_fetch(self, load):
+        """Step the fetch past an instruction with load fields ``load``."""
+        half, off = self.segment
+        self.segment = [half ^ 1, 0] if load.segment_end else [half, off + 1]
 
     # --- the loop nest ---------------------------------------------------------------------
     def loop(self, f: Instr):
@@ -360,13 +382,18 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
     words = program.words()
     scores, cycles, tensors, loads = [], [], {}, []
     last_channels = 0
+    if eng.flash is not None:  # the schedule comes from the flash
+        eng.boot()
     while True:
         if eng.pc >= len(words):
             raise FpgagenError(f"program {program.name!r} ran past its {len(words)} "
                                "instructions without one marked last")
+        if eng.flash is not None:  # fetched from the schedule staging buffer
+            words[eng.pc] = eng.fetch()
         op = (words[eng.pc] >> _OP_FIELD.offset) & ((1 << _OP_FIELD.width) - 1)
         if eng.flash is not None:  # the load starts with the instruction
             _, load = unpack_flash_instruction(words[eng.pc])
+            eng.next_fetch(load)
             loads.append(load)
             if load.load:
                 eng.flash_load(load)
@@ -397,8 +424,11 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
                            f"{len(eng.stream)} input words")
     if eng.flash is not None:  # the waits for the loads
         st = eng.flash
-        stalls = flash_stalls(cycles, loads, [st.load_flash_words(l, eng.cols) for l in loads],
-                              program.hw.flash)
+        inputs = st.stall_inputs(eng.cols)
+        inputs["loads"] = loads
+        inputs["flash_words"] = [st.load_flash_words(l, eng.cols) for l in loads]
+        inputs["segment_words"] = [st.segment_flash_words(l) for l in loads]
+        stalls = flash_stalls(cycles, timing=program.hw.flash, **inputs)
         cycles = [n + s for n, s in zip(cycles, stalls)]
     out = np.concatenate(scores).astype(np.int64) if scores else np.zeros(0, np.int64)
     out = out[:last_channels]

@@ -16,6 +16,12 @@ The lowering first builds the program of the ROM design (every CONV split into c
 * rewrites each CONV's ``weight_base`` and ``bias_base`` to the start of its half, sets
   its ``wait_load`` flag, and attaches each chunk's load to an instruction before it or
   to itself (:func:`load_points`);
+* puts the schedule in the flash (``docs/hardware.md``, *Schedule in flash*): cuts the
+  program into segments (:func:`segments`: the boot segment, then each chunk with the
+  instructions after it), sets ``segment_end`` before each chunk, appends every schedule
+  word to the image after the blocks and gives each chunk's load its segment; the boot
+  load (:attr:`FlashStore.boot`) reads the boot segment (or chunk 0's load when
+  instruction 0 is chunk 0);
 * adds the stalls of the loads to the predicted cycles (:func:`fpgagen.hw.cost.
   flash_stalls`).
 """
@@ -27,18 +33,22 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import flash_stalls
-from ..hw.isa import FLASH_ADDR_BITS, Instr, LoadFields, Opcode
+from ..hw.isa import (FLASH_ADDR_BITS, INSTRUCTION_BITS, LOAD_FIELDS_BITS, SEGMENT_BITS, Instr,
+                      LoadFields, Opcode, pack_flash_instruction)
 from ..hw.spec import BIAS_WORD, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
 __all__ = ["KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per", "serialize",
            "deserialize", "chunk_words", "load_points", "flash_image", "stage_weights",
-           "block_of", "read_load"]
+           "block_of", "read_load", "segments", "SCHEDULE_WORD_BITS",
+           "read_segment"]
 
 #: The memory kinds of a chunk, in their order in its flash block.
 KINDS = ("bias", "mask", "weight")
 #: Width of a flash word.
 FLASH_WORD_BITS = 32
+#: Width of a schedule word (an instruction with its load fields), as the flash holds it.
+SCHEDULE_WORD_BITS = INSTRUCTION_BITS + LOAD_FIELDS_BITS
 
 
 def flash_words_per(width: int) -> int:
@@ -71,7 +81,8 @@ def deserialize(flash, width: int) -> list[int]:
 
 @dataclass
 class FlashStore:
-    """A flash design's weights: the image, the loads and the staging memories.
+    """A flash design's weights and schedule: the image, the loads and the staging
+    memories.
 
     Attributes
     ----------
@@ -89,6 +100,14 @@ class FlashStore:
     stalls : list of int
         Per instruction, the cycles its issue waits for the flash loads
         (:func:`fpgagen.hw.cost.flash_stalls`), included in its ``cycles_predicted``.
+    boot : LoadFields
+        The boot load, which the start pulse launches (fixed in the top level): the boot
+        segment into schedule half 1, or, when instruction 0 is a CONV, chunk 0's block and
+        segment into half 0.
+    segment_depth : int
+        Schedule words of one half of the schedule staging buffer: the longest segment.
+    schedule_base : int
+        Flash word of instruction 0's schedule word (the schedule follows the blocks).
     """
 
     image: list
@@ -97,23 +116,48 @@ class FlashStore:
     widths: dict
     bank_instructions: list
     stalls: list = dataclasses.field(default_factory=list)
+    boot: LoadFields = dataclasses.field(default_factory=LoadFields)
+    segment_depth: int = 1
+    schedule_base: int = 0
 
     def chunk_blocks(self, cols: int) -> list[tuple[int, int, int]]:
         """``(instruction, flash word, flash words)`` of every CONV chunk's block, in
         execution order, for ``cols`` PE columns (chunks that share a block give the same
         word)."""
         convs = [i for i, f in enumerate(self.bank_instructions) if f.op == Opcode.CONV]
-        return [(i, int(self.loads[k].load_base), self.load_flash_words(self.loads[k], cols))
-                for i, k in zip(convs, load_points(convs))]
+        loads = [self.boot if k is None else self.loads[k] for k in load_points(convs)]
+        return [(i, int(ld.load_base), self.load_flash_words(ld, cols))
+                for i, ld in zip(convs, loads)]
 
     def depth(self, kind: str) -> int:
         """Words of the staging memory of ``kind`` (two halves; at least 1)."""
         return max(1, 2 * self.halves[kind])
 
     def load_flash_words(self, load: LoadFields, cols: int) -> int:
-        """32-bit flash words the load reads."""
+        """32-bit flash words of the load's block."""
         return cols * sum(getattr(load, f"load_{k}_words") * flash_words_per(self.widths[k])
                           for k in KINDS)
+
+    @staticmethod
+    def segment_flash_words(load: LoadFields) -> int:
+        """32-bit flash words of the load's segment (its schedule words)."""
+        return load.load_segment_words * flash_words_per(SCHEDULE_WORD_BITS)
+
+    @property
+    def schedule_flash_words(self) -> int:
+        """32-bit flash words of the whole schedule in the image."""
+        return len(self.bank_instructions) * flash_words_per(SCHEDULE_WORD_BITS)
+
+    def stall_inputs(self, cols: int) -> dict:
+        """The keyword arguments of :func:`fpgagen.hw.cost.flash_stalls` but the
+        instructions' cycles and the timing: ``loads``, ``flash_words`` (of each load's
+        block), ``segment_words`` (of each load's segment) and ``boot``."""
+        b = self.boot
+        return dict(loads=self.loads,
+                    flash_words=[self.load_flash_words(l, cols) for l in self.loads],
+                    segment_words=[self.segment_flash_words(l) for l in self.loads],
+                    boot=(self.load_flash_words(b, cols), self.segment_flash_words(b),
+                          b.load_half))
 
 
 def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
@@ -195,19 +239,32 @@ def block_of(words: dict, counts: dict, widths: dict) -> list[int]:
     return out
 
 
-def load_points(conv_positions: list[int]) -> list[int]:
-    """The instruction that starts each chunk's load, from the positions of the CONV
-    chunks in the program: chunk 0's at instruction 0; chunk ``j``'s at the instruction
-    after chunk ``j - 2`` (the last reader of its half; every instruction finishes its
-    staging reads before the next one starts), but after the instruction of chunk
-    ``j - 1``'s load (one load per instruction)."""
+def load_points(conv_positions: list[int]) -> list:
+    """The instruction that starts each chunk's load, from the positions ``c_j`` of the
+    CONV chunks in the program: chunk 0's at instruction 0, or by the boot load (``None``)
+    when instruction 0 is chunk 0 itself; chunk ``j``'s at instruction ``c_{j-1}``, the
+    first of segment ``j - 1`` (:func:`segments`: the fetch has left the halves of segment
+    ``j - 2`` and of chunk ``j - 2``, the last reader of the weight half, which drains
+    before the next instruction starts), but after the instruction of chunk ``j - 1``'s
+    load (one load per instruction)."""
     points = []
-    for j, _ in enumerate(conv_positions):
-        k = 0 if j == 0 else points[-1] + 1
-        if j >= 2:
-            k = max(k, conv_positions[j - 2] + 1)
-        points.append(k)
+    for j, c in enumerate(conv_positions):
+        if j == 0:
+            points.append(None if c == 0 else 0)
+            continue
+        prev = points[-1]
+        points.append(max(0 if prev is None else prev + 1, conv_positions[j - 1]))
     return points
+
+
+def segments(conv_positions: list[int], instructions: int) -> list[tuple[int, int]]:
+    """The segments of a program of ``instructions`` instructions whose CONV chunks are at
+    ``conv_positions``, as ``(first, end)`` instruction ranges: the boot segment
+    ``(0, c_0)`` (empty when instruction 0 is a CONV; every instruction without CONVs),
+    then segment ``j`` = ``(c_j, c_{j+1})``, the chunk and the instructions after it up to
+    the next chunk (the last to the end)."""
+    bounds = [0] + list(conv_positions) + [instructions]
+    return [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
 
 
 def flash_image(program) -> list[int]:
@@ -266,17 +323,40 @@ def stage_weights(program, memo: dict | None = None):
         fields["weight_base"] = half * (halves["mask"] if f.compressed else halves["weight"])
         fields["bias_base"] = half * halves["bias"]
         instrs[i] = Instr(**fields)
+    # the schedule in flash: segments, their words after the blocks, the boot load
+    segs = segments(convs, len(instrs))
+    depth = max(e - b for b, e in segs)
+    if depth >= 1 << SEGMENT_BITS:
+        raise FpgagenError(f"program {program.name!r} has a segment of {depth} instructions; "
+                           f"a segment holds at most {(1 << SEGMENT_BITS) - 1}")
+    per = flash_words_per(SCHEDULE_WORD_BITS)
+    sched = len(image)
+    if sched + len(instrs) * per > 1 << FLASH_ADDR_BITS:
+        raise FpgagenError(f"the flash image of program {program.name!r} needs more "
+                           f"than {1 << FLASH_ADDR_BITS} words")
+    for j, (b, e) in enumerate(segs[1:]):
+        chunk_loads[j].update(load_segment_base=sched + b * per, load_segment_words=e - b)
     loads = [dict() for _ in instrs]
-    for j, k in enumerate(load_points(convs)):
-        loads[k].update(chunk_loads[j])
+    points = load_points(convs)
+    boot = dict(load=1, load_half=1, load_segment_base=sched, load_segment_words=segs[0][1])
+    for j, k in enumerate(points):
+        if k is None:
+            boot = chunk_loads[j]
+        else:
+            loads[k].update(chunk_loads[j])
     for j, i in enumerate(convs):
         loads[i].update(wait_load=1, wait_half=j % 2)
+    for i in convs:
+        if i:
+            loads[i - 1].update(segment_end=1)
     loads = [LoadFields(**d) for d in loads]
-    store = FlashStore(image=image or [0], loads=loads, halves=halves, widths=widths,
-                       bank_instructions=list(program.instructions))
+    image += serialize([pack_flash_instruction(f, l) for f, l in zip(instrs, loads)],
+                       SCHEDULE_WORD_BITS)
+    store = FlashStore(image=image, loads=loads, halves=halves, widths=widths,
+                       bank_instructions=list(program.instructions), boot=LoadFields(**boot),
+                       segment_depth=depth, schedule_base=sched)
     base_cycles = [info.cycles_predicted for info in program.layers]
-    stalls = flash_stalls(base_cycles, loads,
-                          [store.load_flash_words(l, cols) for l in loads], hw.flash)
+    stalls = flash_stalls(base_cycles, timing=hw.flash, **store.stall_inputs(cols))
     layers = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted + s)
               for info, s in zip(program.layers, stalls)]
     store.stalls = [int(s) for s in stalls]
@@ -299,3 +379,16 @@ def read_load(image, load: LoadFields, cols: int, widths: dict) -> dict:
             out[k].append(deserialize(chunk, widths[k]))
             pos += n * per
     return out
+
+
+def read_segment(image, load: LoadFields) -> list[int]:
+    """The schedule words a load writes into its schedule half, read back from the flash
+    ``image`` as the loader does: ``load_segment_words`` words of
+    :data:`SCHEDULE_WORD_BITS` bits from ``load_segment_base``."""
+    per = flash_words_per(SCHEDULE_WORD_BITS)
+    lo, n = load.load_segment_base, load.load_segment_words * per
+    chunk = image[lo:lo + n]
+    if len(chunk) != n:
+        raise FpgagenError(f"a segment at flash word {lo} reads past the image "
+                           f"({len(image)} words)")
+    return deserialize(chunk, SCHEDULE_WORD_BITS)

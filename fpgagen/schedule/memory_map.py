@@ -17,14 +17,7 @@ from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEI
 from ..hw.weight_stream import STREAM_START
 from ..ir.quant import MAX_INDEX_BITS
 
-__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths",
-           "SCHEDULE_LOGIC_MAX_DEPTH"]
-
-#: With the weights in flash, a schedule ROM of at most this many instructions is logic
-#: (style ``logic``), so that it needs no block RAM initialization; a deeper one would
-#: cost too many LUTs (517-bit words: about 7,800 4-input LUTs at 128 words, 124,000 for
-#: the 1,600 instructions of SqueezeNet v1.1 in chunks) and stays an initialized ROM.
-SCHEDULE_LOGIC_MAX_DEPTH = 128
+__all__ = ["MemoryRole", "LogicalMemory", "MemoryMap", "memory_map", "compressed_depths"]
 
 
 class MemoryRole(enum.Enum):
@@ -33,7 +26,8 @@ class MemoryRole(enum.Enum):
     WEIGHTS = "weights"  #: one PE column's weight bank (ROM)
     BIAS = "bias"  #: one PE column's bias and shift bank (ROM)
     ACTIVATIONS = "act"  #: the activation memory (RAM)
-    SCHEDULE = "schedule"  #: the packed instructions (ROM)
+    #: the packed instructions (ROM; with the weights in flash, the schedule staging buffer)
+    SCHEDULE = "schedule"
     SCORES = "scores"  #: the class scores the GAP writes and the stream reads (RAM)
     CYCLE_LOG = "cycle_log"  #: the cycle count at the end of every instruction (RAM)
     POOL_STATE = "pool_state"  #: partial maxima of fused pooling's open windows (RAM)
@@ -66,9 +60,8 @@ class LogicalMemory:
         ``block`` when the RTL asks for block RAM (the templated bank ROMs and activation
         RAM carry ``rom_style``/``ram_style = "block"`` or Quartus ``ramstyle``), ``auto``
         when the synthesis tool chooses (Amaranth memories without attributes), ``logic``
-        when the RTL asks for logic (a ROM with Quartus ``romstyle = "logic"``: the
-        schedule ROM of a design with its weights in flash, so that no block RAM needs
-        initial contents).
+        when the RTL builds it in logic (registers: the schedule staging buffer of a
+        design with its weights and schedule in flash).
     banked : bool
         Built as separate banks (RAM) or parts (ROM) of one row of blocks each, with a
         registered multiplexer over them (``templates/ram.v.j2``, ``templates/rom.v.j2``):
@@ -100,8 +93,6 @@ class LogicalMemory:
             raise ValueError(f"kind must be 'rom' or 'ram', not {self.kind!r}")
         if self.style not in ("auto", "block", "logic"):
             raise ValueError(f"style must be 'auto', 'block' or 'logic', not {self.style!r}")
-        if self.style == "logic" and self.kind != "rom":
-            raise ValueError(f"only a ROM may have style 'logic', not a {self.kind}")
         for f in ("depth", "width"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -137,7 +128,7 @@ class MemoryMap:
               bias_depth: int, act_depth: int, instructions: int,
               score_groups: int, pool_depth: int = 0, mask_depth: int = 0,
               codebook_depth: int = 0, tile_depth: int = 0,
-              staging: bool = False) -> "MemoryMap":
+              staging: bool = False, segment_depth: int = 1) -> "MemoryMap":
         """The memories of a design of these sizes, as the top level declares them.
 
         Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
@@ -160,9 +151,10 @@ class MemoryMap:
         With ``staging`` (weights in flash): the weight, bias and mask memories are the
         staging RAMs the loader writes (Amaranth memories, not banked; the depths given are
         their two halves), and a schedule word also holds the load fields
-        (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`); the schedule ROM is logic (``style
-        "logic"``) when at most :data:`SCHEDULE_LOGIC_MAX_DEPTH` instructions deep, so
-        that no block RAM is initialized but the codebook ROM of compressed layers.
+        (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`); the schedule comes from the flash too:
+        instead of the ROM, the schedule staging buffer ``schedule``, a RAM of two halves
+        of ``segment_depth`` words in flip-flops (style ``logic``), so that no block RAM is
+        initialized but the codebook ROM of compressed layers.
         """
         compressed = mask_depth > 0
         bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
@@ -178,10 +170,13 @@ class MemoryMap:
                                   "ram", style="block", banked=True,
                                   role=MemoryRole.ACTIVATIONS))
         schedule_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if staging else 0)
-        mems.append(LogicalMemory("schedule", max(instructions, 1), schedule_bits, "rom",
-                                  style=("logic" if staging and instructions
-                                         <= SCHEDULE_LOGIC_MAX_DEPTH else "auto"),
-                                  role=MemoryRole.SCHEDULE))
+        if staging:
+            mems.append(LogicalMemory("schedule", 2 * max(int(segment_depth), 1),
+                                      schedule_bits, "ram", style="logic",
+                                      role=MemoryRole.SCHEDULE))
+        else:
+            mems.append(LogicalMemory("schedule", max(instructions, 1), schedule_bits, "rom",
+                                      style="auto", role=MemoryRole.SCHEDULE))
         mems.append(LogicalMemory("scores", max(score_groups, 2), SCORE_BITS * pe_rows, "ram",
                                   role=MemoryRole.SCORES))
         mems.append(LogicalMemory("cycle_log", max(instructions, 2), CYCLE_LOG_BITS, "ram",
@@ -244,7 +239,9 @@ def memory_map(program) -> MemoryMap:
                            act_depth=program.act_depth, instructions=len(program.instructions),
                            score_groups=program.score_groups,
                            pool_depth=program.pool_depth, **compressed_depths(program),
-                           staging=program.flash is not None)
+                           staging=program.flash is not None,
+                           **({"segment_depth": program.flash.segment_depth}
+                              if program.flash is not None else {}))
 
 
 def compressed_depths(program) -> dict:

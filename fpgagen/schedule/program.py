@@ -309,15 +309,16 @@ class Program:
         streams, padding included), ``masks`` and ``codebooks`` of the compressed layers,
         and their ``total``.
 
-        With the weights in flash: ``flash`` (the flash image's bytes: weights or masks and
-        indices, and the bias words, each chunk's columns padded alike), ``codebooks`` (the
+        With the weights in flash: ``flash`` (the bytes of the flash image's blocks: weights
+        or masks and indices, and the bias words, each chunk's columns padded alike; the
+        image also holds the schedule, which is not counted here), ``codebooks`` (the
         codebook ROM, still in block RAM), ``total`` (their sum); ``weight_banks`` and
         ``masks`` are 0 (the staging RAMs hold no weights of their own)."""
         hw = self.hw
         cw = self.compressed
         codebooks = len(cw.codebook) if cw is not None else 0
         if self.flash is not None:
-            flash = 4 * len(self.flash.image)
+            flash = 4 * (len(self.flash.image) - self.flash.schedule_flash_words)
             return {"weight_banks": 0, "masks": 0, "codebooks": codebooks, "flash": flash,
                     "total": flash + codebooks}
         banks = self.weight_depth * hw.pe_rows * hw.pe_cols * int(self.weight_bits) // 8
