@@ -231,6 +231,9 @@ class LoadFields:
     load_bias_words: int = _f(unsigned(ADDR_BITS), "bias words per column")
     load_mask_words: int = _f(unsigned(ADDR_BITS), "mask words per column (compressed)")
     load_weight_words: int = _f(unsigned(ADDR_BITS), "weight (or index) words per column")
+    load_codebook_bits: int = _f(unsigned(4), "index bits of the chunk's codebook (0: none)")
+    load_direct: int = _f(unsigned(1), "a direct codebook chunk: its weight words are "
+                                       "pe_rows indices of load_codebook_bits bits")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

@@ -7,7 +7,8 @@ The lowering first builds the program of the ROM design (every CONV split into c
 
 * gives every CONV chunk (in execution order, rank ``j``) the staging half ``j mod 2``;
 * cuts the chunk's words out of the banks, per memory kind (:data:`KINDS`: bias words,
-  masks of a compressed chunk, weight or index words) and column, each column padded to
+  the codebook of a compressed or direct codebook chunk, masks of a compressed chunk,
+  weight or index words) and column (the codebook once per chunk), each column padded to
   the chunk's largest count of that kind; index stream starts in the chunk's bias words
   become staging addresses (``half * weight half depth`` plus the word's distance from the
   chunk's first index word in that column);
@@ -27,46 +28,71 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import flash_stalls
+from ..hw.direct_codebook import (CODE_BITS, CODES_PER_FLASH_WORD, codebook_flash_words,
+                                   is_direct)
 from ..hw.isa import FLASH_ADDR_BITS, Instr, LoadFields, Opcode
-from ..hw.spec import BIAS_WORD, weight_word_bits
+from ..hw.spec import BIAS_WORD, MIN_WEIGHT_BITS, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
-__all__ = ["KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per", "serialize",
-           "deserialize", "chunk_words", "load_points", "flash_image", "stage_weights",
-           "block_of", "read_load"]
+__all__ = ["KINDS", "CHUNK_KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per",
+           "run_flash_words", "serialize", "deserialize", "chunk_words", "load_points",
+           "flash_image", "stage_weights", "block_of", "read_load", "load_count"]
 
 #: The memory kinds of a chunk, in their order in its flash block.
-KINDS = ("bias", "mask", "weight")
+KINDS = ("bias", "codebook", "mask", "weight")
+#: The kinds stored once per chunk rather than per column: the codebook (words of
+#: :data:`~fpgagen.hw.direct_codebook.CODES_PER_FLASH_WORD` codes).
+CHUNK_KINDS = ("codebook",)
 #: Width of a flash word.
 FLASH_WORD_BITS = 32
 
 
+def _slot_bits(width: int) -> int:
+    """Bits a memory word of ``width`` bits takes in a run: its width, at least a flash
+    word (so that no flash word completes two memory words)."""
+    return max(int(width), FLASH_WORD_BITS)
+
+
 def flash_words_per(width: int) -> int:
-    """32-bit flash words per memory word of ``width`` bits."""
-    return -(-int(width) // FLASH_WORD_BITS)
+    """32-bit flash words a single memory word of ``width`` bits takes."""
+    return run_flash_words(1, width)
+
+
+def run_flash_words(n: int, width: int) -> int:
+    """32-bit flash words of a run of ``n`` memory words of ``width`` bits
+    (:func:`serialize`)."""
+    return -(-int(n) * _slot_bits(width) // FLASH_WORD_BITS)
 
 
 def serialize(words, width: int) -> list[int]:
-    """Memory words of ``width`` bits (non-negative ints) as 32-bit flash words, each
-    memory word little-endian in :func:`flash_words_per` flash words."""
-    per, mask = flash_words_per(width), (1 << FLASH_WORD_BITS) - 1
-    out = []
-    for w in words:
+    """A run of memory words of ``width`` bits (non-negative ints) as 32-bit flash words:
+    one continuous little-endian bit stream (word ``k`` at bits ``k * s``, ``s`` = the
+    width, or 32 for a word narrower than a flash word), zero-padded to a whole flash
+    word at the end."""
+    slot = _slot_bits(width)
+    stream = 0
+    words = list(words)
+    for k, w in enumerate(words):
         w = int(w)
         if not 0 <= w < 1 << width:
             raise ValueError(f"memory word {w:#x} does not fit {width} bits")
-        out.extend((w >> (FLASH_WORD_BITS * k)) & mask for k in range(per))
-    return out
+        stream |= w << (k * slot)
+    mask = (1 << FLASH_WORD_BITS) - 1
+    return [(stream >> (FLASH_WORD_BITS * j)) & mask
+            for j in range(run_flash_words(len(words), width))]
 
 
-def deserialize(flash, width: int) -> list[int]:
-    """The inverse of :func:`serialize`."""
-    per = flash_words_per(width)
+def deserialize(flash, width: int, n: int | None = None) -> list[int]:
+    """The inverse of :func:`serialize`: the ``n`` memory words (by default as many as
+    the flash words hold) of a run."""
+    slot = _slot_bits(width)
     flash = [int(v) for v in flash]
-    if len(flash) % per:
-        raise ValueError(f"{len(flash)} flash words are not whole {width}-bit words")
-    return [sum(flash[i + k] << (FLASH_WORD_BITS * k) for k in range(per))
-            for i in range(0, len(flash), per)]
+    if n is None:
+        n = len(flash) * FLASH_WORD_BITS // slot
+    if run_flash_words(n, width) != len(flash):
+        raise ValueError(f"{len(flash)} flash words are not a run of {n} {width}-bit words")
+    stream = sum(v << (FLASH_WORD_BITS * j) for j, v in enumerate(flash))
+    return [(stream >> (k * slot)) & ((1 << width) - 1) for k in range(n)]
 
 
 @dataclass
@@ -81,14 +107,21 @@ class FlashStore:
         Per instruction, its load fields (the top of its schedule word).
     halves : dict
         ``{kind: words of one staging half}`` per :data:`KINDS` entry (``mask`` 0 without
-        compressed layers): each staging memory holds two halves.
+        compressed layers, ``codebook``: flash words of the largest codebook, 0 without
+        codebook layers): each staging memory (and the codebook registers) holds two
+        halves.
     widths : dict
-        ``{kind: width of a memory word}`` (bias: 40 bits, 68 with compressed layers).
+        ``{kind: width of a staging word}`` (bias: 40 bits, 68 with compressed layers;
+        codebook: 32, four codes; weight: ``pe_rows`` times the most bits of a lane any
+        chunk stores, at least :data:`~fpgagen.hw.spec.MIN_WEIGHT_BITS`).
     bank_instructions : list of Instr
         The instructions with the ROM design's bank addresses (before staging).
     stalls : list of int
         Per instruction, the cycles its issue waits for the flash loads
         (:func:`fpgagen.hw.cost.flash_stalls`), included in its ``cycles_predicted``.
+    lanes, dense_bits : int
+        ``pe_rows`` and the program's ``weight_bits``: a chunk's weight words are
+        ``lanes * dense_bits`` bits, or ``lanes * index_bits`` for a direct codebook chunk.
     """
 
     image: list
@@ -97,6 +130,15 @@ class FlashStore:
     widths: dict
     bank_instructions: list
     stalls: list = dataclasses.field(default_factory=list)
+    lanes: int = 8
+    dense_bits: int = 8
+
+    def run_width(self, kind: str, load: LoadFields) -> int:
+        """Width of the memory words of ``kind`` in the block ``load`` reads."""
+        if kind == "weight":
+            return self.lanes * (load.load_codebook_bits if load.load_direct
+                                 else self.dense_bits)
+        return int(self.widths[kind])
 
     def chunk_blocks(self, cols: int) -> list[tuple[int, int, int]]:
         """``(instruction, flash word, flash words)`` of every CONV chunk's block, in
@@ -112,8 +154,16 @@ class FlashStore:
 
     def load_flash_words(self, load: LoadFields, cols: int) -> int:
         """32-bit flash words the load reads."""
-        return cols * sum(getattr(load, f"load_{k}_words") * flash_words_per(self.widths[k])
-                          for k in KINDS)
+        return sum((1 if k in CHUNK_KINDS else cols)
+                   * run_flash_words(load_count(load, k), self.run_width(k, load))
+                   for k in KINDS)
+
+
+def load_count(load: LoadFields, kind: str) -> int:
+    """Memory words of ``kind`` per column (the codebook: per chunk) ``load`` reads."""
+    if kind == "codebook":
+        return codebook_flash_words(load.load_codebook_bits)
+    return getattr(load, f"load_{kind}_words")
 
 
 def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
@@ -134,10 +184,10 @@ def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
     return word
 
 
-def _weight_ints(program, c: int, lo: int, hi: int) -> list[int]:
+def _weight_ints(program, c: int, lo: int, hi: int, wb: int | None = None) -> list[int]:
     """Words ``lo .. hi - 1`` of weight bank ``c`` as unsigned ints (lane ``l`` at bits
-    ``l * weight_bits``)."""
-    wb = int(program.weight_bits)
+    ``l * wb``, by default the program's ``weight_bits``)."""
+    wb = int(program.weight_bits) if wb is None else int(wb)
     lanes = program.weight_banks[c, lo:hi].astype(np.int64) & ((1 << wb) - 1)
     return [sum(int(v) << (l * wb) for l, v in enumerate(row)) for row in lanes]
 
@@ -151,11 +201,12 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
     tile = f.kh * f.kw * f.in_groups
     n = f.out_groups * tile
     if not f.compressed:
-        weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n)
+        lane_bits = f.index_bits if is_direct(f) else None
+        weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n, lane_bits)
                    for c in range(cols)]
         bias = _bias_words(program, f)
-        return {"bias": [list(r) for r in bias], "mask": [[] for _ in range(cols)],
-                "weight": weights}
+        return {"bias": [list(r) for r in bias], "codebook": _codebook_words(program, f),
+                "mask": [[] for _ in range(cols)], "weight": weights}
     cw = program.compressed
     lanes = program.hw.pe_rows
     per = items_per_word(f.index_bits, weight_word_bits(lanes, int(program.weight_bits)))
@@ -170,8 +221,20 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
     bias = _bias_words(program, f, start_words)
     weights = [_weight_ints(program, c, int(first[c]), int(first[c] + spanned[c]))
                for c in range(cols)]
-    return {"bias": [list(r) for r in bias], "mask": [[int(v) for v in r] for r in masks],
-            "weight": weights}
+    return {"bias": [list(r) for r in bias], "codebook": _codebook_words(program, f),
+            "mask": [[int(v) for v in r] for r in masks], "weight": weights}
+
+
+def _codebook_words(program, f: Instr) -> list[list[int]]:
+    """The chunk's codebook as one run of flash words (four 8-bit codes each, code ``k``
+    at bits ``8 * (k % 4)``), ``[]`` for a dense chunk."""
+    if not f.index_bits:
+        return [[]]
+    table = program.direct_codebook if is_direct(f) else program.compressed.codebook
+    codes = [int(v) & ((1 << CODE_BITS) - 1)
+             for v in table[f.codebook_base:f.codebook_base + (1 << f.index_bits)]]
+    return [[sum(c << (CODE_BITS * k) for k, c in enumerate(codes[i:i + CODES_PER_FLASH_WORD]))
+             for i in range(0, len(codes), CODES_PER_FLASH_WORD)]]
 
 
 def _counts(words: dict) -> dict:
@@ -179,8 +242,9 @@ def _counts(words: dict) -> dict:
 
 
 def block_of(words: dict, counts: dict, widths: dict) -> list[int]:
-    """A chunk's flash block: per kind, per column, its words padded with zeros to
-    ``counts[kind]``, serialized (:func:`serialize`)."""
+    """A chunk's flash block: per kind, per column (the codebook: once), its words padded
+    with zeros to ``counts[kind]``, serialized at ``widths[kind]`` bits
+    (:func:`serialize`)."""
     out = []
     for k in KINDS:
         for col in words[k]:
@@ -215,12 +279,15 @@ def stage_weights(program):
     """``program`` (the ROM design's, CONVs split into chunks) rewritten for weights in
     flash: see the module docstring. Returns a new Program with ``flash`` set."""
     hw = program.hw
-    cols = hw.pe_cols
+    cols, lanes, wb = hw.pe_cols, hw.pe_rows, int(program.weight_bits)
     bias_bits = BIAS_WORD.bits + (STREAM_START.bits if program.compressed is not None else 0)
-    widths = {"bias": bias_bits, "mask": hw.pe_rows,
-              "weight": weight_word_bits(hw.pe_rows, int(program.weight_bits))}
     instrs = list(program.instructions)
     convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]
+    # a staging weight word holds the widest lanes of any chunk
+    lane_bits = max([MIN_WEIGHT_BITS] + [instrs[i].index_bits if is_direct(instrs[i]) else wb
+                                         for i in convs])
+    widths = {"bias": bias_bits, "codebook": FLASH_WORD_BITS, "mask": lanes,
+              "weight": weight_word_bits(lanes, lane_bits)}
     # the halves: the most words of each kind any chunk needs
     first = [chunk_words(program, instrs[i]) for i in convs]
     halves = {k: max((_counts(w)[k] for w in first), default=0) for k in KINDS}
@@ -229,7 +296,8 @@ def stage_weights(program):
         f, half = instrs[i], j % 2
         words = chunk_words(program, f, half, halves["weight"]) if f.compressed else first[j]
         counts = _counts(words)
-        block = block_of(words, counts, widths)
+        run_widths = dict(widths, weight=lanes * (f.index_bits if is_direct(f) else wb))
+        block = block_of(words, counts, run_widths)
         key = tuple(block)
         if key not in blocks:
             blocks[key] = len(image)
@@ -241,7 +309,9 @@ def stage_weights(program):
         chunk_loads.append(dict(load=1, load_half=half, load_base=base,
                                 load_bias_words=counts["bias"],
                                 load_mask_words=counts["mask"],
-                                load_weight_words=counts["weight"]))
+                                load_weight_words=counts["weight"],
+                                load_codebook_bits=f.index_bits,
+                                load_direct=int(is_direct(f))))
         fields = f.fields()
         fields["weight_base"] = half * (halves["mask"] if f.compressed else halves["weight"])
         fields["bias_base"] = half * halves["bias"]
@@ -253,7 +323,8 @@ def stage_weights(program):
         loads[i].update(wait_load=1, wait_half=j % 2)
     loads = [LoadFields(**d) for d in loads]
     store = FlashStore(image=image or [0], loads=loads, halves=halves, widths=widths,
-                       bank_instructions=list(program.instructions))
+                       bank_instructions=list(program.instructions), lanes=lanes,
+                       dense_bits=wb)
     base_cycles = [info.cycles_predicted for info in program.layers]
     stalls = flash_stalls(base_cycles, loads,
                           [store.load_flash_words(l, cols) for l in loads], hw.flash)
@@ -263,19 +334,22 @@ def stage_weights(program):
     return dataclasses.replace(program, instructions=instrs, layers=layers, flash=store)
 
 
-def read_load(image, load: LoadFields, cols: int, widths: dict) -> dict:
-    """What a load writes, read back from the flash ``image`` as the loader does:
-    ``{kind: list (per column) of lists of memory words}``, :data:`KINDS` in order, each
-    column ``load_<kind>_words`` words of ``widths[kind]`` bits."""
+def read_load(store: FlashStore, load: LoadFields, cols: int) -> dict:
+    """What a load writes, read back from the flash image of ``store`` as the loader
+    does: ``{kind: list (per column; the codebook: one) of lists of memory words}``,
+    :data:`KINDS` in order, each column :func:`load_count` words of
+    :meth:`FlashStore.run_width` bits."""
+    image = store.image
     pos, out = load.load_base, {}
     for k in KINDS:
-        n, per = getattr(load, f"load_{k}_words"), flash_words_per(widths[k])
+        n, width = load_count(load, k), store.run_width(k, load)
+        size = run_flash_words(n, width)
         out[k] = []
-        for _ in range(cols):
-            chunk = image[pos:pos + n * per]
-            if len(chunk) != n * per:
+        for _ in range(1 if k in CHUNK_KINDS else cols):
+            chunk = image[pos:pos + size]
+            if len(chunk) != size:
                 raise FpgagenError(f"a load at flash word {load.load_base} reads past the "
                                    f"image ({len(image)} words)")
-            out[k].append(deserialize(chunk, widths[k]))
-            pos += n * per
+            out[k].append(deserialize(chunk, width, n))
+            pos += size
     return out
