@@ -313,3 +313,25 @@ def test_direct_codebook_layers_in_random_flash_programs():
         bad = [c for c in compare_blocks(prep, result.tensors, result.scores) if not c.ok]
         assert not bad, f"seed {SEED}: {prep.spec}, block {bad[0].block}: {bad[0].mismatch}"
     assert seen, f"seed {SEED}: no random graph had a direct codebook layer"
+
+
+def test_flash_logic_counts_codebook_registers_and_lookups():
+    """The LUT estimate's flash block: nothing with the weights in block RAM; the loader's
+    gearbox in any flash design; codebook registers with codebook layers; and per lane of
+    the array a lookup with direct codebook layers, so a direct design costs the most."""
+    from fpgagen.fit.flash_logic import flash_logic
+    from fpgagen.testing.random_graphs import BlockSpec, GraphSpec, LayerSpec
+
+    conv = LayerSpec("conv", (1, 1), out_channels=6, relu=True)
+    blocks = (BlockSpec("conv", -1, None, (conv,)), BlockSpec("conv", 0, None, (conv,)))
+    base = GraphSpec(height=5, width=5, blocks=blocks, lanes=4, seed=1,
+                     weight_chunk_bits=1 << 20, weight_store="flash")
+    logic = {}
+    for name, bits, density in (("dense", 0, 1.0), ("pruned", 4, 0.5), ("direct", 4, None)):
+        program = prepare(dataclasses.replace(base, index_bits=bits, density=density)).program
+        assert any(is_direct(f) for f in program.instructions) == (name == "direct")
+        logic[name] = flash_logic(program)
+    rom = prepare(dataclasses.replace(base, weight_store="bram")).program
+    assert flash_logic(rom) == {"lut": 0, "ff": 0}
+    assert 0 < logic["dense"]["lut"] < logic["pruned"]["lut"] < logic["direct"]["lut"]
+    assert 0 < logic["dense"]["ff"] < logic["pruned"]["ff"] < logic["direct"]["ff"]
