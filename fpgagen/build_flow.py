@@ -275,10 +275,19 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
     def fits(option) -> bool:
         return analysis(option).fits
 
+    flash_keys = {r.key for r in analysis(planner.least_memory()).verdict.flash}
+
+    def more_memory_may_fit(option) -> bool:
+        # only the flash is over (its image grows with the instructions, which fewer bands
+        # and so more activation memory reduce)
+        over = {r.key for r in analysis(option).verdict.overflows}
+        return bool(over) and over <= flash_keys
+
     if cfg.steps is not None:  # that many bands, the region cuts needing least memory
         chosen, ok = choose_plan(fixed_steps_options(planner, cfg.steps), fits, max_words)
     else:
-        chosen, ok = search_plan(planner, fits, max_words)
+        chosen, ok = search_plan(planner, fits, max_words,
+                                 more_memory_may_fit=more_memory_may_fit)
     if max_words is not None and chosen.words > max_words:
         raise over_limit(graph, hw, cfg.max_activation_bytes, chosen.words)
     log.info("band plan: steps per region %s, %d activation words (%s)", chosen.describe(),

@@ -266,6 +266,38 @@ def test_search_with_a_fit_test_and_when_nothing_fits():
     assert not ok and len(tried) == 1 and chosen.words == least[0]
 
 
+def test_search_past_plans_whose_instructions_do_not_fit():
+    """A flash design's image grows with its instructions: a plan that fails only for
+    that (``more_memory_may_fit``) neither stops the search nor bounds the memory of the
+    plans tried, and the choice is the fastest plan that fits, as lowering every plan
+    finds it; without ``more_memory_may_fit`` the least-memory plan's failure ends it."""
+    graph = _quantized("all")
+    hw = HW["8x8"]
+    planner = Planner(graph, hw, (1, 2, 4, 8))
+    everything = [planner.exact(s, c) for _, _, s, c in planner.candidates()]
+    words = sorted({o.words for o in everything})
+    cap = words[len(words) // 2]  # block RAM: at most this memory
+    least = min(everything, key=lambda o: (o.words, o.cycles))
+    most_instructions = least.instructions - 1  # the flash: fewer than the least-memory plan
+
+    def fits(o):
+        return o.words <= cap and o.instructions <= most_instructions
+
+    def flash_only(o):
+        return o.words <= cap and o.instructions > most_instructions
+
+    fitting = [o for o in everything if fits(o)]
+    assert fitting and not fits(least) and flash_only(least)
+    chosen, ok = search_plan(Planner(graph, hw, (1, 2, 4, 8)), fits,
+                             more_memory_may_fit=flash_only)
+    assert ok and fits(chosen)
+    assert chosen.cycles == min(o.cycles for o in fitting)
+    tried = []
+    chosen, ok = search_plan(Planner(graph, hw, (1, 2, 4, 8)),
+                             lambda o: tried.append(o) or fits(o))
+    assert not ok and len(tried) == 1
+
+
 def test_plan_program_keeps_steps_everywhere_and_searches_under_a_limit():
     graph = _quantized("all")
     hw = HW["8x8"]

@@ -5,6 +5,7 @@ a budget without flash and a budget too small are refused (exit status 2); the d
 (``bram``) build is unchanged."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -94,39 +95,53 @@ def test_flash_build_fits_the_max10(tmp_path, capsys):
     assert "bus__readdata" in (out / "rtl" / "fpgagen_top.v").read_text()
 
 
-def test_codebook_rom_forces_the_memory_init_mode(tmp_path, capsys):
-    out = tmp_path / "cb"
+@pytest.mark.parametrize("fmt", ["codebook:4"])
+def test_codebook_layers_initialize_no_block_ram(tmp_path, capsys, fmt):
+    """A flash design brings every codebook with its chunks into registers: no codebook
+    ROM, so no block RAM is initialized and the board's default mode keeps its flash. An
+    unpruned codebook layer is a direct one: no masks, no decoders."""
+    out = tmp_path / fmt.replace(":", "")
     status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
-                               "--weight-format", "codebook:4", "--out", out, *SMALL)
+                               "--weight-format", fmt, "--out", out, *SMALL)
     assert status == 0, text + err
     d = _report(out)
     (ufm,) = d["flash"]
-    assert ufm["initialized_memories"] == ["codebook"]
-    assert ufm["mode"] == "single_compressed_image_with_memory_init"
-    assert ufm["available_bytes"] == 524288 // 8
+    assert ufm["initialized_memories"] == []
+    assert ufm["mode"] == "single_compressed_image"
+    assert ufm["available_bytes"] == 753664
     ws = d["weight_store"]
-    assert ws["initialized_memories"] == ["codebook"] and "mask" in ws["staging"]
+    assert ws["initialized_memories"] == [] and "codebook" in ws["staging"]
+    assert "mask" not in ws["staging"]
+    assert ws["staging"]["weight"]["width"] == 16  # 4 lanes of 4-bit indices
     storage = d["memory"]["weight_storage"]
-    assert storage["total"] == storage["flash"] + storage["codebooks"]
+    assert storage["codebooks"] == 0 and storage["total"] == storage["flash"]
     assert storage["flash"] + ws["schedule"]["bytes"] == ufm["used_bytes"]
-    assert "the codebook ROMs" in (out / "report.md").read_text()
+    assert "No block RAM is initialized by the bitstream." in (out / "report.md").read_text()
+    assert not [m for m in d["memory"]["memories"] if m["name"] == "codebook"]
 
 
 def test_image_larger_than_the_mode_does_not_fit(tmp_path, capsys):
-    """With the codebook ROM in M9K only 64 KB of flash are available: a wider network's
-    image exceeds them, and the verdict names the flash, the mode and the ROMs."""
+    """An image larger than the flash of the board's mode does not fit, and the verdict
+    names the flash and the mode (a MAX 10 board file whose user flash is 64 Kbit in
+    every mode: no block RAM is initialized, so the default mode is the one used)."""
+    board = tmp_path / "small_ufm.yaml"
+    text = MAX10.read_text()
+    for mode in ("single_compressed_image", "single_uncompressed_image"):
+        text = re.sub(rf"(\n\s+{mode}: )\d+", r"\g<1>65536", text)
+    board.write_text(text)
     out = tmp_path / "big"
-    status, text, err = _build(capsys, "--board", MAX10, "--weight-store", "flash",
-                               "--weight-format", "codebook:4", "--out", out,
-                               "--input-size", "32", "--width", "0.5", "--num-classes", "10",
-                               "--pe", "4x4")
+    status, text, err = _build(capsys, "--board", board, "--weight-store", "flash",
+                               "--weight-format", "codebook:4", "--weight-chunk-kb", "0.19",
+                               "--out", out, "--input-size", "32", "--width", "0.5",
+                               "--num-classes", "10", "--pe", "4x4")
     assert status == 3, text + err
     d = _report(out)
     assert [o["resource"] for o in d["overflows"]] == ["ufm"]
     assert d["weight_store"]["fits"] is False
+    assert d["flash"][0]["used_bytes"] > 65536 // 8
     line = next(v for v in d["verdict"] if v.startswith("ufm"))
     assert f"{d['flash'][0]['used_bytes']:,d} bytes" in line
-    assert "single_compressed_image_with_memory_init" in line and "codebook" in line
+    assert "single_compressed_image" in line
     # options that fit are not searched for flash designs, and the reports say so
     assert d["proposals"] == [] and FLASH_PROPOSALS_NOTE in d["notes"]
     assert "No option tried fits" not in text

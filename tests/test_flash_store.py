@@ -24,9 +24,10 @@ from fpgagen.hw.timing import (FLASH_BOOT_LAUNCH_LAG, FLASH_LAUNCH_ISSUE_LAG,
                                FLASH_SEGMENT_FETCH_LAG, FLASH_SEGMENT_GAP)
 from fpgagen.hw.weight_stream import STREAM_START, items_per_word
 from fpgagen.schedule import pack_input, run_program
-from fpgagen.schedule.flash_store import (KINDS, SCHEDULE_WORD_BITS, deserialize, flash_image,
-                                          load_points, read_load, read_segment, segments,
-                                          serialize)
+from fpgagen.hw.direct_codebook import is_direct
+from fpgagen.schedule.flash_store import (CHUNK_KINDS, KINDS, SCHEDULE_WORD_BITS, deserialize,
+                                          flash_image, load_count, load_points, read_load,
+                                          read_segment, run_flash_words, segments, serialize)
 from fpgagen.schedule.weight_chunks import least_chunk_bits
 from fpgagen.testing import compare_blocks, draw_graph_spec, numpy_draw, prepare
 
@@ -70,6 +71,22 @@ def test_serialize_little_endian_words_of_32_bits():
     assert deserialize(serialize([word, 7], 68), 68) == [word, 7]
     with pytest.raises(ValueError, match="does not fit 8 bits"):
         serialize([256], 8)
+
+
+def test_serialize_runs_bit_dense():
+    # 40-bit words (8 lanes of 5-bit indices) follow each other without a gap, the run
+    # padded to a whole flash word: 3 words in 120 bits = 4 flash words (not 6)
+    a, b, c = 0xAB_1234_5678, 0xCD_9ABC_DEF0, 0x01_0203_0405
+    flash = serialize([a, b, c], 40)
+    assert flash == [0x12345678, 0x9ABC_DEF0 << 8 & 0xFFFFFFFF | 0xAB,
+                     (0xCD << 8 | 0x9A) | (0x0405 << 16), 0x01_0203]
+    assert deserialize(flash, 40, 3) == [a, b, c]
+    assert [run_flash_words(n, 40) for n in (0, 1, 2, 3, 4)] == [0, 2, 3, 4, 5]
+    assert [run_flash_words(n, 68) for n in (1, 2, 8)] == [3, 5, 17]
+    # words narrower than a flash word take one each (the loader writes one per cycle)
+    assert run_flash_words(5, 16) == 5 and serialize([1, 2], 16) == [1, 2]
+    with pytest.raises(ValueError, match="are not a run of 2 40-bit words"):
+        deserialize([1, 2, 3, 4], 40, 2)
 
 
 def test_load_points():
@@ -174,12 +191,18 @@ def _check_schedule(flash, convs, chunk_loads):
 
 
 def _check_image(rom, flash):
-    """Every CONV chunk's load, read back from the image, holds the ROM design's bank
-    words, its bias and index stream starts relative to its half, zeros as padding."""
+    """Every CONV chunk's load, read back from the image, holds the bank words of the
+    program before staging (the ROM design's when no layer is a direct codebook layer),
+    its bias and index stream starts relative to its half, its codebook, zeros as
+    padding."""
     st = flash.flash
     cols, wb = flash.hw.pe_cols, int(flash.weight_bits)
-    assert [f.op for f in flash.instructions] == [f.op for f in rom.instructions]
-    assert st.bank_instructions == rom.instructions
+    if not any(is_direct(f) for f in st.bank_instructions):
+        # (direct codebook layers store other words, so their chunks may differ)
+        assert [f.op for f in flash.instructions] == [f.op for f in rom.instructions]
+        assert st.bank_instructions == rom.instructions
+        np.testing.assert_array_equal(flash.weight_banks, rom.weight_banks)
+    rom = dataclasses.replace(flash, flash=None, instructions=st.bank_instructions)
     assert flash_image(flash) == st.image
     loads = [l for l in st.loads if l.load]
     convs = [(i, f) for i, f in enumerate(rom.instructions) if f.op == Opcode.CONV]
@@ -199,11 +222,23 @@ def _check_image(rom, flash):
         assert {k: v for k, v in staged.fields().items()
                 if k not in ("weight_base", "bias_base")} == \
             {k: v for k, v in f.fields().items() if k not in ("weight_base", "bias_base")}
-        got = read_load(st.image, load, cols, st.widths)
+        got = read_load(st, load, cols)
         for k in KINDS:
-            assert getattr(load, f"load_{k}_words") <= st.halves[k]
-            assert all(len(col) == getattr(load, f"load_{k}_words") for col in got[k])
+            assert load_count(load, k) <= st.halves[k]
+            assert len(got[k]) == (1 if k in CHUNK_KINDS else cols)
+            assert all(len(col) == load_count(load, k) for col in got[k])
+        assert st.load_flash_words(load, cols) == sum(
+            len(got[k]) * run_flash_words(load_count(load, k), st.run_width(k, load))
+            for k in KINDS)
         n = f.out_groups * f.kh * f.kw * f.in_groups
+        assert load.load_codebook_bits == f.index_bits
+        assert load.load_direct == int(is_direct(f))
+        if f.index_bits:  # the codebook, four codes to a flash word
+            table = rom.direct_codebook if is_direct(f) else cw.codebook
+            codes = [(w >> (8 * k)) & 0xFF for w in got["codebook"][0] for k in range(4)]
+            want = [int(v) & 0xFF for v in
+                    table[f.codebook_base:f.codebook_base + (1 << f.index_bits)]]
+            assert codes[:len(want)] == want and not any(codes[len(want):])
         for c in range(cols):
             bias = got["bias"][c]
             for g in range(f.out_groups):
@@ -214,7 +249,8 @@ def _check_image(rom, flash):
                                   rom.shift_banks[c, f.bias_base + g])
             assert not any(bias[f.out_groups:])
             if not f.compressed:
-                want = _lane_ints(rom.weight_banks, c, f.weight_base, f.weight_base + n, wb)
+                lane = f.index_bits if is_direct(f) else wb
+                want = _lane_ints(rom.weight_banks, c, f.weight_base, f.weight_base + n, lane)
                 assert got["weight"][c][:n] == want and not any(got["weight"][c][n:])
                 continue
             masks = [int(v) for v in cw.masks[c, f.weight_base:f.weight_base + n]]
@@ -245,9 +281,11 @@ def test_random_graphs_image_round_trip_and_bit_exact(compress):
         rom, program = prep_rom.program, prep.program
         assert program.hw.in_flash and rom.flash is None
         if compress:
-            assert any(f.compressed for f in program.instructions)
+            assert any(f.compressed or is_direct(f) for f in program.instructions)
         _check_image(rom, program)
-        assert program.cycles_predicted > rom.cycles_predicted
+        if not any(is_direct(f) for f in program.instructions):
+            # (a direct codebook layer waits for no decoder: it may beat the ROM design)
+            assert program.cycles_predicted > rom.cycles_predicted
         result = run_program(program, pack_input(program, prep.graph, prep.image),
                              capture=True)
         bad = [c for c in compare_blocks(prep, result.tensors, result.scores) if not c.ok]
@@ -278,8 +316,12 @@ def test_design_staging_rams_and_flash_bus_ports():
     program = prep.program
     st = program.flash
     mm = memory_map(program)
-    for role, kind in ((MemoryRole.WEIGHTS, "weight"), (MemoryRole.BIAS, "bias"),
-                       (MemoryRole.MASKS, "mask")):
+    roles = [(MemoryRole.WEIGHTS, "weight"), (MemoryRole.BIAS, "bias")]
+    if program.compressed is not None:
+        roles.append((MemoryRole.MASKS, "mask"))
+    assert not mm.of(MemoryRole.CODEBOOK)  # the codebooks come with the chunks
+    assert mm.one(MemoryRole.WEIGHTS).width == st.widths["weight"]
+    for role, kind in roles:
         mems = mm.of(role)
         assert len(mems) == program.hw.pe_cols
         assert {(m.kind, m.banked, m.depth) for m in mems} == {("ram", False, st.depth(kind))}
@@ -297,3 +339,57 @@ def test_design_staging_rams_and_flash_bus_ports():
                                    "bus__waitrequest", "bus__readdata", "bus__readdatavalid")
                  if f" {name}," in head or f" {name}\n" in head}
         assert len(ports) == (6 if port else 0), head
+
+
+def test_direct_codebook_layers_in_random_flash_programs():
+    """Compressed random graphs with unpruned layers (density ``None``): in a flash
+    design those are direct codebook layers, whose chunks carry indices and codebook but
+    no masks, their staging word is as wide as the widest lanes, and the engine model
+    runs the program bit-exact against the golden model."""
+    rng = np.random.default_rng(SEED + 11)
+    seen = 0
+    for _ in range(GRAPHS):
+        _, prep = _flash_program(int(rng.integers(2 ** 32)), True)
+        program = prep.program
+        st = program.flash
+        direct = [f for f in st.bank_instructions if is_direct(f)]
+        if not direct:
+            continue
+        seen += 1
+        lane_bits = [f.index_bits if is_direct(f) else program.weight_bits
+                     for f in st.bank_instructions if f.op == Opcode.CONV]
+        assert st.widths["weight"] == program.hw.pe_rows * max(4, *lane_bits)
+        assert st.halves["codebook"] >= max(1 << f.index_bits for f in direct) // 4
+        # every chunk's load: by an instruction, or by the boot load when instruction 0 is
+        # chunk 0
+        loads = [l for l in st.loads if l.load] + [st.boot] * (st.boot.load_weight_words > 0)
+        assert sum(l.load_direct for l in loads) == len(direct)
+        assert all(l.load_mask_words == 0 and l.load_codebook_bits for l in loads
+                   if l.load_direct)
+        result = run_program(program, pack_input(program, prep.graph, prep.image),
+                             capture=True)
+        bad = [c for c in compare_blocks(prep, result.tensors, result.scores) if not c.ok]
+        assert not bad, f"seed {SEED}: {prep.spec}, block {bad[0].block}: {bad[0].mismatch}"
+    assert seen, f"seed {SEED}: no random graph had a direct codebook layer"
+
+
+def test_flash_logic_counts_codebook_registers_and_lookups():
+    """The LUT estimate's flash block: nothing with the weights in block RAM; the loader's
+    gearbox in any flash design; codebook registers with codebook layers; and per lane of
+    the array a lookup with direct codebook layers, so a direct design costs the most."""
+    from fpgagen.fit.flash_logic import flash_logic
+    from fpgagen.testing.random_graphs import BlockSpec, GraphSpec, LayerSpec
+
+    conv = LayerSpec("conv", (1, 1), out_channels=6, relu=True)
+    blocks = (BlockSpec("conv", -1, None, (conv,)), BlockSpec("conv", 0, None, (conv,)))
+    base = GraphSpec(height=5, width=5, blocks=blocks, lanes=4, seed=1,
+                     weight_chunk_bits=1 << 20, weight_store="flash")
+    logic = {}
+    for name, bits, density in (("dense", 0, 1.0), ("pruned", 4, 0.5), ("direct", 4, None)):
+        program = prepare(dataclasses.replace(base, index_bits=bits, density=density)).program
+        assert any(is_direct(f) for f in program.instructions) == (name == "direct")
+        logic[name] = flash_logic(program)
+    rom = prepare(dataclasses.replace(base, weight_store="bram")).program
+    assert flash_logic(rom) == {"lut": 0, "ff": 0}
+    assert 0 < logic["dense"]["lut"] < logic["pruned"]["lut"] < logic["direct"]["lut"]
+    assert 0 < logic["dense"]["ff"] < logic["pruned"]["ff"] < logic["direct"]["ff"]

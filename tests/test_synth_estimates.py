@@ -90,7 +90,7 @@ def test_estimate_blocks_add_up():
     program = _program(4)
     est = estimate_logic(program.hw, resolve_board("ecp5-85"), program)
     assert set(est["blocks"]) == {"pe_array", "lanes", "control", "weight_decoders",
-                                  "memory_logic"}
+                                  "memory_logic", "flash_codebooks"}
     assert est["blocks"]["weight_decoders"] == {"lut": 0, "ff": 0, "dsp": 0}
     for key in ("lut", "ff", "dsp"):
         assert abs(sum(b[key] for b in est["blocks"].values()) - est[key]) <= 5

@@ -113,6 +113,15 @@ def test_weight_bits_rule_dense_and_compressed():
         np.testing.assert_array_equal(got, want, err_msg=name)
 
 
+def test_weight_bits_of_a_direct_codebook_instruction():
+    # a direct codebook CONV (weights in flash): one word of pe_rows indices per tile word
+    hw = HwParams(pe_rows=8, pe_cols=8, weight_chunk_bits=4096, weight_store="flash")
+    f = Instr(op=Opcode.CONV, kh=3, kw=3, in_groups=2, out_groups=3, index_bits=5)
+    np.testing.assert_array_equal(column_weight_bits(f, hw, 8), [3 * 9 * 2 * 8 * 5] * 8)
+    dense = Instr(op=Opcode.CONV, kh=3, kw=3, in_groups=2, out_groups=3)
+    np.testing.assert_array_equal(column_weight_bits(dense, hw, 8), [3 * 9 * 2 * 64] * 8)
+
+
 def test_index_words_spanned_from_the_start_word_to_the_last_word_used():
     """A chunk's index words: from the word its first group's stream starts in to the word
     of its last stored index (words shared at the ends count once per chunk); none for a

@@ -146,9 +146,9 @@ def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *
                 continue
             roms.append((mmem, [(np.asarray(compressed.masks[mmem.column]), rows)],
                          f"mask bank {mmem.column}: bit l = lane l stores a weight"))
-        roms.append((memories.one(MemoryRole.CODEBOOK),
-                     [(np.asarray(compressed.codebook), WEIGHT_BITS)],
-                     "codebooks of the compressed layers"))
+        for cmem in memories.of(MemoryRole.CODEBOOK):  # none with weights in flash
+            roms.append((cmem, [(np.asarray(compressed.codebook), WEIGHT_BITS)],
+                         "codebooks of the compressed layers"))
     paths = []
     for mem, fields, what in roms:
         n = len(fields[0][0])

@@ -106,7 +106,7 @@ def _weight_store(cfg, analysis) -> dict:
             "initialized_memories": list(use.initialized),
             "staging": {k: {"depth": st.depth(k), "half": int(st.halves[k]),
                             "width": int(st.widths[k])} for k in st.halves
-                        if st.halves[k] or k != "mask"},
+                        if st.halves[k] or k not in ("mask", "codebook")},
             "staging_blocks": memfit.blocks_of(MemoryRole.WEIGHTS, MemoryRole.BIAS,
                                                MemoryRole.MASKS),
             "conv_chunks": convs,

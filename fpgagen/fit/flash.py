@@ -4,7 +4,7 @@ a design can have and how much it uses.
 How much user flash a MAX 10 has depends on its configuration mode, and the mode on the
 design: initial contents of block RAM (every ROM placed in block RAM: the weight and bias
 banks and the schedule ROM of a design with its weights in block RAM, the codebook ROM of
-compressed layers) are part of the configuration
+compressed layers of such a design) are part of the configuration
 image, which only the modes "with memory initialization" load, and those leave the least
 user flash (512 Kbit of the 10M50's 5,888). So the capacity reported is that of the mode the
 design as built needs, not the board's default mode when the default cannot initialise
@@ -13,8 +13,9 @@ block RAM.
 A design with its weights in flash (``--weight-store flash``, ``program.flash``) uses the
 bytes of its flash image (32-bit words, :mod:`fpgagen.schedule.flash_store`: the chunks'
 blocks and the schedule) in the first flash of the board; its weight, bias and mask
-memories are staging RAMs without initial contents, its schedule staging buffer registers.
-A design with its weights in block RAM uses none of the flash.
+memories are staging RAMs without initial contents, its codebooks come with the chunks
+into registers (no codebook ROM) and its schedule staging buffer is registers. A design
+with its weights in block RAM uses none of the flash.
 """
 
 from dataclasses import dataclass
@@ -121,8 +122,8 @@ def flash_note(use: FlashUse, block_unit: str) -> str:
     if use.used_bits:
         verdict = ("fits" if use.used_bits <= use.available_bits else
                    f"does not fit: {use.used_bits - use.available_bits:,d} bits over")
-        lines = [f"{use.used_bits // 8:,d} bytes used: the flash image of the weights (masks "
-                 f"and indices of compressed layers), biases and the schedule "
+        lines = [f"{use.used_bits // 8:,d} bytes used: the flash image of the weights (codebook "
+                 f"indices, masks and codebooks of codebook layers), biases and the schedule "
                  f"({use.used_bits // 32:,d} words of 32 bits), loaded chunk by chunk into "
                  f"staging RAMs and the schedule staging buffer; of "
                  f"{_bits(use.available_bits)} in mode {use.mode or 'none'}: {verdict}."]

@@ -25,6 +25,8 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   shift register is a weight word wide (``n * weight_bits`` bits per column), hence the
   ``n**2`` terms. Their memories (mask and codebook ROMs, the codebook copies and tile
   buffers) are in the memory logic and the block-RAM fit.
+- **flash codebooks** (weights in flash only): :mod:`fpgagen.fit.flash_logic`, counted
+  from the gateware's structure rather than fitted.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
   schedule ROM, LUT RAM, a flash design's schedule staging buffer in flip-flops), plus the
   read pipelines of the templated block memories, all banked (weight and bias ROMs in
@@ -50,6 +52,7 @@ here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.2 to 1.
 """
 
 from ..gateware.ram import ram_banking
+from .flash_logic import flash_logic
 from .memories import board_memories
 from .multipliers import count_multipliers
 from .placement import bank_depth, fit_memories
@@ -181,7 +184,9 @@ def memory_logic(program, board, *, yosys: bool | None = None) -> dict:
 def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
     """The estimate per block: ``{block: {"lut", "ff", "dsp"}}`` (floats; see the module
     docstring): ``pe_array``, ``lanes``, ``control``, ``weight_decoders`` (0 for a program
-    without compressed layers) and ``memory_logic``. ``yosys``: as for
+    without compressed layers), ``memory_logic`` and ``flash_codebooks`` (the codebook
+    registers, direct lookups and loader gearbox of a design with its weights in flash,
+    :mod:`fpgagen.fit.flash_logic`; 0 otherwise). ``yosys``: as for
     :func:`memory_logic`."""
     c = _coefficients(board)
     n = hw.pe_rows
@@ -199,6 +204,7 @@ def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
                                          + c["ff_dec_ctrl"]),
                             "dsp": dsp.decoders},
         "memory_logic": {"lut": mem["lut"], "ff": mem["ff"], "dsp": 0},
+        "flash_codebooks": {**flash_logic(program), "dsp": 0},
     }
 
 

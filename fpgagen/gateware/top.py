@@ -4,7 +4,7 @@ post-processing, pooling unit, vector unit, input and output streams."""
 import dataclasses
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,6 +28,7 @@ from .schedule_buffer import ScheduleBuffer
 from .vector_unit import VectorUnit
 from .weight_decoder import ColumnDecoder
 from ..hw.weight_stream import STREAM_START
+from ..hw.direct_codebook import CODE_BITS, CODES_PER_FLASH_WORD, is_direct
 from ..ir.quant import MAX_INDEX_BITS
 
 __all__ = ["AcceleratorConfig", "FlashDesign", "Accelerator", "DRAIN_CYCLES"]
@@ -55,6 +56,11 @@ class FlashDesign:
         facts in logic).
     segment_depth : int
         Schedule words of one half of the schedule staging buffer.
+    dense_bits : int
+        Lane width of a dense chunk's weight words (the program's ``weight_bits``).
+    direct_bits : tuple of int
+        Index widths of the direct codebook chunks (:mod:`fpgagen.hw.direct_codebook`):
+        the array looks their lanes up in the codebook registers.
     """
 
     image: tuple
@@ -64,6 +70,13 @@ class FlashDesign:
     bus_port: bool = False
     boot: object = None
     segment_depth: int = 1
+    dense_bits: int = 8
+    direct_bits: tuple = ()
+
+    @property
+    def codebook_slots(self) -> int:
+        """Codes of one half of the codebook registers (0: no codebook layers)."""
+        return 4 * int(self.halves.get("codebook", 0))
 
 
 @dataclass(frozen=True)
@@ -122,8 +135,9 @@ class AcceleratorConfig:
     def _compressed_depths(self) -> dict:
         if not self.memories.compressed:
             return {}
+        rom = self.memories.of(MemoryRole.CODEBOOK)  # none in a flash design
         return dict(mask_depth=self.memories.one(MemoryRole.MASKS).depth,
-                    codebook_depth=self.memories.one(MemoryRole.CODEBOOK).depth,
+                    codebook_depth=rom[0].depth if rom else 0,
                     tile_depth=self.tile_depth)
 
     @property
@@ -147,7 +161,11 @@ class AcceleratorConfig:
             flash = FlashDesign(image=tuple(st.image), timing=program.hw.flash,
                                 halves=dict(st.halves), widths=dict(st.widths),
                                 bus_port=flash_bus_port, boot=st.boot,
-                                segment_depth=st.segment_depth)
+                                segment_depth=st.segment_depth,
+                                dense_bits=int(program.weight_bits),
+                                direct_bits=tuple(sorted({f.index_bits
+                                                          for f in program.instructions
+                                                          if is_direct(f)})))
         return cls(program=tuple(program.words()), score_groups=program.score_groups,
                    memories=memories, image_dir=str(image_dir), image_suffix=image_suffix,
                    flash=flash)
@@ -300,11 +318,14 @@ class Accelerator(wiring.Component):
         m.d.comb += ag.instr.eq(instr)
         ld = Signal(LoadLayout)
         loader = None
+        self._codebook = None
         if flash is not None:
             loader = self._loader(m)
+            self._codebook = _codebook_registers(m, loader, flash.codebook_slots, ld.wait_half)
 
         compressed = cfg.memories.compressed
         weights = []
+        direct_words = []
         biases = []
         bias_addr = Signal(ADDR_BITS, name="bias_addr")
         m.d.comb += bias_addr.eq(ag.o_bias_addr)
@@ -324,8 +345,16 @@ class Accelerator(wiring.Component):
                                                          (f"bbank_{c}", bias_addr, b, bmem))):
                 abits = max(1, (mem.depth - 1).bit_length())
                 if loader is not None:
+                    lookup = None
+                    if k == 0 and flash.direct_bits:
+                        # a direct codebook layer's lanes, looked up after the RAM's
+                        # first register, in the cycle of the second (no added latency)
+                        dw = Signal(CODE_BITS * L, name=f"direct_{c}")
+                        direct_words.append(dw)
+                        lookup = (dw, lambda q: _lookup(q, L, flash.direct_bits,
+                                                        instr.index_bits, self._codebook))
                     _staging_ram(m, name, addr[:abits], data, mem.depth, loader,
-                                 (2, 0)[k] * C + c)
+                                 (2, 0)[k] * C + c, lookup)
                 else:
                     banked_rom(m, name, addr[:abits], data, mem.depth, mem.bank_depth,
                                cfg.images(mem))
@@ -355,6 +384,8 @@ class Accelerator(wiring.Component):
         for l in range(L):
             m.d.comb += pe.act[l].eq(Mux(r_tap, lanes[l], 0))
             m.d.comb += vec.act[l].eq(lanes[l])
+        is_direct_instr = Signal(name="direct")
+        m.d.comb += is_direct_instr.eq(~instr.compressed & (instr.index_bits != 0))
         for c in range(C):
             tile_word = None
             if compressed:
@@ -365,8 +396,14 @@ class Accelerator(wiring.Component):
                 tile_word = _delay(m, dec.cols[c].tile_data, MEMORY_LATENCY - 2,
                                    f"tile_data_{c}")
             for r in range(L):
-                wb = cfg.weight_bits
-                dense = weights[c][wb * r:wb * (r + 1)].as_signed()
+                wb = flash.dense_bits if flash is not None else cfg.weight_bits
+                if wb * (r + 1) <= len(weights[c]):
+                    dense = weights[c][wb * r:wb * (r + 1)].as_signed()
+                else:  # a staging word narrower than dense: every layer is direct
+                    dense = Const(0, WEIGHT_BITS)
+                if direct_words:
+                    looked_up = direct_words[c].word_select(r, CODE_BITS).as_signed()
+                    dense = Mux(is_direct_instr, looked_up, dense)
                 if tile_word is None:
                     m.d.comb += pe.weights[c][r].eq(dense)
                 else:
@@ -467,7 +504,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [loader.base.eq(Mux(boot_launch, boot.load_base, ld.load_base)),
                          loader.half.eq(Mux(boot_launch, boot.load_half, ld.load_half))]
             for name in ("bias_words", "mask_words", "weight_words", "segment_base",
-                         "segment_words"):
+                         "segment_words", "codebook_bits", "direct"):
                 m.d.comb += getattr(loader, name).eq(Mux(
                     boot_launch, getattr(boot, f"load_{name}"), getattr(ld, f"load_{name}")))
         with m.FSM(name="seq"):
@@ -570,8 +607,9 @@ class Accelerator(wiring.Component):
         L, C = cfg.pe_rows, cfg.pe_cols
         wmem = cfg.memories.one(MemoryRole.WEIGHTS)
         cols = []
+        word_bits = wmem.width if cfg.flash is None else L * cfg.flash.dense_bits
         for c in range(C):
-            col = ColumnDecoder(lanes=L, word_bits=wmem.width, tile_depth=cfg.tile_depth)
+            col = ColumnDecoder(lanes=L, word_bits=word_bits, tile_depth=cfg.tile_depth)
             m.submodules[f"decoder_{c}"] = col
             cols.append(col)
         start = Signal(name="dec_start")
@@ -582,15 +620,22 @@ class Accelerator(wiring.Component):
         stream_valid = _delay(m, start, MEMORY_LATENCY, "stream_valid")
         tile_words = Signal(DIM_BITS, name="tile_words")
         m.d.comb += tile_words.eq(instr.kh * instr.kw * instr.in_groups)
-        # the codebook: 2**index_bits slots read from the ROM into every column
-        cbmem = cfg.memories.one(MemoryRole.CODEBOOK)
+        # the codebook: 2**index_bits slots read from the ROM (with weights in flash: the
+        # codebook registers of the chunk's half, as late as the ROM) into every column
         cb_i = Signal(MAX_INDEX_BITS + 1, name="cb_i")
         loading = Signal(name="cb_loading")
         cb_data = Signal(WEIGHT_BITS, name="cb_data")
-        cb_addr = Signal(ADDR_BITS, name="cb_addr")
-        m.d.comb += cb_addr.eq(instr.codebook_base + cb_i)
-        banked_rom(m, "codebook_rom", cb_addr[:max(1, (cbmem.depth - 1).bit_length())],
-                   cb_data, cbmem.depth, cbmem.bank_depth, cfg.images(cbmem))
+        if self._codebook is not None:
+            regs = self._codebook
+            slot = Signal(WEIGHT_BITS, name="cb_slot")
+            m.d.comb += slot.eq(_select(regs, cb_i[:max(1, (len(regs) - 1).bit_length())]))
+            m.d.comb += cb_data.eq(_delay(m, slot, MEMORY_LATENCY, "cb_slot"))
+        else:
+            cbmem = cfg.memories.one(MemoryRole.CODEBOOK)
+            cb_addr = Signal(ADDR_BITS, name="cb_addr")
+            m.d.comb += cb_addr.eq(instr.codebook_base + cb_i)
+            banked_rom(m, "codebook_rom", cb_addr[:max(1, (cbmem.depth - 1).bit_length())],
+                       cb_data, cbmem.depth, cbmem.bank_depth, cfg.images(cbmem))
         slots = Signal(MAX_INDEX_BITS + 1, name="cb_slots")
         m.d.comb += slots.eq(Const(1, MAX_INDEX_BITS + 1) << instr.index_bits)
         with m.If(start):
@@ -653,7 +698,9 @@ class Accelerator(wiring.Component):
         loader = FlashLoader(cols=self._cfg.pe_cols, widths=flash.widths,
                              halves=flash.halves, burst_limit=t.burst_limit,
                              segment_bits=INSTRUCTION_BITS + LOAD_FIELDS_BITS,
-                             segment_depth=flash.segment_depth)
+                             segment_depth=flash.segment_depth,
+                             lanes=self._cfg.pe_rows, dense_bits=flash.dense_bits,
+                             direct_bits=flash.direct_bits)
         m.submodules.loader = loader
         if flash.bus_port:
             wiring.connect(m, loader.bus, wiring.flipped(self.bus))
@@ -666,10 +713,12 @@ class Accelerator(wiring.Component):
         return loader
 
 
-def _staging_ram(m: Module, name: str, addr, data: Signal, depth: int, loader, we_bit: int):
+def _staging_ram(m: Module, name: str, addr, data: Signal, depth: int, loader, we_bit: int,
+                 lookup=None):
     """A staging RAM of ``depth`` words written by ``loader`` (its write enable ``we_bit``)
     and read into ``data`` :data:`MEMORY_LATENCY` cycles after ``addr``, as the ROM it
-    replaces."""
+    replaces. ``lookup``: ``(signal, function)``, the signal receiving, as late as
+    ``data``, the function of the word after its first register (a codebook lookup)."""
     mem = memory.Memory(shape=unsigned(len(data)), depth=max(depth, 2), init=[])
     m.submodules[name] = mem
     wr = mem.write_port()
@@ -677,4 +726,51 @@ def _staging_ram(m: Module, name: str, addr, data: Signal, depth: int, loader, w
     abits = len(rd.addr)
     m.d.comb += [wr.en.eq(loader.we[we_bit]), wr.addr.eq(loader.waddr[:abits]),
                  wr.data.eq(loader.wdata[:len(data)]), rd.addr.eq(addr[:abits])]
-    m.d.comb += data.eq(_delay(m, rd.data, MEMORY_LATENCY - 1, f"{name}_q"))
+    q1 = _delay(m, rd.data, 1, f"{name}_q")
+    m.d.comb += data.eq(_delay(m, q1, MEMORY_LATENCY - 2, f"{name}_r"))
+    if lookup is not None:
+        sig, fn = lookup
+        value = Signal(len(sig), name=f"{name}_lookup")
+        m.d.comb += value.eq(fn(q1))
+        m.d.comb += sig.eq(_delay(m, value, MEMORY_LATENCY - 2, f"{name}_l"))
+
+
+def _codebook_registers(m: Module, loader, slots: int, half) -> list | None:
+    """The codebook registers of the two staging halves (``slots`` 8-bit codes each),
+    written four codes at a time by ``loader``; returns the codes of half ``half`` (a
+    multiplexer per slot), or ``None`` without codebook layers."""
+    if slots == 0:
+        return None
+    regs = [[Signal(CODE_BITS, name=f"codebook_{h}_{s}") for s in range(slots)]
+            for h in range(2)]
+    for h in range(2):
+        for s in range(slots):
+            with m.If(loader.cb_we & (loader.cb_half == h)
+                      & (loader.cb_addr == s // CODES_PER_FLASH_WORD)):
+                m.d.sync += regs[h][s].eq(
+                    loader.cb_data.word_select(s % CODES_PER_FLASH_WORD, CODE_BITS))
+    out = []
+    for s in range(slots):
+        code = Signal(CODE_BITS, name=f"codebook_{s}")
+        m.d.comb += code.eq(Mux(half, regs[1][s], regs[0][s]))
+        out.append(code)
+    return out
+
+
+def _select(codes: list, index):
+    """``codes[index]`` (a multiplexer tree; 0 beyond the list)."""
+    return Array(codes + [Const(0, CODE_BITS)] * ((1 << len(index)) - len(codes)))[index]
+
+
+def _lookup(word, lanes: int, bits: tuple, index_bits, codes: list):
+    """The ``lanes`` codes of a direct codebook word: lane ``r``'s index at bits
+    ``[r*B + B-1 : r*B]`` (``B = index_bits``, one of ``bits``) looked up in ``codes``."""
+    ibits = max(1, (len(codes) - 1).bit_length())
+    out = []
+    for r in range(lanes):
+        index = Const(0, ibits)
+        for b in bits:
+            field = word[r * b:(r + 1) * b]
+            index = Mux(index_bits == b, field, index)
+        out.append(_select(codes, index[:ibits] if len(index) >= ibits else index))
+    return Cat(*out)

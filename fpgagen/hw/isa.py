@@ -239,6 +239,9 @@ class LoadFields:
     load_segment_words: int = _f(unsigned(SEGMENT_BITS), "schedule words of the segment")
     segment_end: int = _f(unsigned(1), "the next instruction is the first of the next "
                                        "segment (fetched from the other schedule half)")
+    load_codebook_bits: int = _f(unsigned(4), "index bits of the chunk's codebook (0: none)")
+    load_direct: int = _f(unsigned(1), "a direct codebook chunk: its weight words are "
+                                       "pe_rows indices of load_codebook_bits bits")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

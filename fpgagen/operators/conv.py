@@ -5,6 +5,7 @@ import logging
 import numpy as np
 
 from ..errors import FpgagenError
+from ..hw.direct_codebook import PADDING_SHIFT
 from ..hw.isa import Opcode
 from ..hw.spec import ACC_BITS, BIAS_BITS, SHIFT_BITS, lane_range
 from ..ir.ops import Conv2d
@@ -133,7 +134,20 @@ class ConvRules(OperatorRules):
         bias_cols = bias.reshape(og, cols).T.copy()
         shift_cols = shift.reshape(og, cols).T.copy()
         compressed = {}
-        if q.compressed:
+        direct = (q.compressed and ctx.banks.hw.in_flash
+                  and bool((np.asarray(q.index) >= 0).all()))
+        if direct:
+            # a direct codebook layer (weights in flash, every weight stored): index
+            # words laid out as dense words; padding output channels give code 0
+            pad = np.ones(og * cols, dtype=bool)
+            pad[out_pos] = False
+            shift_cols[pad.reshape(og, cols).T] = PADDING_SHIFT
+            index = word_layout(np.asarray(q.index, dtype=np.int64), 0)
+            weight_base, bias_base, cb_base = ctx.banks.add_direct(
+                index, q.index_bits, np.asarray(q.codebook, dtype=np.int64), bias_cols,
+                shift_cols)
+            compressed = dict(index_bits=q.index_bits, codebook_base=cb_base)
+        elif q.compressed:
             index = word_layout(np.asarray(q.index, dtype=np.int64), -1)
             weight_base, bias_base, cb_base = ctx.banks.add_compressed(
                 index, og, q.index_bits, np.asarray(q.codebook, dtype=np.int64), bias_cols,

@@ -176,7 +176,8 @@ class Planner:
 
 
 def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
-                max_words: int | None = None, recheck: int = RECHECK) \
+                max_words: int | None = None, recheck: int = RECHECK, *,
+                more_memory_may_fit: Callable[[PlanOption], bool] | None = None) \
         -> tuple[PlanOption, bool]:
     """The plan with the fewest cycles that ``fits`` accepts within ``max_words``
     activation words (when given), and ``True``; when none does, the one with the least
@@ -187,11 +188,20 @@ def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
     needs at least as many words as one that did not fit, is not lowered. Once one fits,
     up to ``recheck`` more plans whose estimate is below its exact cycles are tried too,
     and the one with the fewest exact cycles is taken. The plan with the least memory
-    (:meth:`Planner.least_memory`) is tried first: when it does not fit, no plan does."""
+    (:meth:`Planner.least_memory`) is tried first: when it does not fit, no plan does.
+
+    ``more_memory_may_fit(option)``, for a plan that does not fit, says whether its
+    failure is one that more activation memory cannot make worse (a flash design whose
+    image, which grows with its instructions, is too big for the flash, while its block
+    RAM fits): such a plan does not stop the search nor bound the words of the plans
+    tried; instead a plan with the same cuts and at least as many bands in every region
+    (so at least as many instructions) is not tried."""
+    may_fit = more_memory_may_fit or (lambda option: False)
     least = planner.least_memory()
-    if not fits(least):  # every plan needs at least its words: none fits
+    if not fits(least) and not may_fit(least):  # every plan needs at least its words
         return least, False
     failed = None
+    dominated: list[tuple[tuple[int, ...], tuple[str, ...]]] = []
     best = None
     extra = 0
     for est, live, steps, cuts in planner.candidates():
@@ -200,6 +210,8 @@ def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
         if max_words is not None and live > max_words:
             continue
         if failed is not None and live >= failed:
+            continue
+        if any(c == cuts and all(s >= t for s, t in zip(steps, st)) for st, c in dominated):
             continue
         words = planner.memory(steps, cuts).words
         if max_words is not None and words > max_words:
@@ -212,6 +224,8 @@ def search_plan(planner: Planner, fits: Callable[[PlanOption], bool],
         if fits(option):
             if best is None or (option.cycles, option.words) < (best.cycles, best.words):
                 best = option
+        elif may_fit(option):
+            dominated.append((tuple(steps), tuple(cuts)))
         else:
             failed = option.words if failed is None else min(failed, option.words)
     if best is not None:

@@ -24,6 +24,7 @@ from .pack import unpack_rows
 from ..hw.spec import BIAS_WORD
 from ..hw.weight_stream import STREAM_START
 from ..hw.cost import flash_stalls
+from ..hw.direct_codebook import CODE_BITS, CODES_PER_FLASH_WORD, is_direct
 from .flash_store import read_load, read_segment
 from .program import CompressedWeights, Program
 
@@ -93,6 +94,9 @@ class _Engine:
         self.shift = program.shift_banks
         self.pc = 0
         self.flash = program.flash
+        #: the codebook registers of the two staging halves (weights in flash)
+        self.codebooks = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
+        self.direct_codebook = program.direct_codebook
         if self.flash is not None:  # the staging memories, written by the loads
             st = self.flash
             self.weights = np.zeros((self.cols, st.depth("weight"), self.lanes), np.int8)
@@ -110,9 +114,13 @@ class _Engine:
         """Write the chunk ``load`` reads from the flash image into its staging half, as
         the loader does (:func:`fpgagen.schedule.flash_store.read_load`)."""
         st = self.flash
-        got = read_load(st.image, load, self.cols, st.widths)
+        got = read_load(st, load, self.cols)
         half = load.load_half
-        wb = self.weight_bits
+        wb = load.load_codebook_bits if load.load_direct else self.weight_bits
+        codes = [(w >> (CODE_BITS * k)) & ((1 << CODE_BITS) - 1)
+                 for w in got["codebook"][0] for k in range(CODES_PER_FLASH_WORD)]
+        self.codebooks[half] = np.array([v - ((v >> (CODE_BITS - 1)) << CODE_BITS)
+                                         for v in codes], dtype=np.int64)
         for c in range(self.cols):
             lo = half * st.halves["weight"]
             for k, w in enumerate(got["weight"][c]):
@@ -220,7 +228,12 @@ class _Engine:
                 raise FpgagenError(f"instruction {self.pc} reads weight word "
                                    f"{f.weight_base + n - 1} beyond the banks "
                                    f"({self.weights.shape[1]} words)")
-            return self.weights[:, f.weight_base:f.weight_base + n, :]
+            words = self.weights[:, f.weight_base:f.weight_base + n, :]
+            if not is_direct(f):
+                return words
+            # a direct codebook layer: every lane's index looked up in the codebook
+            index = words.astype(np.int64) & ((1 << f.index_bits) - 1)
+            return self.codebook_of(f)[index]
         cw = self.compressed
         if cw is None:
             raise FpgagenError(f"instruction {self.pc} is compressed, but the program has "
@@ -229,7 +242,7 @@ class _Engine:
             raise FpgagenError(f"instruction {self.pc} reads masks {f.weight_base}.."
                                f"{f.weight_base + n - 1} or stream start {f.bias_base} "
                                f"beyond the banks ({cw.mask_depth} masks)")
-        cb = cw.codebook[f.codebook_base:f.codebook_base + (1 << f.index_bits)]
+        cb = self.codebook_of(f)
         word_bits = self.lanes * self.weight_bits
         out = np.zeros((self.cols, n, self.lanes), dtype=np.int64)
         for c in range(self.cols):
@@ -238,6 +251,21 @@ class _Engine:
                                   self.packed_words(c), int(word), int(item), f.index_bits,
                                   word_bits, cb, self.lanes)
         return out
+
+    def codebook_of(self, f: Instr) -> np.ndarray:
+        """The ``2**index_bits`` codes ``f`` looks its indices up in: with weights in
+        flash, the codebook registers of its staging half (loaded with its chunk), else
+        the program's codebook at ``codebook_base``."""
+        slots = 1 << f.index_bits
+        if self.flash is not None:
+            cb = self.codebooks[self.flash.loads[self.pc].wait_half]
+        else:
+            table = self.compressed.codebook if f.compressed else self.direct_codebook
+            cb = table[f.codebook_base:f.codebook_base + slots]
+        if len(cb) < slots:
+            raise FpgagenError(f"instruction {self.pc} looks up {slots} codes, but its "
+                               f"codebook holds {len(cb)}")
+        return np.asarray(cb[:slots], dtype=np.int64)
 
     def packed_words(self, c: int) -> list:
         """Column ``c``'s weight bank words as integers (lane ``l`` at bits ``l * wb``)."""

@@ -7,7 +7,8 @@ The lowering first builds the program of the ROM design (every CONV split into c
 
 * gives every CONV chunk (in execution order, rank ``j``) the staging half ``j mod 2``;
 * cuts the chunk's words out of the banks, per memory kind (:data:`KINDS`: bias words,
-  masks of a compressed chunk, weight or index words) and column, each column padded to
+  the codebook of a compressed or direct codebook chunk, masks of a compressed chunk,
+  weight or index words) and column (the codebook once per chunk), each column padded to
   the chunk's largest count of that kind; index stream starts in the chunk's bias words
   become staging addresses (``half * weight half depth`` plus the word's distance from the
   chunk's first index word in that column);
@@ -33,50 +34,75 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.cost import flash_stalls
+from ..hw.direct_codebook import (CODE_BITS, CODES_PER_FLASH_WORD, codebook_flash_words,
+                                   is_direct)
 from ..hw.isa import (FLASH_ADDR_BITS, INSTRUCTION_BITS, LOAD_FIELDS_BITS, SEGMENT_BITS, Instr,
                       LoadFields, Opcode, pack_flash_instruction)
-from ..hw.spec import BIAS_WORD, weight_word_bits
+from ..hw.spec import BIAS_WORD, MIN_WEIGHT_BITS, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
-__all__ = ["KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per", "serialize",
-           "deserialize", "chunk_words", "load_points", "flash_image", "stage_weights",
-           "block_of", "read_load", "segments", "SCHEDULE_WORD_BITS",
-           "read_segment"]
+__all__ = ["KINDS", "CHUNK_KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per",
+           "run_flash_words", "serialize", "deserialize", "chunk_words", "load_points",
+           "flash_image", "stage_weights", "block_of", "read_load", "load_count", "segments",
+           "SCHEDULE_WORD_BITS", "read_segment"]
 
 #: The memory kinds of a chunk, in their order in its flash block.
-KINDS = ("bias", "mask", "weight")
+KINDS = ("bias", "codebook", "mask", "weight")
+#: The kinds stored once per chunk rather than per column: the codebook (words of
+#: :data:`~fpgagen.hw.direct_codebook.CODES_PER_FLASH_WORD` codes).
+CHUNK_KINDS = ("codebook",)
 #: Width of a flash word.
 FLASH_WORD_BITS = 32
 #: Width of a schedule word (an instruction with its load fields), as the flash holds it.
 SCHEDULE_WORD_BITS = INSTRUCTION_BITS + LOAD_FIELDS_BITS
 
 
+def _slot_bits(width: int) -> int:
+    """Bits a memory word of ``width`` bits takes in a run: its width, at least a flash
+    word (so that no flash word completes two memory words)."""
+    return max(int(width), FLASH_WORD_BITS)
+
+
 def flash_words_per(width: int) -> int:
-    """32-bit flash words per memory word of ``width`` bits."""
-    return -(-int(width) // FLASH_WORD_BITS)
+    """32-bit flash words a single memory word of ``width`` bits takes."""
+    return run_flash_words(1, width)
+
+
+def run_flash_words(n: int, width: int) -> int:
+    """32-bit flash words of a run of ``n`` memory words of ``width`` bits
+    (:func:`serialize`)."""
+    return -(-int(n) * _slot_bits(width) // FLASH_WORD_BITS)
 
 
 def serialize(words, width: int) -> list[int]:
-    """Memory words of ``width`` bits (non-negative ints) as 32-bit flash words, each
-    memory word little-endian in :func:`flash_words_per` flash words."""
-    per, mask = flash_words_per(width), (1 << FLASH_WORD_BITS) - 1
-    out = []
-    for w in words:
+    """A run of memory words of ``width`` bits (non-negative ints) as 32-bit flash words:
+    one continuous little-endian bit stream (word ``k`` at bits ``k * s``, ``s`` = the
+    width, or 32 for a word narrower than a flash word), zero-padded to a whole flash
+    word at the end."""
+    slot = _slot_bits(width)
+    stream = 0
+    words = list(words)
+    for k, w in enumerate(words):
         w = int(w)
         if not 0 <= w < 1 << width:
             raise ValueError(f"memory word {w:#x} does not fit {width} bits")
-        out.extend((w >> (FLASH_WORD_BITS * k)) & mask for k in range(per))
-    return out
+        stream |= w << (k * slot)
+    mask = (1 << FLASH_WORD_BITS) - 1
+    return [(stream >> (FLASH_WORD_BITS * j)) & mask
+            for j in range(run_flash_words(len(words), width))]
 
 
-def deserialize(flash, width: int) -> list[int]:
-    """The inverse of :func:`serialize`."""
-    per = flash_words_per(width)
+def deserialize(flash, width: int, n: int | None = None) -> list[int]:
+    """The inverse of :func:`serialize`: the ``n`` memory words (by default as many as
+    the flash words hold) of a run."""
+    slot = _slot_bits(width)
     flash = [int(v) for v in flash]
-    if len(flash) % per:
-        raise ValueError(f"{len(flash)} flash words are not whole {width}-bit words")
-    return [sum(flash[i + k] << (FLASH_WORD_BITS * k) for k in range(per))
-            for i in range(0, len(flash), per)]
+    if n is None:
+        n = len(flash) * FLASH_WORD_BITS // slot
+    if run_flash_words(n, width) != len(flash):
+        raise ValueError(f"{len(flash)} flash words are not a run of {n} {width}-bit words")
+    stream = sum(v << (FLASH_WORD_BITS * j) for j, v in enumerate(flash))
+    return [(stream >> (k * slot)) & ((1 << width) - 1) for k in range(n)]
 
 
 @dataclass
@@ -92,9 +118,13 @@ class FlashStore:
         Per instruction, its load fields (the top of its schedule word).
     halves : dict
         ``{kind: words of one staging half}`` per :data:`KINDS` entry (``mask`` 0 without
-        compressed layers): each staging memory holds two halves.
+        compressed layers, ``codebook``: flash words of the largest codebook, 0 without
+        codebook layers): each staging memory (and the codebook registers) holds two
+        halves.
     widths : dict
-        ``{kind: width of a memory word}`` (bias: 40 bits, 68 with compressed layers).
+        ``{kind: width of a staging word}`` (bias: 40 bits, 68 with compressed layers;
+        codebook: 32, four codes; weight: ``pe_rows`` times the most bits of a lane any
+        chunk stores, at least :data:`~fpgagen.hw.spec.MIN_WEIGHT_BITS`).
     bank_instructions : list of Instr
         The instructions with the ROM design's bank addresses (before staging).
     stalls : list of int
@@ -108,6 +138,9 @@ class FlashStore:
         Schedule words of one half of the schedule staging buffer: the longest segment.
     schedule_base : int
         Flash word of instruction 0's schedule word (the schedule follows the blocks).
+    lanes, dense_bits : int
+        ``pe_rows`` and the program's ``weight_bits``: a chunk's weight words are
+        ``lanes * dense_bits`` bits, or ``lanes * index_bits`` for a direct codebook chunk.
     """
 
     image: list
@@ -119,6 +152,15 @@ class FlashStore:
     boot: LoadFields = dataclasses.field(default_factory=LoadFields)
     segment_depth: int = 1
     schedule_base: int = 0
+    lanes: int = 8
+    dense_bits: int = 8
+
+    def run_width(self, kind: str, load: LoadFields) -> int:
+        """Width of the memory words of ``kind`` in the block ``load`` reads."""
+        if kind == "weight":
+            return self.lanes * (load.load_codebook_bits if load.load_direct
+                                 else self.dense_bits)
+        return int(self.widths[kind])
 
     def chunk_blocks(self, cols: int) -> list[tuple[int, int, int]]:
         """``(instruction, flash word, flash words)`` of every CONV chunk's block, in
@@ -135,8 +177,9 @@ class FlashStore:
 
     def load_flash_words(self, load: LoadFields, cols: int) -> int:
         """32-bit flash words of the load's block."""
-        return cols * sum(getattr(load, f"load_{k}_words") * flash_words_per(self.widths[k])
-                          for k in KINDS)
+        return sum((1 if k in CHUNK_KINDS else cols)
+                   * run_flash_words(load_count(load, k), self.run_width(k, load))
+                   for k in KINDS)
 
     @staticmethod
     def segment_flash_words(load: LoadFields) -> int:
@@ -160,6 +203,13 @@ class FlashStore:
                           b.load_half))
 
 
+def load_count(load: LoadFields, kind: str) -> int:
+    """Memory words of ``kind`` per column (the codebook: per chunk) ``load`` reads."""
+    if kind == "codebook":
+        return codebook_flash_words(load.load_codebook_bits)
+    return getattr(load, f"load_{kind}_words")
+
+
 def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
     """The chunk's bias memory words ``(cols, out_groups)`` as unsigned ints: bias, shift
     and, with compressed layers, the stream start (``start_words`` replaces its word)."""
@@ -178,10 +228,10 @@ def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
     return word
 
 
-def _weight_ints(program, c: int, lo: int, hi: int) -> list[int]:
+def _weight_ints(program, c: int, lo: int, hi: int, wb: int | None = None) -> list[int]:
     """Words ``lo .. hi - 1`` of weight bank ``c`` as unsigned ints (lane ``l`` at bits
-    ``l * weight_bits``)."""
-    wb = int(program.weight_bits)
+    ``l * wb``, by default the program's ``weight_bits``)."""
+    wb = int(program.weight_bits) if wb is None else int(wb)
     lanes = program.weight_banks[c, lo:hi].astype(np.int64) & ((1 << wb) - 1)
     return [sum(int(v) << (l * wb) for l, v in enumerate(row)) for row in lanes]
 
@@ -195,11 +245,12 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
     tile = f.kh * f.kw * f.in_groups
     n = f.out_groups * tile
     if not f.compressed:
-        weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n)
+        lane_bits = f.index_bits if is_direct(f) else None
+        weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n, lane_bits)
                    for c in range(cols)]
         bias = _bias_words(program, f)
-        return {"bias": [list(r) for r in bias], "mask": [[] for _ in range(cols)],
-                "weight": weights}
+        return {"bias": [list(r) for r in bias], "codebook": _codebook_words(program, f),
+                "mask": [[] for _ in range(cols)], "weight": weights}
     cw = program.compressed
     lanes = program.hw.pe_rows
     per = items_per_word(f.index_bits, weight_word_bits(lanes, int(program.weight_bits)))
@@ -214,15 +265,27 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
     bias = _bias_words(program, f, start_words)
     weights = [_weight_ints(program, c, int(first[c]), int(first[c] + spanned[c]))
                for c in range(cols)]
-    return {"bias": [list(r) for r in bias], "mask": [[int(v) for v in r] for r in masks],
-            "weight": weights}
+    return {"bias": [list(r) for r in bias], "codebook": _codebook_words(program, f),
+            "mask": [[int(v) for v in r] for r in masks], "weight": weights}
+
+
+def _codebook_words(program, f: Instr) -> list[list[int]]:
+    """The chunk's codebook as one run of flash words (four 8-bit codes each, code ``k``
+    at bits ``8 * (k % 4)``), ``[]`` for a dense chunk."""
+    if not f.index_bits:
+        return [[]]
+    table = program.direct_codebook if is_direct(f) else program.compressed.codebook
+    codes = [int(v) & ((1 << CODE_BITS) - 1)
+             for v in table[f.codebook_base:f.codebook_base + (1 << f.index_bits)]]
+    return [[sum(c << (CODE_BITS * k) for k, c in enumerate(codes[i:i + CODES_PER_FLASH_WORD]))
+             for i in range(0, len(codes), CODES_PER_FLASH_WORD)]]
 
 
 def _chunk_key(f: Instr) -> tuple:
     """The fields :func:`chunk_words` reads: chunks with the same key hold the same
     words."""
     return (f.weight_base, f.bias_base, f.out_groups, f.kh, f.kw, f.in_groups,
-            f.compressed, f.index_bits)
+            f.compressed, f.index_bits, f.codebook_base)
 
 
 def _counts(words: dict) -> dict:
@@ -230,8 +293,9 @@ def _counts(words: dict) -> dict:
 
 
 def block_of(words: dict, counts: dict, widths: dict) -> list[int]:
-    """A chunk's flash block: per kind, per column, its words padded with zeros to
-    ``counts[kind]``, serialized (:func:`serialize`)."""
+    """A chunk's flash block: per kind, per column (the codebook: once), its words padded
+    with zeros to ``counts[kind]``, serialized at ``widths[kind]`` bits
+    (:func:`serialize`)."""
     out = []
     for k in KINDS:
         for col in words[k]:
@@ -281,21 +345,25 @@ def stage_weights(program, memo: dict | None = None):
     a dict kept between programs with the same weight, bias and shift banks (other band
     plans of one graph), so that each chunk's words are built once."""
     hw = program.hw
-    cols = hw.pe_cols
+    cols, lanes, wb = hw.pe_cols, hw.pe_rows, int(program.weight_bits)
     bias_bits = BIAS_WORD.bits + (STREAM_START.bits if program.compressed is not None else 0)
-    widths = {"bias": bias_bits, "mask": hw.pe_rows,
-              "weight": weight_word_bits(hw.pe_rows, int(program.weight_bits))}
     instrs = list(program.instructions)
     convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]
+    # a staging weight word holds the widest lanes of any chunk
+    lane_bits = max([MIN_WEIGHT_BITS] + [instrs[i].index_bits if is_direct(instrs[i]) else wb
+                                         for i in convs])
+    widths = {"bias": bias_bits, "codebook": FLASH_WORD_BITS, "mask": lanes,
+              "weight": weight_word_bits(lanes, lane_bits)}
     # the bands of a layer load the same chunks: each chunk's words and block once
     memo = {} if memo is None else memo
 
     def words_of(f, half=0, weight_half=0):
-        key = (_chunk_key(f), half, weight_half)
+        run_widths = dict(widths, weight=lanes * (f.index_bits if is_direct(f) else wb))
+        key = (_chunk_key(f), half, weight_half, tuple(sorted(run_widths.items())))
         if key not in memo:
             words = chunk_words(program, f, half, weight_half)
             counts = _counts(words)
-            memo[key] = words, counts, tuple(block_of(words, counts, widths))
+            memo[key] = words, counts, tuple(block_of(words, counts, run_widths))
         return key, memo[key]
 
     # the halves: the most words of each kind any chunk needs
@@ -318,7 +386,9 @@ def stage_weights(program, memo: dict | None = None):
         chunk_loads.append(dict(load=1, load_half=half, load_base=base,
                                 load_bias_words=counts["bias"],
                                 load_mask_words=counts["mask"],
-                                load_weight_words=counts["weight"]))
+                                load_weight_words=counts["weight"],
+                                load_codebook_bits=f.index_bits,
+                                load_direct=int(is_direct(f))))
         fields = f.fields()
         fields["weight_base"] = half * (halves["mask"] if f.compressed else halves["weight"])
         fields["bias_base"] = half * halves["bias"]
@@ -350,11 +420,11 @@ def stage_weights(program, memo: dict | None = None):
         if i:
             loads[i - 1].update(segment_end=1)
     loads = [LoadFields(**d) for d in loads]
-    image += serialize([pack_flash_instruction(f, l) for f, l in zip(instrs, loads)],
-                       SCHEDULE_WORD_BITS)
+    image += [w for f, l in zip(instrs, loads)
+              for w in serialize([pack_flash_instruction(f, l)], SCHEDULE_WORD_BITS)]
     store = FlashStore(image=image, loads=loads, halves=halves, widths=widths,
                        bank_instructions=list(program.instructions), boot=LoadFields(**boot),
-                       segment_depth=depth, schedule_base=sched)
+                       segment_depth=depth, schedule_base=sched, lanes=lanes, dense_bits=wb)
     base_cycles = [info.cycles_predicted for info in program.layers]
     stalls = flash_stalls(base_cycles, timing=hw.flash, **store.stall_inputs(cols))
     layers = [dataclasses.replace(info, cycles_predicted=info.cycles_predicted + s)
@@ -363,21 +433,24 @@ def stage_weights(program, memo: dict | None = None):
     return dataclasses.replace(program, instructions=instrs, layers=layers, flash=store)
 
 
-def read_load(image, load: LoadFields, cols: int, widths: dict) -> dict:
-    """What a load writes, read back from the flash ``image`` as the loader does:
-    ``{kind: list (per column) of lists of memory words}``, :data:`KINDS` in order, each
-    column ``load_<kind>_words`` words of ``widths[kind]`` bits."""
+def read_load(store: FlashStore, load: LoadFields, cols: int) -> dict:
+    """What a load writes, read back from the flash image of ``store`` as the loader
+    does: ``{kind: list (per column; the codebook: one) of lists of memory words}``,
+    :data:`KINDS` in order, each column :func:`load_count` words of
+    :meth:`FlashStore.run_width` bits."""
+    image = store.image
     pos, out = load.load_base, {}
     for k in KINDS:
-        n, per = getattr(load, f"load_{k}_words"), flash_words_per(widths[k])
+        n, width = load_count(load, k), store.run_width(k, load)
+        size = run_flash_words(n, width)
         out[k] = []
-        for _ in range(cols):
-            chunk = image[pos:pos + n * per]
-            if len(chunk) != n * per:
+        for _ in range(1 if k in CHUNK_KINDS else cols):
+            chunk = image[pos:pos + size]
+            if len(chunk) != size:
                 raise FpgagenError(f"a load at flash word {load.load_base} reads past the "
                                    f"image ({len(image)} words)")
-            out[k].append(deserialize(chunk, widths[k]))
-            pos += n * per
+            out[k].append(deserialize(chunk, width, n))
+            pos += size
     return out
 
 
@@ -391,4 +464,6 @@ def read_segment(image, load: LoadFields) -> list[int]:
     if len(chunk) != n:
         raise FpgagenError(f"a segment at flash word {lo} reads past the image "
                            f"({len(image)} words)")
-    return deserialize(chunk, SCHEDULE_WORD_BITS)
+    # every schedule word is serialized on its own (``per`` flash words)
+    return [deserialize(chunk[k:k + per], SCHEDULE_WORD_BITS, 1)[0]
+            for k in range(0, n, per)]

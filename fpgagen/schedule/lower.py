@@ -225,7 +225,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
                                          whole_words, cut_order),
-                   compressed=compressed)
+                   compressed=compressed, direct_codebook=banks.direct_codebook())
     if hw.in_flash:
         program = stage_weights(program, None if cache is None
                                 else cache.setdefault("flash", {}))
@@ -554,6 +554,8 @@ class _Banks:
         self.mask_words = 0
         self.codebook_words = 0
         self.tile_depth = 0
+        self.direct_codebooks: list[np.ndarray] = []
+        self.direct_codebook_words = 0
 
     def add(self, weights: np.ndarray, biases: np.ndarray, shifts: np.ndarray,
             starts: np.ndarray | None = None):
@@ -607,6 +609,30 @@ class _Banks:
         self.codebook_words += len(slots)
         self.tile_depth = max(self.tile_depth, index.shape[1] // groups)
         return mask_base, bias_base, cb_base
+
+    def add_direct(self, index: np.ndarray, index_bits: int, codebook: np.ndarray,
+                   biases: np.ndarray, shifts: np.ndarray):
+        """Append a direct codebook layer (:mod:`fpgagen.hw.direct_codebook`): ``index``
+        ``(cols, words, rows)`` in the dense word layout (the index of every lane), its
+        codebook, biases and shifts; returns the weight, bias and codebook base addresses
+        (the codebook's in :meth:`direct_codebook`)."""
+        if index.size and not 0 <= int(index.min()) <= int(index.max()) < 1 << index_bits:
+            raise ValueError(f"indices {int(index.min())}..{int(index.max())} do not fit "
+                             f"{index_bits} bits")
+        # each lane's index as the byte of a weight-bank lane
+        lanes = index.astype(np.uint8).view(np.int8)
+        weight_base, bias_base = self.add(lanes, biases, shifts)
+        slots = np.zeros(1 << index_bits, dtype=np.int64)
+        slots[:len(codebook)] = codebook
+        cb_base = self.direct_codebook_words
+        self.direct_codebooks.append(slots)
+        self.direct_codebook_words += len(slots)
+        return weight_base, bias_base, cb_base
+
+    def direct_codebook(self) -> np.ndarray | None:
+        """The direct codebook layers' codebooks, ``2**index_bits`` slots each (``None``
+        if there are none)."""
+        return np.concatenate(self.direct_codebooks) if self.direct_codebooks else None
 
     def arrays(self):
         cols, rows = self.hw.pe_cols, self.hw.pe_rows

@@ -154,7 +154,9 @@ class MemoryMap:
         (:data:`~fpgagen.hw.isa.LOAD_FIELDS_BITS`); the schedule comes from the flash too:
         instead of the ROM, the schedule staging buffer ``schedule``, a RAM of two halves
         of ``segment_depth`` words in flip-flops (style ``logic``), so that no block RAM is
-        initialized but the codebook ROM of compressed layers.
+        initialized; there is no codebook ROM (each chunk brings its codebook into
+        registers) and ``weight_bits`` is the staging word's lane width
+        (``FlashStore.widths["weight"] // pe_rows``).
         """
         compressed = mask_depth > 0
         bias_bits = BIAS_WORD.bits + (STREAM_START.bits if compressed else 0)
@@ -187,8 +189,10 @@ class MemoryMap:
             mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, kind, style="block",
                                    banked=banked, role=MemoryRole.MASKS, column=c)
                      for c in range(pe_cols)]
-            mems.append(LogicalMemory("codebook", max(codebook_depth, 1), WEIGHT_BITS, "rom",
-                                      style="block", banked=True, role=MemoryRole.CODEBOOK))
+            if not staging:  # with weights in flash, the codebooks come with the chunks
+                mems.append(LogicalMemory("codebook", max(codebook_depth, 1), WEIGHT_BITS,
+                                          "rom", style="block", banked=True,
+                                          role=MemoryRole.CODEBOOK))
             mems += [LogicalMemory(f"codebook_{c}", 1 << MAX_INDEX_BITS, WEIGHT_BITS, "ram",
                                    role=MemoryRole.COLUMN_CODEBOOK, column=c)
                      for c in range(pe_cols)]
@@ -231,10 +235,12 @@ def memory_map(program) -> MemoryMap:
     :class:`~fpgagen.schedule.program.Program`), bank depths not chosen yet."""
     hw = program.hw
     weight_depth, bias_depth = program.weight_depth, program.bias_depth
+    weight_bits = int(program.weight_bits)
     if program.flash is not None:  # the staging memories: two halves each
         weight_depth, bias_depth = program.flash.depth("weight"), program.flash.depth("bias")
+        weight_bits = program.flash.widths["weight"] // hw.pe_rows
     return MemoryMap.build(pe_rows=hw.pe_rows, pe_cols=hw.pe_cols,
-                           weight_bits=int(program.weight_bits),
+                           weight_bits=weight_bits,
                            weight_depth=weight_depth, bias_depth=bias_depth,
                            act_depth=program.act_depth, instructions=len(program.instructions),
                            score_groups=program.score_groups,

@@ -223,6 +223,10 @@ class Program:
     compressed : CompressedWeights or None
         Masks, stream starts and codebooks of the compressed layers (``None``: every layer
         is dense).
+    direct_codebook : np.ndarray or None
+        int64 ``(depth,)``: the codebooks of the direct codebook layers (weights in
+        flash, :mod:`fpgagen.hw.direct_codebook`), ``2**index_bits`` slots each at their
+        instructions' ``codebook_base``; their weight-bank lanes hold indices.
     flash : FlashStore or None
         With ``hw.weight_store = "flash"``: the flash image, the load fields of every
         instruction and the staging memories (:mod:`fpgagen.schedule.flash_store`); the
@@ -249,6 +253,7 @@ class Program:
     unstored: frozenset = frozenset()
     compressed: CompressedWeights | None = None
     flash: object = None
+    direct_codebook: np.ndarray | None = None
 
     def words(self) -> list[int]:
         """The packed instructions (the schedule ROM's contents; with weights in flash,
@@ -310,17 +315,17 @@ class Program:
         and their ``total``.
 
         With the weights in flash: ``flash`` (the bytes of the flash image's blocks: weights
-        or masks and indices, and the bias words, each chunk's columns padded alike; the
-        image also holds the schedule, which is not counted here), ``codebooks`` (the
-        codebook ROM, still in block RAM), ``total`` (their sum); ``weight_banks`` and
-        ``masks`` are 0 (the staging RAMs hold no weights of their own)."""
+        or masks and indices, the codebooks, and the bias words, each chunk's columns padded
+        alike; the image also holds the schedule, which is not counted here) and its
+        ``total``; ``weight_banks``, ``masks`` and ``codebooks`` are 0 (the staging RAMs and
+        codebook registers hold no weights of their own, and there is no codebook ROM)."""
         hw = self.hw
         cw = self.compressed
         codebooks = len(cw.codebook) if cw is not None else 0
         if self.flash is not None:
             flash = 4 * (len(self.flash.image) - self.flash.schedule_flash_words)
-            return {"weight_banks": 0, "masks": 0, "codebooks": codebooks, "flash": flash,
-                    "total": flash + codebooks}
+            return {"weight_banks": 0, "masks": 0, "codebooks": 0, "flash": flash,
+                    "total": flash}
         banks = self.weight_depth * hw.pe_rows * hw.pe_cols * int(self.weight_bits) // 8
         masks = cw.mask_depth * hw.pe_rows * hw.pe_cols // 8 if cw is not None else 0
         return {"weight_banks": banks, "masks": masks, "codebooks": codebooks,

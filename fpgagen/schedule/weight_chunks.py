@@ -11,7 +11,9 @@ An instruction's weight data, per PE column, as stored:
   words), the index words its output groups' streams span in the column (from the word
   where the first group's stream starts to the word holding the last index used,
   inclusive; none when the column stores no weight in these groups) and its bias words
-  (``out_groups`` words of bias, shift and stream start).
+  (``out_groups`` words of bias, shift and stream start);
+* direct codebook (weights in flash, :mod:`fpgagen.hw.direct_codebook`): as many words as
+  a dense layer's, of ``pe_rows * index_bits`` bits.
 
 A compressed instruction may start at any output group: its index streams start where the
 bias entry of its first group says (:mod:`fpgagen.hw.weight_stream`).
@@ -20,6 +22,7 @@ bias entry of its first group says (:mod:`fpgagen.hw.weight_stream`).
 import numpy as np
 
 from ..errors import FpgagenError
+from ..hw.direct_codebook import is_direct
 from ..hw.isa import Instr, Opcode
 from ..hw.params import HwParams
 from ..hw.spec import BIAS_WORD, weight_word_bits
@@ -55,6 +58,8 @@ def column_weight_bits(instr: Instr, hw: HwParams, weight_bits: int,
         return out
     word_bits = weight_word_bits(lanes, int(weight_bits))
     words = instr.out_groups * instr.kh * instr.kw * instr.in_groups
+    if is_direct(instr):  # one word of pe_rows indices per tile word
+        return out + words * lanes * instr.index_bits
     if not instr.compressed:
         return out + words * word_bits
     if compressed is None:

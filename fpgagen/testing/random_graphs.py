@@ -71,8 +71,9 @@ def numpy_draw(rng) -> Draw:
 
 
 #: Shares of stored weights a compressed draw chooses from (none, sparse, Deep
-#: Compression's, all).
-DENSITIES = (0.0, 0.05, 0.35, 1.0)
+#: Compression's, all; ``None``: all and no channel dropped, a ``codebook:B`` layer, which
+#: a design with its weights in flash runs as a direct codebook layer).
+DENSITIES = (0.0, 0.05, 0.35, 1.0, None)
 
 
 @dataclass(frozen=True)
