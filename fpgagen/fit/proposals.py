@@ -334,8 +334,8 @@ def codebook_mixes(base: DesignPoint, layer_weights: dict, bits=FLASH_MIX_BITS) 
     ``codebook:bits[0]`` (the base's own codebook format or per-layer format where it already
     has that few index bits or fewer), then the layers holding the most weights
     (``layer_weights``: ``{conv layer: weight count}``) moved to ``codebook:bits[1]`` one by
-    one, largest first. A layer the base names in ``--layer-format`` is overridden by name
-    (following the flags must give the same formats)."""
+    one, largest first (ties by name). A layer the base names in ``--layer-format`` is
+    overridden by name (following the flags must give the same formats)."""
     hi, lo = bits
     default = (base.weight_format if _cheap_codebook(base.weight_format, hi)
                else f"codebook:{hi}")
