@@ -13,7 +13,7 @@ import pytest
 from fpgagen.build_flow import FLASH_PROPOSALS_NOTE
 from fpgagen.cli import main
 from fpgagen.devices.board import BOARDS_DIR, resolve_board
-from fpgagen.fit.proposals import (INPUT_SIZE_STEPS, DesignPoint, codebook_mixes,
+from fpgagen.fit.proposals import (FLASH_INPUT_SIZE_STEPS, DesignPoint, codebook_mixes,
                                    propose_flash)
 from fpgagen.fit.verdict import Resource, Verdict
 
@@ -98,7 +98,7 @@ def test_propose_flash_takes_the_first_mix_that_fits_at_the_largest_input():
     assert prop.verdict.fits and prop.performance["fps"] == 1000.0 / 128
     # only the fitting mix is evaluated (a lower bound rules out the others), by bisection
     assert {_stored_bits(p) for p in calls} == {5200000}
-    sizes = [224, *[s for s in INPUT_SIZE_STEPS if s < 224]]
+    sizes = [224, *[s for s in FLASH_INPUT_SIZE_STEPS if s < 224]]
     assert len(calls) <= 1 + len(sizes).bit_length()
 
 

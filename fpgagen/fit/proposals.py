@@ -10,7 +10,8 @@ from ..hw.params import PE_SIZES
 from .verdict import Verdict
 
 __all__ = ["DesignPoint", "Proposal", "propose", "propose_flash", "codebook_mixes",
-           "WIDTH_STEPS", "INPUT_SIZE_STEPS", "CLASS_STEPS", "FLASH_MIX_BITS"]
+           "WIDTH_STEPS", "INPUT_SIZE_STEPS", "CLASS_STEPS", "FLASH_MIX_BITS",
+           "FLASH_INPUT_SIZE_STEPS"]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,9 @@ WIDTH_STEPS = (0.75, 0.5, 0.375, 0.25, 0.1875, 0.125, 0.0625)
 INPUT_SIZE_STEPS = (192, 160, 128, 112, 96, 80, 64, 48, 32)
 #: Class counts tried by the proposals, largest first.
 CLASS_STEPS = (100, 10)
+#: Input sizes tried by the flash proposals, largest first: finer than
+#: :data:`INPUT_SIZE_STEPS` (a trained network loses accuracy fast as its input shrinks).
+FLASH_INPUT_SIZE_STEPS = (208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32)
 #: Index bits of the flash proposals' codebook mixes (:func:`codebook_mixes`): every conv
 #: layer at the first, the layers holding the most weights moved to the second.
 FLASH_MIX_BITS = (6, 4)
@@ -370,7 +374,7 @@ def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_we
     """Designs with the weights in ``board``'s flash that keep the network: the first of
     the base's own weight formats and the per-layer codebook mixes of
     :func:`codebook_mixes` that fits at some input size, with the
-    largest of ``base.input_size`` and the smaller :data:`INPUT_SIZE_STEPS` that fits
+    largest of ``base.input_size`` and the smaller :data:`FLASH_INPUT_SIZE_STEPS` that fits
     (bisection, a size assumed to fit when a larger one does), on the base's PE array.
 
     Mixes whose weight indices alone exceed the largest capacity of the board's flash are
@@ -383,7 +387,7 @@ def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_we
         return []
     capacity = max(f.capacity(m) for f in board.flash for m in f.modes)
     search = _Search(evaluate, budget)
-    sizes = [base.input_size, *_steps(INPUT_SIZE_STEPS, base.input_size)]
+    sizes = [base.input_size, *_steps(FLASH_INPUT_SIZE_STEPS, base.input_size)]
     own = replace(base, weight_store="flash")
     mixes = [own] + [m for m in codebook_mixes(own, layer_weights) if m != own]
     for mix in mixes:
