@@ -15,7 +15,7 @@ from .fit.layers import layer_rows, performance
 from .fit.memories import board_memories
 from .fit.multipliers import default_pe
 from .fit.placement import MemoryFit, fit_memories
-from .fit.proposals import DesignPoint, Proposal, propose
+from .fit.proposals import DesignPoint, Proposal, propose, propose_flash
 from .fit.verdict import Verdict, make_verdict
 from .flow import FlowConfig, step_import, step_quantize
 from .hw.params import FlashTiming, HwParams, WeightStore
@@ -29,7 +29,8 @@ __all__ = ["BuildConfig", "Analysis", "BuildResult", "step_out_dir", "step_hw", 
            "step_plan",
            "step_analyze", "step_probe", "step_accuracy", "step_propose", "rank_proposals",
            "candidate_formats", "point_flow", "step_layer_formats", "RESHAPE_NOTE",
-           "FLASH_PROPOSALS_NOTE", "step_schedule", "step_rtl", "step_project",
+           "FLASH_PROPOSALS_NOTE", "conv_weights", "step_schedule", "step_rtl",
+           "step_project",
            "step_reports", "step_install", "run_build", "previous_files", "estimate_logic",
            "report_data", "REPORT_FILES"]
 
@@ -326,7 +327,8 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
                        num_classes=int(g.shapes()[g.outputs[0]][0]),
                        weight_format=str(flow.weight_format),
                        layer_formats=tuple(sorted((k, str(v))
-                                                  for k, v in flow.layer_formats.items())))
+                                                  for k, v in flow.layer_formats.items())),
+                       weight_store=analysis.hw.weight_store.value)
 
 
 def point_flow(cfg: BuildConfig, point: DesignPoint) -> FlowConfig:
@@ -351,8 +353,10 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     with generated weights when the width or the class count changes or the weights come
     from ONNX (memory, logic and cycles depend on the shapes only), quantized on one
     generated image, lowered with whole tensors (the plan a build takes whenever it fits, having the
-    fewest cycles) and analysed like the build itself. ``base``: the build's own analysis,
-    reused for its options when it has whole tensors."""
+    fewest cycles) and analysed like the build itself. A point with its weights in flash is
+    compiled as ``build --weight-store flash`` does: the staging budget of ``cfg`` or the
+    default one, the board's flash timing, the band plan of :func:`step_plan`. ``base``:
+    the build's own analysis, reused for its options when it has whole tensors."""
     from .frontend import generate_weights
     from .nets import build_net
     from .passes import QuantConfig, generated_calibration_images, quantize
@@ -366,7 +370,8 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         p = design_point(cfg, base)
         gkey = graph_key(p)
         graphs[gkey] = base.graph
-        if base.program.plan is None or base.program.plan.steps == 1:
+        if not base.hw.in_flash and (base.program.plan is None
+                                     or base.program.plan.steps == 1):
             programs[gkey + (p.pe,)] = base.program
 
     def memo(cache: dict, key, point: DesignPoint, make):
@@ -400,6 +405,9 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         graph = memo(graphs, gkey, point, lambda: make_graph(point))
         if graph is None:
             return None
+        if point.weight_store == WeightStore.FLASH.value:
+            return memo(programs, gkey + (point.pe, point.weight_store, board.key), point,
+                        lambda: _flash_figures(cfg, point, graph, board))
         program = memo(programs, gkey + (point.pe,), point,
                        lambda: lower(graph, HwParams(pe_rows=point.pe, pe_cols=point.pe)))
         if program is None:
@@ -409,6 +417,29 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         return a.verdict, a.performance
 
     return evaluate
+
+
+def _flash_figures(cfg: BuildConfig, point: DesignPoint, graph: Graph, board: Board):
+    """``(verdict, performance)`` of ``point`` with its weights in ``board``'s flash, compiled
+    as ``build --weight-store flash`` compiles it (:func:`step_weight_store`,
+    :func:`step_plan`)."""
+    from dataclasses import replace
+
+    pcfg = replace(cfg, board=board, pe=point.pe, weight_store=WeightStore.FLASH,
+                   flow=point_flow(cfg, point))
+    hw = step_weight_store(pcfg, graph, step_hw(pcfg))
+    a = step_plan(pcfg, graph, hw)
+    return a.verdict, a.performance
+
+
+def conv_weights(graph: Graph) -> dict:
+    """``{conv layer: number of weights}`` of ``graph``."""
+    import numpy as np
+
+    from .ir import Conv2d
+
+    return {n.name: int(np.asarray(graph.params[n.name]["weight"]).size)
+            for n in graph.nodes if isinstance(n.op, Conv2d) and n.name in graph.params}
 
 
 #: Share of zero float weights from which ``pruned`` formats are proposed.
@@ -438,9 +469,11 @@ def candidate_formats(float_graph: Graph, weight_bits: int, current: str = "dens
     return [f"codebook:{b}" for b in (8, 6, 5, 4) if b < weight_bits]
 
 
-#: The note a build with ``--weight-store flash`` carries when it does not fit.
-FLASH_PROPOSALS_NOTE = ("options that fit are not searched with --weight-store flash yet "
-                        "(the proposals model designs with their weights in block RAM)")
+#: The note a build with ``--weight-store flash`` carries when it does not fit: only
+#: flash designs are proposed for it.
+FLASH_PROPOSALS_NOTE = ("with --weight-store flash, the options searched are per-layer "
+                        "codebook mixes and smaller inputs with the weights in flash (not "
+                        "the PE array, the width or the class count)")
 
 #: The note a build with a weights file carries when it does not fit.
 RESHAPE_NOTE = ("a narrower network (--width) or fewer classes (--num-classes) would need "
@@ -454,9 +487,11 @@ def step_propose(cfg: BuildConfig, analysis: Analysis, float_graph: Graph | None
     changes. With ``probe`` (:class:`~fpgagen.fit.accuracy.AccuracyProbe`), each proposal
     that keeps the width and the classes carries its measured accuracy (``accuracy``: the
     build's own, for proposals that keep its numbers); proposals are ranked by integer top-1
-    (measured ones first), then frames per second. Not searched for a design with its
-    weights in flash (:data:`FLASH_PROPOSALS_NOTE`)."""
-    if analysis.fits or not cfg.proposals or analysis.hw.in_flash:
+    (measured ones first), then frames per second. On a board with flash, also designs with
+    the weights in flash that keep the network
+    (:func:`fpgagen.fit.proposals.propose_flash`); a design already in flash gets only
+    those (:data:`FLASH_PROPOSALS_NOTE`)."""
+    if analysis.fits or not cfg.proposals:
         return []
     boards = []
     for p in list_boards():
@@ -473,8 +508,15 @@ def step_propose(cfg: BuildConfig, analysis: Analysis, float_graph: Graph | None
     base = design_point(cfg, analysis)
     formats = (candidate_formats(float_graph, base.weight_bits, base.weight_format)
                if float_graph is not None else [])
-    found = propose(base, cfg.board, _evaluator(cfg, analysis), boards=boards,
-                    base_blocks=base_blocks, formats=formats, reshape=not real_weights(cfg))
+    evaluate = _evaluator(cfg, analysis)
+    found = [] if analysis.hw.in_flash else propose(
+        base, cfg.board, evaluate, boards=boards, base_blocks=base_blocks, formats=formats,
+        reshape=not real_weights(cfg))
+    if cfg.board.flash:
+        log.info("looking for designs with the weights in flash")
+        found += propose_flash(base, cfg.board, evaluate,
+                               conv_weights(float_graph if float_graph is not None
+                                            else analysis.graph))
     return rank_proposals([_with_accuracy(cfg, p, base, probe, accuracy) for p in found])
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fpgagen.build_flow import BuildConfig, step_analyze, step_hw, step_lower
+from fpgagen.build_flow import (BuildConfig, step_analyze, step_hw, step_lower, step_plan,
+                                step_weight_store)
 from fpgagen.cli import main
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.devices.board import BOARDS_DIR, list_boards, resolve_board
@@ -261,14 +262,19 @@ def test_squeezenet_v11_does_not_fit_the_10m50(tmp_path, capsys):
     for p in proposals:
         # each proposal again, through the build's own steps (real calibration this time)
         board = resolve_board(p["board"])
-        cfg = BuildConfig(flow=FlowConfig(net="squeezenet", weight_bits=p["weight_bits"],
-                                          weight_format=WeightFormat.parse(p["weight_format"]),
-                                          net_options=NetOptions(
-                                              input_size=p["input_size"], width=p["width"],
-                                              num_classes=p["num_classes"])),
-                          board=board, pe=int(p["pe"].split("x")[0]))
+        flow = FlowConfig(net="squeezenet", weight_bits=p["weight_bits"],
+                          weight_format=WeightFormat.parse(p["weight_format"]),
+                          layer_formats={k: WeightFormat.parse(v)
+                                         for k, v in p["layer_formats"].items()},
+                          net_options=NetOptions(input_size=p["input_size"], width=p["width"],
+                                                 num_classes=p["num_classes"]))
+        cfg = BuildConfig(flow=flow, board=board, pe=int(p["pe"].split("x")[0]),
+                          weight_store=p["weight_store"])
         graph = step_quantize(step_import(cfg.flow), cfg.flow)
-        analysis = step_analyze(step_lower(graph, step_hw(cfg)), graph, board, cfg.clock)
+        if p["weight_store"] == "flash":  # the band plan a flash build takes
+            analysis = step_plan(cfg, graph, step_weight_store(cfg, graph, step_hw(cfg)))
+        else:
+            analysis = step_analyze(step_lower(graph, step_hw(cfg)), graph, board, cfg.clock)
         assert analysis.fits, p
         assert analysis.verdict["bram"].used == p["resources"]["bram"]["used"], p
         assert " ".join(p["flags"]) in text

@@ -115,6 +115,15 @@ def _weight_store(cfg, analysis) -> dict:
                        "words_per": t.words_per, "clocks_per": t.clocks_per}}
 
 
+def _ufm_text(p: dict) -> str:
+    """``, UFM used/available bytes`` of a proposal with its weights in flash (each flash of
+    the board), else ``""``."""
+    if p.get("weight_store") != "flash":
+        return ""
+    return "".join(f", {k.upper()} {r['used']:,d}/{r['available']:,d} {r['unit']}"
+                   for k, r in p["resources"].items() if r["unit"] == "bytes")
+
+
 def _proposal(p) -> dict:
     return {"what": p.what, "flags": list(p.flags), "board": p.board.key,
             "device": p.board.device, "pe": f"{p.point.pe}x{p.point.pe}",
@@ -122,8 +131,9 @@ def _proposal(p) -> dict:
             "width": p.point.width, "num_classes": p.point.num_classes,
             "weight_format": p.point.weight_format,
             "layer_formats": dict(p.point.layer_formats),
+            "weight_store": p.point.weight_store,
             "accuracy": p.accuracy, "accuracy_text": accuracy_text(p.accuracy),
-            "resources": {r.key: _resource(r) for r in p.verdict.resources},
+            "resources": {r.key: _resource(r) for r in p.verdict.all_resources},
             "performance": dict(p.performance)}
 
 
@@ -316,9 +326,9 @@ def summary_text(data: dict, out_dir: str) -> str:
             lines.append(f"  {i}. {p['what']}: {_flags_text(p)}  -> {p['device']}: block RAM "
                          f"{r['used']}/{r['available']} {r['unit']}, "
                          f"{p['resources']['dsp']['used']}/{p['resources']['dsp']['available']}"
-                         f" multipliers, {p['performance']['fps']:g} frames/s; "
+                         f" multipliers{_ufm_text(p)}, {p['performance']['fps']:g} frames/s; "
                          f"{p['accuracy_text']}")
-    elif not data["fits"] and "weight_store" not in data:  # not searched with flash
+    elif not data["fits"]:
         lines.append("No option tried fits this board (see report.md).")
     for n in data["notes"]:
         lines.append(f"note: {n}")

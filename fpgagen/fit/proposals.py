@@ -1,6 +1,7 @@
 """Proposals: concrete changes of options that make a design fit, each checked by the same
 model as the design itself."""
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -8,8 +9,11 @@ from ..devices.board import Board
 from ..hw.params import PE_SIZES
 from .verdict import Verdict
 
-__all__ = ["DesignPoint", "Proposal", "propose", "WIDTH_STEPS", "INPUT_SIZE_STEPS",
-           "CLASS_STEPS"]
+__all__ = ["DesignPoint", "Proposal", "propose", "propose_flash", "codebook_mixes",
+           "WIDTH_STEPS", "INPUT_SIZE_STEPS", "CLASS_STEPS", "FLASH_MIX_BITS",
+           "FLASH_INPUT_SIZE_STEPS"]
+
+log = logging.getLogger(__name__)
 
 #: Width multipliers tried by the proposals, largest first.
 WIDTH_STEPS = (0.75, 0.5, 0.375, 0.25, 0.1875, 0.125, 0.0625)
@@ -17,6 +21,12 @@ WIDTH_STEPS = (0.75, 0.5, 0.375, 0.25, 0.1875, 0.125, 0.0625)
 INPUT_SIZE_STEPS = (192, 160, 128, 112, 96, 80, 64, 48, 32)
 #: Class counts tried by the proposals, largest first.
 CLASS_STEPS = (100, 10)
+#: Input sizes tried by the flash proposals, largest first: finer than
+#: :data:`INPUT_SIZE_STEPS` (a trained network loses accuracy fast as its input shrinks).
+FLASH_INPUT_SIZE_STEPS = (208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32)
+#: Index bits of the flash proposals' codebook mixes (:func:`codebook_mixes`): every conv
+#: layer at the first, the layers holding the most weights moved to the second.
+FLASH_MIX_BITS = (6, 4)
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,9 @@ class DesignPoint:
     weight_format: str = "dense"  #: of every conv layer not in ``layer_formats`` (text form)
     #: ``((conv layer, format text), ...)`` overriding ``weight_format``, sorted
     layer_formats: tuple = ()
+    #: where the weights live (``--weight-store``): ``bram`` or ``flash``; it changes the
+    #: memories and the cycles, not the numbers
+    weight_store: str = "bram"
 
     def numerics(self) -> tuple:
         """What decides the numbers the network computes (not the PE array)."""
@@ -40,6 +53,8 @@ class DesignPoint:
     def flags(self, base: "DesignPoint") -> list[str]:
         """Command-line options that turn ``base`` into this point."""
         out = []
+        if self.weight_store != base.weight_store:
+            out.append(f"--weight-store {self.weight_store}")
         if self.pe != base.pe:
             out.append(f"--pe {self.pe}x{self.pe}")
         if self.weight_bits != base.weight_bits:
@@ -182,6 +197,8 @@ def _combo_score(got):
 def _describe(point: DesignPoint, base: DesignPoint, other_board: bool) -> str:
     """What a proposal changes, in words (``a larger board, smaller input``)."""
     parts = ["a larger board"] if other_board else []
+    if point.weight_store != base.weight_store:
+        parts.append(f"weights in {point.weight_store}")
     for changed, words in ((point.pe < base.pe, "smaller PE array"),
                            (point.weight_bits < base.weight_bits, "fewer weight bits"),
                            (point.weight_format != base.weight_format,
@@ -297,3 +314,91 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
         if not add(search.fitting(base, other), on=other):
             add(search.mildest([replace(base, input_size=s) for s in sizes], other), on=other)
     return found
+
+
+def _index_bits(fmt: str, weight_bits: int) -> int:
+    """Stored bits per weight of format text ``fmt`` (``dense``: ``weight_bits``)."""
+    from ..ir.weight_format import WeightFormat
+
+    f = WeightFormat.parse(fmt)
+    return f.index_bits if f.compressed else weight_bits
+
+
+def _cheap_codebook(fmt: str, bits: int) -> bool:
+    """Whether ``fmt`` is a codebook format of at most ``bits`` index bits."""
+    from ..ir.weight_format import WeightFormat
+
+    f = WeightFormat.parse(fmt)
+    return fmt.startswith("codebook:") and f.index_bits <= bits
+
+
+def codebook_mixes(base: DesignPoint, layer_weights: dict, bits=FLASH_MIX_BITS) \
+        -> list[DesignPoint]:
+    """Per-layer codebook mixes of ``base``, least compressed first: every conv layer at
+    ``codebook:bits[0]`` (the base's own codebook format or per-layer format where it already
+    has that few index bits or fewer), then the layers holding the most weights
+    (``layer_weights``: ``{conv layer: weight count}``) moved to ``codebook:bits[1]`` one by
+    one, largest first (ties by name). A layer the base names in ``--layer-format`` is
+    overridden by name (following the flags must give the same formats)."""
+    hi, lo = bits
+    default = (base.weight_format if _cheap_codebook(base.weight_format, hi)
+               else f"codebook:{hi}")
+    own = dict(base.layer_formats)
+    formats = {k: (v if _cheap_codebook(v, hi) else default) for k, v in own.items()}
+
+    def point(fmts: dict) -> DesignPoint:
+        # layers at the default format need no flag unless the base names them
+        kept = {k: v for k, v in fmts.items() if k in own or v != default}
+        return replace(base, weight_format=default,
+                       layer_formats=tuple(sorted(kept.items())))
+
+    out = [point(formats)]
+    for name in sorted(layer_weights, key=lambda n: (-layer_weights[n], n)):
+        if _cheap_codebook(formats.get(name, default), lo):
+            continue
+        formats[name] = f"codebook:{lo}"
+        out.append(point(formats))
+    return out
+
+
+def _weight_bits_of(point: DesignPoint, layer_weights: dict) -> int:
+    """The stored weight bits of ``point`` (indices only): a lower bound of its flash
+    image."""
+    formats = dict(point.layer_formats)
+    return sum(n * _index_bits(formats.get(k, point.weight_format), point.weight_bits)
+               for k, n in layer_weights.items())
+
+
+def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_weights: dict,
+                  *, budget: int = 12) -> list[Proposal]:
+    """Designs with the weights in ``board``'s flash that keep the network: the first of
+    the base's own weight formats and the per-layer codebook mixes of
+    :func:`codebook_mixes` that fits at some input size, with the
+    largest of ``base.input_size`` and the smaller :data:`FLASH_INPUT_SIZE_STEPS` that fits
+    (bisection, a size assumed to fit when a larger one does), on the base's PE array.
+
+    Mixes whose weight indices alone exceed the largest capacity of the board's flash are
+    not evaluated; a mix is rejected by one evaluation at the smallest input size (the
+    flash image hardly depends on the input size). At most ``budget`` network
+    configurations are evaluated (each a full band-plan search, ~10-30 s for SqueezeNet).
+    Empty when the board has no flash or nothing fits.
+    """
+    if not board.flash:
+        return []
+    capacity = max(f.capacity(m) for f in board.flash for m in f.modes)
+    search = _Search(evaluate, budget)
+    sizes = [base.input_size, *_steps(FLASH_INPUT_SIZE_STEPS, base.input_size)]
+    own = replace(base, weight_store="flash")
+    mixes = [own] + [m for m in codebook_mixes(own, layer_weights) if m != own]
+    for mix in mixes:
+        if _weight_bits_of(mix, layer_weights) > capacity:
+            continue
+        log.info("flash proposals: trying %s", " ".join(mix.flags(base)) or "the design")
+        got = search._bisect([replace(mix, input_size=s) for s in sizes], board, False)
+        if got is not None:
+            point, verdict, perf = got
+            return [Proposal(_describe(point, base, False), point, board,
+                             tuple(point.flags(base)), verdict, perf)]
+        if len(search.configs) >= search.budget:
+            break
+    return []
