@@ -11,23 +11,18 @@ and lands in the codebook registers of the chunk's staging half.
 
 Lanes of no input channel hold index 0: their activations are 0 (every producer writes
 code 0 in its padding channels). Output channels that do not exist get bias 0 and the
-shift :data:`PADDING_SHIFT`, which turns any 32-bit accumulator into code 0, so they
-keep that promise although their weights are codes, not zeros.
+shift :data:`fpgagen.operators.conv.PADDING_SHIFT`, which turns any 32-bit accumulator
+into code 0, so they keep that promise although their weights are codes, not zeros.
 """
 
 from .isa import Instr, Opcode
-from ..numerics.fixed_point import SHIFT_CLAMP_RIGHT
 
-__all__ = ["is_direct", "CODE_BITS", "CODES_PER_FLASH_WORD", "codebook_flash_words",
-           "PADDING_SHIFT"]
+__all__ = ["is_direct", "CODE_BITS", "CODES_PER_FLASH_WORD", "codebook_flash_words"]
 
 #: Width of a code in the codebook registers (a weight code, sign-extended on read).
 CODE_BITS = 8
 #: Codes packed into one 32-bit flash word (code ``k`` at bits ``[8k + 7 : 8k]``).
 CODES_PER_FLASH_WORD = 4
-#: The rounding shift of an output channel a direct layer does not have: ``rshift_round``
-#: of any accumulator plus a zero bias by it is 0.
-PADDING_SHIFT = SHIFT_CLAMP_RIGHT
 
 
 def is_direct(f: Instr) -> bool:

@@ -5,7 +5,6 @@ import logging
 import numpy as np
 
 from ..errors import FpgagenError
-from ..hw.direct_codebook import PADDING_SHIFT
 from ..hw.isa import Opcode
 from ..hw.spec import ACC_BITS, BIAS_BITS, SHIFT_BITS, lane_range
 from ..ir.ops import Conv2d
@@ -18,9 +17,14 @@ from ..numerics.lanes import rshift_round, saturate_bits, wrap
 from ..numerics.primitives import conv2d_float, conv2d_int, requantize
 from .base import OperatorRules, register
 
-__all__ = ["ConvRules"]
+__all__ = ["ConvRules", "PADDING_SHIFT"]
 
 log = logging.getLogger(__name__)
+
+#: The rounding shift of an output channel a direct codebook layer does not have
+#: (:mod:`fpgagen.hw.direct_codebook`): ``rshift_round`` of any accumulator plus a zero
+#: bias by it is 0.
+PADDING_SHIFT = SHIFT_CLAMP_RIGHT
 
 
 @register
