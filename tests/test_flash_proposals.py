@@ -32,21 +32,32 @@ def _point(**kw) -> DesignPoint:
 
 
 def test_codebook_mixes_move_the_largest_layers_first():
+    """The largest layers lose bits first: the first k at 4 bits, the next (at most two)
+    at 5, every mix once, ordered by stored index bits (worked out by hand for LAYERS, in
+    thousands of bits: all at 6 bits 6,600)."""
     mixes = codebook_mixes(_point(weight_store="flash"), LAYERS)
-    assert [m.weight_format for m in mixes] == ["codebook:6"] * 5
-    assert [dict(m.layer_formats) for m in mixes] == [
-        {},
-        {"conv10": "codebook:4"},
-        {"conv10": "codebook:4", "fire3/expand3x3": "codebook:4"},
-        {"conv10": "codebook:4", "fire3/expand3x3": "codebook:4",
-         "fire2/expand3x3": "codebook:4"},
-        {"conv10": "codebook:4", "fire3/expand3x3": "codebook:4",
-         "fire2/expand3x3": "codebook:4", "conv1": "codebook:4"},
+    assert {m.weight_format for m in mixes} == {"codebook:6"}
+    c10, f3, f2, c1 = "conv10", "fire3/expand3x3", "fire2/expand3x3", "conv1"
+    expected = [  # stored bits, formats
+        (6600, {}),
+        (5900, {c10: 5}),
+        (5600, {c10: 5, f3: 5}),
+        (5200, {c10: 4}),
+        (4900, {c10: 4, f3: 5}),
+        (4810, {c10: 4, f3: 5, f2: 5}),
+        (4600, {c10: 4, f3: 4}),
+        (4510, {c10: 4, f3: 4, f2: 5}),
+        (4500, {c10: 4, f3: 4, f2: 5, c1: 5}),
+        (4420, {c10: 4, f3: 4, f2: 4}),
+        (4410, {c10: 4, f3: 4, f2: 4, c1: 5}),
+        (4400, {c10: 4, f3: 4, f2: 4, c1: 4}),
     ]
+    assert [dict(m.layer_formats) for m in mixes] == [
+        {k: f"codebook:{b}" for k, b in f.items()} for _, f in expected]
+    assert [_stored_bits(m) // 1000 for m in mixes] == [b for b, _ in expected]
     base = _point()
-    assert mixes[2].flags(base) == ["--weight-store flash", "--weight-format codebook:6",
-                                    "--layer-format conv10=codebook:4",
-                                    "--layer-format fire3/expand3x3=codebook:4"]
+    assert mixes[3].flags(base) == ["--weight-store flash", "--weight-format codebook:6",
+                                    "--layer-format conv10=codebook:4"]
 
 
 def test_codebook_mixes_keep_cheap_formats_and_override_others_by_name():
@@ -71,12 +82,11 @@ def _stored_bits(p: DesignPoint) -> int:
                for k, n in LAYERS.items())
 
 
-def test_propose_flash_takes_the_first_mix_that_fits_at_the_largest_input():
+def test_propose_flash_offers_the_most_bits_then_the_larger_inputs():
     """A made-up model: the image is the stored weight bits plus 10 bits per pixel of the
     input (the schedule), the flash 5,400,000 bits. The dense weights (8,800,000 bits) and
     the all-6-bit mix (6,600,000) exceed even the MAX 10's largest mode (6,029,312 bits):
-    they are not evaluated; the mix with conv10 at 4 bits (5,200,000) fits from 128 down,
-    so it is proposed at 128."""
+    they are not evaluated."""
     board = resolve_board("max10")
     calls = []
 
@@ -89,17 +99,28 @@ def test_propose_flash_takes_the_first_mix_that_fits_at_the_largest_input():
         return verdict, {"fps": 1000.0 / p.input_size}
 
     base = _point()
-    (prop,) = propose_flash(base, board, evaluate, LAYERS)
-    assert prop.point.input_size == 128 and prop.point.pe == base.pe
-    assert dict(prop.point.layer_formats) == {"conv10": "codebook:4"}
+    props = propose_flash(base, board, evaluate, LAYERS)
+    # the first mix that fits (5,200,000 bits: up to 141 pixels a side), then the later
+    # ones that fit larger inputs (4,900,000: 223; 4,810,000: the base's 224)
+    assert [(p.point.input_size, dict(p.point.layer_formats)) for p in props] == [
+        (128, {"conv10": "codebook:4"}),
+        (208, {"conv10": "codebook:4", "fire3/expand3x3": "codebook:5"}),
+        (224, {"conv10": "codebook:4", "fire3/expand3x3": "codebook:5",
+               "fire2/expand3x3": "codebook:5"})]
+    prop = props[0]
+    assert prop.point.pe == base.pe
     assert prop.flags == ("--weight-store flash", "--weight-format codebook:6",
                           "--layer-format conv10=codebook:4", "--input-size 128")
     assert "weights in flash" in prop.what and "smaller input" in prop.what
     assert prop.verdict.fits and prop.performance["fps"] == 1000.0 / 128
-    # only the fitting mix is evaluated (a lower bound rules out the others), by bisection
-    assert {_stored_bits(p) for p in calls} == {5200000}
+    assert "--input-size" not in " ".join(props[-1].flags)
+    # the dense weights and the all-6-bit mix exceed the flash's largest mode: not
+    # evaluated; the mixes that fit nowhere are rejected by one evaluation each
+    assert {_stored_bits(p) for p in calls} == {5900000, 5600000, 5200000, 4900000, 4810000}
+    assert sum(_stored_bits(p) == 5900000 for p in calls) == 1
+    assert sum(_stored_bits(p) == 5600000 for p in calls) == 1
     sizes = [224, *[s for s in FLASH_INPUT_SIZE_STEPS if s < 224]]
-    assert len(calls) <= 1 + len(sizes).bit_length()
+    assert sum(_stored_bits(p) == 5200000 for p in calls) <= 1 + len(sizes).bit_length()
 
 
 def test_propose_flash_is_bounded_and_empty_without_flash():

@@ -25,8 +25,11 @@ CLASS_STEPS = (100, 10)
 #: :data:`INPUT_SIZE_STEPS` (a trained network loses accuracy fast as its input shrinks).
 FLASH_INPUT_SIZE_STEPS = (208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32)
 #: Index bits of the flash proposals' codebook mixes (:func:`codebook_mixes`): every conv
-#: layer at the first, the layers holding the most weights moved to the second.
-FLASH_MIX_BITS = (6, 4)
+#: layer at the first, the layers holding the most weights moved to the last, the next
+#: ones to the middle.
+FLASH_MIX_BITS = (6, 5, 4)
+#: Most layers a mix moves to the middle index width (:func:`codebook_mixes`).
+FLASH_MIX_MIDDLE = 2
 
 
 @dataclass(frozen=True)
@@ -334,13 +337,17 @@ def _cheap_codebook(fmt: str, bits: int) -> bool:
 
 def codebook_mixes(base: DesignPoint, layer_weights: dict, bits=FLASH_MIX_BITS) \
         -> list[DesignPoint]:
-    """Per-layer codebook mixes of ``base``, least compressed first: every conv layer at
-    ``codebook:bits[0]`` (the base's own codebook format or per-layer format where it already
-    has that few index bits or fewer), then the layers holding the most weights
-    (``layer_weights``: ``{conv layer: weight count}``) moved to ``codebook:bits[1]`` one by
-    one, largest first (ties by name). A layer the base names in ``--layer-format`` is
+    """Per-layer codebook mixes of ``base``, least compressed first. With ``bits = (hi,
+    mid, lo)``: every conv layer at ``codebook:hi`` (the base's own codebook format or
+    per-layer format where it already has that few index bits or fewer); in the layers
+    ordered by the weights they hold (``layer_weights``: ``{conv layer: weight count}``,
+    most first, ties by name), the first ``k`` at ``codebook:lo`` and the next ``j``
+    (up to :data:`FLASH_MIX_MIDDLE`) at ``codebook:mid``, for every ``k`` and ``j``: the
+    layers holding most of the weights lose bits first, the small early ones, which
+    lose the most accuracy per bit, last. Ordered by their stored index bits, most first
+    (then fewer layers at ``lo``). A layer the base names in ``--layer-format`` is
     overridden by name (following the flags must give the same formats)."""
-    hi, lo = bits
+    hi, mid, lo = bits
     default = (base.weight_format if _cheap_codebook(base.weight_format, hi)
                else f"codebook:{hi}")
     own = dict(base.layer_formats)
@@ -352,13 +359,23 @@ def codebook_mixes(base: DesignPoint, layer_weights: dict, bits=FLASH_MIX_BITS) 
         return replace(base, weight_format=default,
                        layer_formats=tuple(sorted(kept.items())))
 
-    out = [point(formats)]
-    for name in sorted(layer_weights, key=lambda n: (-layer_weights[n], n)):
-        if _cheap_codebook(formats.get(name, default), lo):
-            continue
-        formats[name] = f"codebook:{lo}"
-        out.append(point(formats))
-    return out
+    def stored(fmts: dict) -> int:
+        return sum(n * _index_bits(fmts.get(k, default), base.weight_bits)
+                   for k, n in layer_weights.items())
+
+    order = [n for n in sorted(layer_weights, key=lambda n: (-layer_weights[n], n))
+             if not _cheap_codebook(formats.get(n, default), lo)]
+    found = {}
+    for k in range(len(order) + 1):
+        for j in range(FLASH_MIX_MIDDLE + 1):
+            fmts = dict(formats)
+            fmts.update({n: f"codebook:{lo}" for n in order[:k]})
+            fmts.update({n: f"codebook:{mid}" for n in order[k:k + j]
+                         if not _cheap_codebook(fmts.get(n, default), mid)})
+            p = point(fmts)
+            if p not in found:
+                found[p] = (-stored(fmts), k, j)
+    return sorted(found, key=found.get)
 
 
 def _weight_bits_of(point: DesignPoint, layer_weights: dict) -> int:
@@ -370,16 +387,20 @@ def _weight_bits_of(point: DesignPoint, layer_weights: dict) -> int:
 
 
 def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_weights: dict,
-                  *, budget: int = 12) -> list[Proposal]:
-    """Designs with the weights in ``board``'s flash that keep the network: the first of
-    the base's own weight formats and the per-layer codebook mixes of
-    :func:`codebook_mixes` that fits at some input size, with the
-    largest of ``base.input_size`` and the smaller :data:`FLASH_INPUT_SIZE_STEPS` that fits
-    (bisection, a size assumed to fit when a larger one does), on the base's PE array.
+                  *, budget: int = 16, patience: int = 3) -> list[Proposal]:
+    """Designs with the weights in ``board``'s flash that keep the network: the base's own
+    weight formats, then the per-layer codebook mixes of :func:`codebook_mixes` (most
+    stored bits first), each with the largest of ``base.input_size`` and the smaller
+    :data:`FLASH_INPUT_SIZE_STEPS` that fits (bisection, a size assumed to fit when a
+    larger one does), on the base's PE array. The first mix that fits is proposed (the
+    most weight bits), and after it every later mix that fits a larger input than all
+    before (fewer weight bits, a larger input: which loses less accuracy is the
+    network's affair, so both are offered, ranked by ``--eval`` when given); the walk
+    stops at the base's own size or after ``patience`` mixes that fit no larger input.
 
     Mixes whose weight indices alone exceed the largest capacity of the board's flash are
-    not evaluated; a mix is rejected by one evaluation at the smallest input size (the
-    flash image hardly depends on the input size). At most ``budget`` network
+    not evaluated; a mix is rejected by one evaluation at the smallest input size tried
+    (the flash image hardly depends on the input size). At most ``budget`` network
     configurations are evaluated (each a full band-plan search, ~10-30 s for SqueezeNet).
     Empty when the board has no flash or nothing fits.
     """
@@ -390,15 +411,27 @@ def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_we
     sizes = [base.input_size, *_steps(FLASH_INPUT_SIZE_STEPS, base.input_size)]
     own = replace(base, weight_store="flash")
     mixes = [own] + [m for m in codebook_mixes(own, layer_weights) if m != own]
+    found: list[Proposal] = []
+    idle = 0
     for mix in mixes:
         if _weight_bits_of(mix, layer_weights) > capacity:
             continue
+        if found:
+            best = found[-1].point.input_size
+            larger = [s for s in sizes if s > best]
+            if not larger or idle >= patience:
+                break
+        else:
+            larger = sizes
         log.info("flash proposals: trying %s", " ".join(mix.flags(base)) or "the design")
-        got = search._bisect([replace(mix, input_size=s) for s in sizes], board, False)
+        got = search._bisect([replace(mix, input_size=s) for s in larger], board, False)
         if got is not None:
             point, verdict, perf = got
-            return [Proposal(_describe(point, base, False), point, board,
-                             tuple(point.flags(base)), verdict, perf)]
+            found.append(Proposal(_describe(point, base, False), point, board,
+                                  tuple(point.flags(base)), verdict, perf))
+            idle = 0
+        elif found:
+            idle += 1
         if len(search.configs) >= search.budget:
             break
-    return []
+    return found
