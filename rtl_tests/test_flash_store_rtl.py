@@ -79,7 +79,9 @@ def _segments(program) -> list[int]:
     return ([0] if program.instructions[0].op == Opcode.CONV else []) + lengths
 
 
-@pytest.mark.parametrize("burst", [128, 3], ids=["max10", "burst3"])
+# bursts of 3 words (a burst limit far below the MAX 10's, many bursts per load): slow
+@pytest.mark.parametrize("burst", [128, pytest.param(3, marks=pytest.mark.slow)],
+                         ids=["max10", "burst3"])
 @pytest.mark.parametrize("graph", ["chunks", "runs"])
 def test_flash_store_bit_exact_and_cycle_exact_on_rtl(build_dir, graph, burst):
     spec = _spec() if graph == "chunks" else _runs_spec()
