@@ -210,6 +210,12 @@ def load_count(load: LoadFields, kind: str) -> int:
     return getattr(load, f"load_{kind}_words")
 
 
+def _lane_bits(f: Instr, dense_bits: int) -> int:
+    """Bits of a lane of the CONV chunk ``f``'s weight words: its index bits for a direct
+    codebook chunk, else ``dense_bits`` (the program's ``weight_bits``)."""
+    return f.index_bits if is_direct(f) else int(dense_bits)
+
+
 def _bias_words(program, f: Instr, start_words=None) -> np.ndarray:
     """The chunk's bias memory words ``(cols, out_groups)`` as unsigned ints: bias, shift
     and, with compressed layers, the stream start (``start_words`` replaces its word)."""
@@ -245,7 +251,7 @@ def chunk_words(program, f: Instr, half: int = 0, weight_half: int = 0) -> dict:
     tile = f.kh * f.kw * f.in_groups
     n = f.out_groups * tile
     if not f.compressed:
-        lane_bits = f.index_bits if is_direct(f) else None
+        lane_bits = _lane_bits(f, program.weight_bits)
         weights = [_weight_ints(program, c, f.weight_base, f.weight_base + n, lane_bits)
                    for c in range(cols)]
         bias = _bias_words(program, f)
@@ -350,15 +356,14 @@ def stage_weights(program, memo: dict | None = None):
     instrs = list(program.instructions)
     convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]
     # a staging weight word holds the widest lanes of any chunk
-    lane_bits = max([MIN_WEIGHT_BITS] + [instrs[i].index_bits if is_direct(instrs[i]) else wb
-                                         for i in convs])
+    lane_bits = max([MIN_WEIGHT_BITS] + [_lane_bits(instrs[i], wb) for i in convs])
     widths = {"bias": bias_bits, "codebook": FLASH_WORD_BITS, "mask": lanes,
               "weight": weight_word_bits(lanes, lane_bits)}
     # the bands of a layer load the same chunks: each chunk's words and block once
     memo = {} if memo is None else memo
 
     def words_of(f, half=0, weight_half=0):
-        run_widths = dict(widths, weight=lanes * (f.index_bits if is_direct(f) else wb))
+        run_widths = dict(widths, weight=lanes * _lane_bits(f, wb))
         key = (_chunk_key(f), half, weight_half, tuple(sorted(run_widths.items())))
         if key not in memo:
             words = chunk_words(program, f, half, weight_half)
