@@ -76,7 +76,7 @@ class FlashDesign:
     @property
     def codebook_slots(self) -> int:
         """Codes of one half of the codebook registers (0: no codebook layers)."""
-        return 4 * int(self.halves.get("codebook", 0))
+        return CODES_PER_FLASH_WORD * int(self.halves.get("codebook", 0))
 
 
 @dataclass(frozen=True)
