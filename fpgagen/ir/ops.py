@@ -71,7 +71,9 @@ class Conv2d(Op):
     """2-D convolution with bias, optionally followed by a fused ReLU.
 
     Attributes: ``out_channels``, ``kernel`` (kh, kw), ``stride`` (sh, sw), ``padding``
-    (ph, pw; zero padding on both sides), ``relu``.
+    (ph, pw; zero padding on both sides), ``relu``, ``groups`` (group convolution: input
+    and output channels split into ``groups`` equal parts, output part ``g`` reading input
+    part ``g`` only; 1 = an ordinary convolution).
     """
 
     kind: ClassVar[str] = "conv2d"
@@ -80,10 +82,16 @@ class Conv2d(Op):
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     relu: bool = False
+    groups: int = 1
 
     def __post_init__(self):
         if not isinstance(self.out_channels, int) or self.out_channels < 1:
             raise ValueError(f"out_channels must be a positive int, not {self.out_channels!r}")
+        if not isinstance(self.groups, int) or self.groups < 1:
+            raise ValueError(f"groups must be a positive int, not {self.groups!r}")
+        if self.out_channels % self.groups:
+            raise ValueError(f"out_channels {self.out_channels} is not a multiple of groups "
+                             f"{self.groups}")
         object.__setattr__(self, "kernel", _pair("kernel", self.kernel, 1))
         object.__setattr__(self, "stride", _pair("stride", self.stride, 1))
         object.__setattr__(self, "padding", _pair("padding", self.padding, 0))
@@ -91,6 +99,9 @@ class Conv2d(Op):
     def infer_shape(self, node_name, in_shapes):
         self._check_arity(node_name, in_shapes)
         c, h, w = in_shapes[0]
+        if c % self.groups:
+            raise FpgagenError(f"conv2d node {node_name!r}: its {c} input channels do not "
+                               f"split into {self.groups} groups")
         oh = conv_out_size(h, self.kernel[0], self.stride[0], self.padding[0])
         ow = conv_out_size(w, self.kernel[1], self.stride[1], self.padding[1])
         if oh < 1 or ow < 1:
@@ -99,12 +110,13 @@ class Conv2d(Op):
         return (self.out_channels, oh, ow)
 
     def weight_shape(self, in_channels: int) -> tuple[int, int, int, int]:
-        """Weight tensor shape ``(out, in, kh, kw)``."""
-        return (self.out_channels, in_channels, *self.kernel)
+        """Weight tensor shape ``(out, in / groups, kh, kw)`` (as Caffe and ONNX)."""
+        return (self.out_channels, in_channels // self.groups, *self.kernel)
 
     def macs(self, in_shapes, out_shape):
         oc, oh, ow = out_shape
-        return oc * oh * ow * in_shapes[0][0] * self.kernel[0] * self.kernel[1]
+        return (oc * oh * ow * (in_shapes[0][0] // self.groups)
+                * self.kernel[0] * self.kernel[1])
 
 
 @dataclass(frozen=True)

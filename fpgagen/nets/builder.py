@@ -24,8 +24,9 @@ class GraphBuilder:
         self.nodes.append(Node(name, op, tuple(inputs)))
         return name
 
-    def conv(self, name, x, out_channels, kernel, stride=1, padding=0, relu=True):
-        return self._add(name, Conv2d(out_channels, kernel, stride, padding, relu), [x])
+    def conv(self, name, x, out_channels, kernel, stride=1, padding=0, relu=True, groups=1):
+        return self._add(name, Conv2d(out_channels, kernel, stride, padding, relu, groups),
+                         [x])
 
     def maxpool(self, name, x, kernel=3, stride=2, padding=0, ceil_mode=True):
         return self._add(name, MaxPool(kernel, stride, padding, ceil_mode), [x])

@@ -55,8 +55,29 @@ def im2col(x: np.ndarray, kernel, stride, padding, pad_value=0) -> np.ndarray:
     return win.transpose(0, 3, 4, 1, 2).reshape(c * kh * kw, oh * ow), (oh, ow)
 
 
-def conv2d_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, padding):
-    """Exact integer convolution: int64 accumulators ``(O, OH, OW)`` of ``sum(x*w) + bias``."""
+def _grouped(conv, x, weight, bias, stride, padding, groups):
+    """``conv`` run on each of ``groups`` channel groups, outputs stacked in order."""
+    xs = np.split(x, groups, axis=0)
+    ws = np.split(weight, groups, axis=0)
+    bs = np.split(np.asarray(bias), groups, axis=0)
+    return np.concatenate([conv(xg, wg, bg, stride, padding)
+                           for xg, wg, bg in zip(xs, ws, bs)], axis=0)
+
+
+def _check_groups(x, weight, groups):
+    if x.shape[0] != weight.shape[1] * groups:
+        raise ValueError(f"input of {x.shape[0]} channels does not match weights "
+                         f"{weight.shape} in {groups} group(s)")
+
+
+def conv2d_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, padding,
+               groups: int = 1):
+    """Exact integer convolution: int64 accumulators ``(O, OH, OW)`` of ``sum(x*w) + bias``
+    (``weight`` ``(O, C / groups, kh, kw)``; group ``g`` of the outputs reads group ``g``
+    of the inputs)."""
+    _check_groups(x, weight, groups)
+    if groups > 1:
+        return _grouped(conv2d_int, x, weight, bias, stride, padding, groups)
     o, c, kh, kw = weight.shape
     if c * kh * kw > _F64_EXACT_TERMS:
         raise ValueError(f"reduction of {c * kh * kw} terms is too long for exact float64")
@@ -66,8 +87,12 @@ def conv2d_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, padd
     return acc.reshape(o, oh, ow)
 
 
-def conv2d_float(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, padding):
-    """float32 convolution ``(O, OH, OW)``."""
+def conv2d_float(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, padding,
+                 groups: int = 1):
+    """float32 convolution ``(O, OH, OW)`` (groups as :func:`conv2d_int`)."""
+    _check_groups(x, weight, groups)
+    if groups > 1:
+        return _grouped(conv2d_float, x, weight, bias, stride, padding, groups)
     o, c, kh, kw = weight.shape
     cols, (oh, ow) = im2col(x.astype(np.float32), (kh, kw), stride, padding)
     out = weight.reshape(o, -1).astype(np.float32) @ cols + bias.astype(np.float32)[:, None]

@@ -38,12 +38,14 @@ class ConvRules(OperatorRules):
     def run_float(self, node, ins, params):
         op = node.op
         p = params[node.name]
-        y = conv2d_float(ins[0], p["weight"], p["bias"], op.stride, op.padding)
+        y = conv2d_float(ins[0], p["weight"], p["bias"], op.stride, op.padding,
+                         op.groups)
         return np.maximum(y, 0) if op.relu else y
 
     def run_int(self, node, ins, lq, out_type):
         op = node.op
-        acc = conv2d_int(ins[0], lq.weight, lq.bias, op.stride, op.padding)
+        acc = conv2d_int(ins[0], lq.weight, lq.bias, op.stride, op.padding,
+                         op.groups)
         return requantize(acc, lq.shift[:, None, None], out_type, relu=op.relu)
 
     def nonnegative(self, node, inputs_nonnegative):
@@ -97,6 +99,9 @@ class ConvRules(OperatorRules):
         """Weights laid out per PE column (``docs/hardware.md``, *Weight layout*), bias and
         shift per output channel; the first convolution of an im2col program as 1x1."""
         op: Conv2d = node.op
+        if op.groups != 1:
+            raise FpgagenError(f"cannot map conv2d node {node.name!r}: group convolution "
+                               f"({op.groups} groups) has no lowering yet")
         q = ctx.graph.quant.layers.get(node.name)
         if not isinstance(q, ConvQuant):
             raise FpgagenError(f"conv2d node {node.name!r} has no integer parameters")

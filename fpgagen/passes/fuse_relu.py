@@ -1,5 +1,7 @@
 """Fold a ReLU into the convolution that feeds it."""
 
+import dataclasses
+
 from ..ir import Conv2d, Graph, Node, Relu
 
 __all__ = ["FuseRelu"]
@@ -22,8 +24,7 @@ class FuseRelu:
             if (producer is None or not isinstance(producer.op, Conv2d) or producer.op.relu
                     or len(readers) != 1 or src in outputs):
                 continue
-            fused = Node(relu.name, Conv2d(producer.op.out_channels, producer.op.kernel,
-                                           producer.op.stride, producer.op.padding, relu=True),
+            fused = Node(relu.name, dataclasses.replace(producer.op, relu=True),
                          producer.inputs)
             nodes = [fused if n is producer else n for n in nodes if n is not relu]
             if producer.name in params:
