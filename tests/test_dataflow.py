@@ -115,3 +115,26 @@ def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         layer_dataflow("c", Conv2d(8, 1), (8, 4, 4), (8, 4, 4), args["rows"], args["cols"],
                        args["dataflow"], setup=args["setup"])
+
+
+def test_ws_without_setup_is_fpgagen_conv_cycles():
+    # fpgagen's array reduces pe_rows input channels into pe_cols output channels per cycle
+    # with a new weight word every cycle (docs/hardware.md, *The loop nest*): per CONV
+    # instruction exactly the WS count without setup, plus the fixed overhead
+    from fpgagen.frontend import generate_weights
+    from fpgagen.hw import PIPELINE_OVERHEAD, HwParams
+    from fpgagen.passes import quantize
+    from fpgagen.schedule import lower
+
+    nodes = [Node("a", Conv2d(16, 3, padding=1, relu=True), ["data"]),
+             Node("b", Conv2d(24, 1, relu=True), ["a"]),
+             Node("c", Conv2d(20, 3, stride=2, padding=1, relu=True), ["b"]),
+             Node("gap", GlobalAvgPool(), ["c"])]
+    graph = quantize(generate_weights(Graph("x", (3, 12, 12), nodes, ["gap"])))
+    program = lower(graph, HwParams(pe_rows=8, pe_cols=8))
+    fpgagen = {info.name: info.cycles_predicted for info in program.layers}
+    ws = {l.name: l.cycles for l in dataflow_cycles(graph, 8, 8, "ws", setup=0)}
+    # b: 2 x 3 blocks of 12x12 pixels; c: 9 taps x 3 x 3 blocks of 6x6 pixels
+    assert ws["b"] == 2 * 3 * 144 and ws["c"] == 9 * 3 * 3 * 36
+    for name in ("b", "c"):
+        assert fpgagen[name] == ws[name] + PIPELINE_OVERHEAD
