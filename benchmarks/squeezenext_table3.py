@@ -217,12 +217,13 @@ def main(argv=None) -> int:
     for pe in args.pe:
         _print_table(rows, results, pe, pe if args.setup is None else args.setup)
     fig6 = args.fig6
-    if fig6 is None:
-        fig6 = [_reference(rows, results, pe) for pe in args.pe][:1]
-    for row in _select([n for n in fig6 if n]) if fig6 else []:
+    if fig6 is None:  # the reference of the first array size, if anything was measured
+        fig6 = [n for n in [_reference(rows, results, args.pe[0])] if n]
+    for row in _select(fig6) if fig6 else []:
         res = results.get(row.label)
         if res is None or "pe" not in res:
-            print(f"\nFig. 6: {row.label} not measured ({res['status'] if res else 'not in --nets'})")
+            why = res["status"] if res else "not in --nets"
+            print(f"\nFig. 6: {row.label} not measured ({why})")
             continue
         for pe in args.pe:
             _print_fig6(row, res, pe)

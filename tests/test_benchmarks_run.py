@@ -94,3 +94,17 @@ def test_squeezenext_table3(table3, tmp_path, capsys):
 def test_squeezenext_table3_bad_net(table3):
     with pytest.raises(SystemExit, match="unknown network 'alexnet'"):
         table3.main(["--nets", "alexnet"])
+
+
+def test_squeezenext_table3_unlowerable(table3, monkeypatch, capsys):
+    # a network the catalog has but fpgagen cannot lower keeps its dataflow-model columns
+    def refuse(graph, hw):
+        raise table3.FpgagenError("no lowering for this")
+
+    monkeypatch.setattr(table3, "lower", refuse)
+    assert table3.main(["--nets", "squeezenet1_1", "--input-size", "64", "--pe", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "relative time (1.00 = nothing measured)" in text
+    assert "(fpgagen cannot lower it yet: no lowering for this)" in text
+    assert "SqueezeNet v1.1    21.6 |            -     -      - |" in text
+    assert "Fig. 6" not in text
