@@ -189,6 +189,25 @@ def _print_fig6(row, res, pe):
     other = sum(l["cycles"] for l in fp.values() if not l["macs"])
     if fp:
         print(f"  {'(other instructions)':<28} {'':>11} {other:11,d}")
+    print("  per stage (layers grouped by the first part of their name):")
+    for stage, macs, utils in _stages(ws, fp, os_, pe):
+        cells = [f"{100 * u:{w - 1}.1f}%" if u is not None else f"{'-':>{w}}"
+                 for u, w in zip(utils, (7, 6, 6))]
+        print(f"  {stage:<28} {macs:11,d} {'':>11} " + " ".join(cells))
+
+
+def _stages(ws, fp, os_, pe):
+    """``(stage, MACs, (fpgagen, WS, OS utilization))`` per stage of the convolutions in
+    ``ws`` (a stage: the layer names up to their first ``/``), in order."""
+    stages = {}
+    for name, lay in ws.items():
+        acc = stages.setdefault(name.split("/")[0], [0, 0, 0, 0])
+        acc[0] += lay["macs"]
+        acc[1] += fp[name]["cycles"] if name in fp else 0
+        acc[2] += lay["cycles"]
+        acc[3] += os_[name]["cycles"]
+    return [(stage, macs, tuple(macs / (c * pe * pe) if c else None for c in cyc))
+            for stage, (macs, *cyc) in stages.items()]
 
 
 def main(argv=None) -> int:

@@ -73,6 +73,10 @@ def test_squeezenext_table3(table3, tmp_path, capsys):
     assert "16x16 PE array" in text
     assert "MobileNet        not supported: needs depthwise convolution" in text
     assert "Fig. 6: MAC utilization per layer, SqueezeNet v1.1 on 16x16" in text
+    assert "per stage (layers grouped by the first part of their name):" in text
+    # fire2's three convolutions on 64x64 input: 16x15x15 squeeze, 2 x 64x15x15 expand
+    assert f"\n  {'fire2':<28} {64 * 16 * 225 + 64 * 16 * 225 + 64 * 16 * 9 * 225:11,d} " \
+        in text
     res = json.loads(out_json.read_text())["nets"]["SqueezeNet v1.1"]
     assert res["status"] == "ok"
     for pe in ("8", "16"):
