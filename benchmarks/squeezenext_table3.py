@@ -248,7 +248,11 @@ def main(argv=None) -> int:
             _print_fig6(row, res, pe)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"input_size": args.input_size, "nets": results}, f, indent=1)
+            for row in rows:
+                results[row.label]["paper"] = dict(zip(map(str, PAPER_PE), row.paper))
+            refs = {str(pe): _reference(rows, results, pe) for pe in args.pe}
+            json.dump({"input_size": args.input_size, "reference": refs, "nets": results}, f,
+                      indent=1)
     return 0
 
 

@@ -77,7 +77,10 @@ def test_squeezenext_table3(table3, tmp_path, capsys):
     # fire2's three convolutions on 64x64 input: 16x15x15 squeeze, 2 x 64x15x15 expand
     assert f"\n  {'fire2':<28} {64 * 16 * 225 + 64 * 16 * 225 + 64 * 16 * 9 * 225:11,d} " \
         in text
-    res = json.loads(out_json.read_text())["nets"]["SqueezeNet v1.1"]
+    data = json.loads(out_json.read_text())
+    assert data["reference"] == {"8": "SqueezeNet v1.1", "16": "SqueezeNet v1.1"}
+    assert data["nets"]["MobileNet"]["paper"] == {"8": 2.94, "16": 2.60}
+    res = data["nets"]["SqueezeNet v1.1"]
     assert res["status"] == "ok"
     for pe in ("8", "16"):
         entry = res["pe"][pe]
