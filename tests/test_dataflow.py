@@ -138,3 +138,17 @@ def test_ws_without_setup_is_fpgagen_conv_cycles():
     assert ws["b"] == 2 * 3 * 144 and ws["c"] == 9 * 3 * 3 * 36
     for name in ("b", "c"):
         assert fpgagen[name] == ws[name] + PIPELINE_OVERHEAD
+
+
+def test_graph_without_convolutions_still_checks_the_array():
+    graph = Graph("p", (8, 4, 4), [Node("gap", GlobalAvgPool(), ["data"])], ["gap"])
+    assert dataflow_cycles(graph, 8, 8, "os") == []
+    with pytest.raises(ValueError, match="rows must be a positive integer, not -8"):
+        dataflow_cycles(graph, -8, 8)
+    with pytest.raises(ValueError, match="dataflow must be 'ws' or 'os', not 'RS'"):
+        dataflow_cycles(graph, 8, 8, "RS")
+
+
+def test_dataflow_names_in_any_case():
+    assert _one(Conv2d(8, 1), (8, 5, 5), dataflow="OS") == _one(Conv2d(8, 1), (8, 5, 5),
+                                                                  dataflow=Dataflow.OS)

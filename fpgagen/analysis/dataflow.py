@@ -81,7 +81,7 @@ def _dataflow(value) -> Dataflow:
     if isinstance(value, Dataflow):
         return value
     try:
-        return Dataflow(value)
+        return Dataflow(value.lower() if isinstance(value, str) else value)
     except ValueError:
         raise ValueError(f"dataflow must be 'ws' or 'os', not {value!r}") from None
 
@@ -100,7 +100,7 @@ def layer_dataflow(name: str, conv: Conv2d, in_shape, out_shape, rows: int, cols
     rows, cols : int
         The PE array (``Pr x Pc``).
     dataflow : Dataflow or str
-        ``"ws"`` or ``"os"``.
+        ``"ws"`` or ``"os"`` (any case).
     setup : int or None
         Cycles added to every pass. ``None``: ``rows`` (WS: the block's weights enter
         the array one row per cycle; OS: the finished tile leaves it one row per cycle).
@@ -161,6 +161,7 @@ def dataflow_cycles(graph: Graph, rows: int, cols: int, dataflow="ws", *,
         One per :class:`Conv2d` node; layers without MACs are not modelled. No stalls: the
         global buffer and DRAM are assumed never to keep the array waiting.
     """
+    _check_size("rows", rows), _check_size("cols", cols), _dataflow(dataflow)
     shapes = graph.shapes()
     return [layer_dataflow(n.name, n.op, graph.in_shapes(n)[0], shapes[n.name], rows, cols,
                            dataflow, setup=setup)
