@@ -134,3 +134,30 @@ def test_engine_model_group_zoo_compressed_chunked_flash(hw, density):
         program = _check(graph, h, steps=2)
         if hw.pe_rows == 8:  # on 16x16 the least budget may fit every instruction whole
             assert len(program.instructions) > len(lower(graph, hw, steps=2).instructions)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, groups", [
+    ((3, 1), (1, 1), (1, 0), 1),
+    ((1, 3), (2, 2), (0, 1), 1),
+    ((5, 5), (2, 2), (2, 2), 1),
+    ((3, 3), (2, 1), (1, 0), 1),
+    ((3, 1), (2, 2), (1, 0), 3),  # grouped first layer: block-diagonal in the im2col words
+])
+@pytest.mark.parametrize("hw", HW.values(), ids=HW.keys())
+def test_engine_model_im2col_first_layer(hw, kernel, stride, padding, groups):
+    from fpgagen.nets.builder import GraphBuilder
+    b = GraphBuilder("first", (3, 11, 10))
+    first = b.conv("first", "data", 6, kernel, stride, padding, groups=groups)
+    nxt = b.conv("next", first, 8, (1, 3), 1, (0, 1))
+    graph = quantize(generate_weights(b.build([b.global_avgpool("gap", nxt)])))
+    img = np.random.default_rng(1).integers(0, 256, (11, 10, 3), dtype=np.uint8)
+    golden = run_int(graph, img, keep_all=True)
+    for steps in (1, 2):
+        program = lower(graph, hw, steps=steps, reuse_memory=False)
+        assert program.im2col is not None and program.im2col.conv == "first"
+        result = run_program(program, pack_input(program, graph, img), capture=True)
+        if steps == 1:
+            for name in ("first", "next"):
+                np.testing.assert_array_equal(result.tensors[name], golden[name], err_msg=name)
+        np.testing.assert_array_equal(result.scores, golden["gap"].ravel())
+        assert result.cycles == [l.cycles_predicted for l in program.layers]

@@ -98,7 +98,10 @@ class ConvRules(OperatorRules):
 
     def lower(self, ctx, node):
         """Weights laid out per PE column (``docs/hardware.md``, *Weight layout*), bias and
-        shift per output channel; the first convolution of an im2col program as 1x1."""
+        shift per output channel; the first convolution of an im2col program as 1x1. A
+        group convolution per group (its split recorded in ``ctx.group_splits``: the
+        fields are those of one group's input groups) or block-diagonal
+        (:mod:`fpgagen.operators.conv_groups`)."""
         op: Conv2d = node.op
         q = ctx.graph.quant.layers.get(node.name)
         if not isinstance(q, ConvQuant):

@@ -2,8 +2,9 @@
 accelerator of ``docs/hardware.md``.
 
 Every conv, max pool, add and global average pool node becomes one instruction per row
-band (the conv before the GAP, when banded, one per channel chunk; every conv, with a
-weight budget, one per chunk of output groups that fits it); a concat costs nothing (its
+band (the conv before the GAP, when banded, one per channel chunk; a group conv whose
+groups own their lane groups, one per conv group; every conv, with a weight budget, one
+per chunk of output groups that fits it); a concat costs nothing (its
 inputs write side by side into its buffer). The steps:
 
 1. check that every node maps (ReLUs fused, GAP last, concat inputs written directly);
