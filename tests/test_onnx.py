@@ -194,11 +194,12 @@ def test_asymmetric_pads(tmp_path):
         load_onnx(_save(tmp_path, nodes, inits))
 
 
-def test_grouped_conv(tmp_path):
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="dw", group=2)]
+def test_grouped_conv_that_does_not_divide_the_channels(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="dw", group=3)]
     inputs = [_tensor("x", [1, 4, 8, 8])]
-    path = _save(tmp_path, nodes, [_init("w", np.ones((4, 2, 3, 3)))], inputs=inputs)
-    with pytest.raises(FpgagenError, match=r"Conv node 'dw': group=2 .*not supported"):
+    path = _save(tmp_path, nodes, [_init("w", np.ones((6, 1, 3, 3)))], inputs=inputs)
+    with pytest.raises(FpgagenError, match=r"Conv node 'dw': group=3 does not divide its "
+                                           r"4 input and 6 output channels"):
         load_onnx(path)
 
 
@@ -329,3 +330,51 @@ def test_file_that_is_not_onnx(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FpgagenError, match=r"ONNX file not found: .*nothing\.onnx"):
         load_onnx(tmp_path / "nothing.onnx")
+
+
+# --- group convolution and 3x1 / 1x3 kernels ---------------------------------------------
+def test_grouped_nonsquare_conv_matches_onnx_reference(tmp_path):
+    """A grouped 3x1 (pads ``[1, 0, 1, 0]``) then a 1x3 of stride 2 (pads ``[0, 1, 0,
+    1]``): fpgagen's float model of the import equals onnx's reference evaluator."""
+    w1, b1 = RNG.standard_normal((6, 2, 3, 1)), RNG.standard_normal(6)
+    w2 = RNG.standard_normal((4, 3, 1, 3))
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["a"], name="g3x1", group=2,
+                              kernel_shape=[3, 1], pads=[1, 0, 1, 0]),
+             helper.make_node("Relu", ["a"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w2"], ["y"], name="g1x3", group=2,
+                              kernel_shape=[1, 3], strides=[2, 2], pads=[0, 1, 0, 1])]
+    path = _save(tmp_path, nodes, [_init("w1", w1), _init("b1", b1), _init("w2", w2)],
+                 inputs=[_tensor("x", [1, 4, 8, 8])])
+    graph = load_onnx(path)
+    ops = {n.name: n.op for n in graph.nodes}
+    assert ops["relu"] == Conv2d(6, (3, 1), 1, (1, 0), True, 2)
+    assert ops["g1x3"] == Conv2d(4, (1, 3), 2, (0, 1), False, 2)
+    x = RNG.standard_normal((4, 8, 8)).astype(np.float32)
+    (ref,) = ReferenceEvaluator(str(path)).run(None, {"x": x[None]})
+    np.testing.assert_allclose(run_float(graph, x)["g1x3"], ref[0], rtol=1e-5, atol=1e-5)
+
+
+def test_group_zoo_round_trip_and_reference(tmp_path):
+    from fpgagen.testing.group_graphs import group_zoo
+    graph = generate_weights(group_zoo(12), seed=5)
+    path = tmp_path / "group_zoo.onnx"
+    export_onnx(graph, path)
+    back = load_onnx(path, mean=graph.mean)
+    # the import keeps what the output reads: the 5x5/2 first conv, the grouped 1x1
+    ours = {n.name: n for n in graph.nodes}
+    assert [n.name for n in back.nodes] == ["conv5x5s2", "stem16", "wide32", "g2_1x1_c32",
+                                            "end", "gap"]
+    assert all(n == ours[n.name] for n in back.nodes)
+    x = RNG.standard_normal(graph.input_shape).astype(np.float32)
+    (ref,) = ReferenceEvaluator(str(path)).run(None, {"data": x[None]})
+    want = run_float(graph, x)[graph.outputs[0]]
+    np.testing.assert_allclose(ref[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_pads_differing_top_and_bottom_of_a_3x1(tmp_path):
+    w = RNG.standard_normal((4, 3, 3, 1))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="c3x1", kernel_shape=[3, 1],
+                              pads=[1, 0, 0, 0])]
+    with pytest.raises(FpgagenError, match=r"Conv node 'c3x1': asymmetric pads "
+                                           r"\[1, 0, 0, 0\]"):
+        load_onnx(_save(tmp_path, nodes, [_init("w", w)]))

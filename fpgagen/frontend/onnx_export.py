@@ -106,7 +106,7 @@ def _export_node(graph, node, used, inits) -> list:
         ph, pw = op.padding
         conv = helper.make_node("Conv", [ins[0], w_name, b_name], [conv_out], name=conv_out,
                                 kernel_shape=list(op.kernel), strides=list(op.stride),
-                                pads=[ph, pw, ph, pw])
+                                pads=[ph, pw, ph, pw], group=op.groups)
         if not op.relu:
             return [conv]
         return [conv, helper.make_node("Relu", [conv_out], [name], name=name)]

@@ -42,7 +42,8 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     The model must have one batch-1 NCHW float input of static channel, height and width
     (the batch dimension may be 1 or symbolic) and one output. Supported operators:
 
-    - ``Conv`` (2-D, ``group=1``, ``dilations=1``, symmetric ``pads``, ``auto_pad`` NOTSET or
+    - ``Conv`` (2-D, any ``group`` that divides its channels, ``dilations=1``, symmetric
+      ``pads`` (each axis may differ: ``[1, 0, 1, 0]`` for a 3x1), ``auto_pad`` NOTSET or
       VALID; weight and optional bias from initializers or ``Constant`` nodes),
     - ``Relu`` (fused into the preceding conv when it is the conv's only reader),
     - ``MaxPool`` (symmetric ``pads``, ``ceil_mode`` kept: ``ceil_mode=0`` is the IR's floor
@@ -344,19 +345,20 @@ class _Importer:
         x = self._data(node, label, node.input[0])
         weight = self._const(node, label, node.input[1], "weight")
         bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        if attrs.get("group", 1) != 1:
-            raise FpgagenError(f"Conv node '{label}': group={attrs['group']} (grouped or "
-                               "depthwise convolution) is not supported")
         _check_dilations(node, label, attrs)
         in_c = self.shapes[x][0]
         if weight.ndim != 4:
             raise FpgagenError(f"Conv node '{label}': weight {node.input[1]!r} has shape "
                                f"{weight.shape}; only 2-D convolution (4-D weight) is supported")
         out_c, w_in, kh, kw = weight.shape
-        if w_in != in_c:
+        groups = attrs.get("group", 1)
+        if not isinstance(groups, int) or groups < 1 or in_c % groups or out_c % groups:
+            raise FpgagenError(f"Conv node '{label}': group={groups!r} does not divide its "
+                               f"{in_c} input and {out_c} output channels")
+        if w_in * groups != in_c:
             raise FpgagenError(f"Conv node '{label}': weight {node.input[1]!r} has shape "
-                               f"{weight.shape}, expected ({out_c}, {in_c}, {kh}, {kw}) for an "
-                               f"input of {in_c} channels")
+                               f"{weight.shape}, expected ({out_c}, {in_c // groups}, {kh}, "
+                               f"{kw}) for an input of {in_c} channels in {groups} group(s)")
         kernel = tuple(attrs.get("kernel_shape", (kh, kw)))
         if kernel != (kh, kw):
             raise FpgagenError(f"Conv node '{label}': kernel_shape {list(kernel)} does not match "
@@ -372,7 +374,7 @@ class _Importer:
                                    f"{bias.shape}, expected ({out_c},)")
         self.params[ir_name] = {"weight": self._float(node.input[1], weight, label),
                                 "bias": self._float(bias_name, bias, label)}
-        return _make(label, node, Conv2d, out_c, kernel, strides, pads), (x,)
+        return _make(label, node, Conv2d, out_c, kernel, strides, pads, False, groups), (x,)
 
     def _float(self, tensor, arr, label) -> np.ndarray:
         return check_param_values(arr, f"tensor {tensor!r} of Conv node '{label}'")

@@ -16,6 +16,7 @@ from ..numerics.fixed_point import (SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, accumul
 from ..numerics.lanes import rshift_round, saturate_bits, wrap
 from ..numerics.primitives import conv2d_float, conv2d_int, requantize
 from .base import OperatorRules, register
+from .conv_groups import block_diagonal, group_split, grouped_word_layout
 
 __all__ = ["ConvRules", "PADDING_SHIFT"]
 
@@ -97,11 +98,11 @@ class ConvRules(OperatorRules):
 
     def lower(self, ctx, node):
         """Weights laid out per PE column (``docs/hardware.md``, *Weight layout*), bias and
-        shift per output channel; the first convolution of an im2col program as 1x1."""
+        shift per output channel; the first convolution of an im2col program as 1x1. A
+        group convolution per group (its split recorded in ``ctx.group_splits``: the
+        fields are those of one group's input groups) or block-diagonal
+        (:mod:`fpgagen.operators.conv_groups`)."""
         op: Conv2d = node.op
-        if op.groups != 1:
-            raise FpgagenError(f"cannot map conv2d node {node.name!r}: group convolution "
-                               f"({op.groups} groups) has no lowering yet")
         q = ctx.graph.quant.layers.get(node.name)
         if not isinstance(q, ConvQuant):
             raise FpgagenError(f"conv2d node {node.name!r} has no integer parameters")
@@ -110,25 +111,33 @@ class ConvRules(OperatorRules):
         in_lay, out_lay = ctx.layouts[src], ctx.layouts[node.name]
         weight = np.asarray(q.weight)
         kernel, stride, padding = op.kernel, op.stride, op.padding
-        if ctx.im2col is not None and ctx.im2col.conv == node.name:
-            # Input channel (ky * kw + kx) * C + c of the packed input.
-            kernel, stride, padding = (1, 1), (1, 1), (0, 0)
         lanes, cols = ctx.lanes, ctx.banks.hw.pe_cols
         og, ig = out_lay.groups, in_lay.groups
+        im2col = ctx.im2col is not None and ctx.im2col.conv == node.name
+        groups = op.groups
+        if im2col:
+            # Input channel (ky * kw + kx) * C + c of the packed input.
+            kernel, stride, padding = (1, 1), (1, 1), (0, 0)
+        split = (None if im2col else
+                 group_split(groups, in_lay.positions, ig, out_lay.positions, og, lanes, cols))
+        if split is not None:
+            ctx.group_splits[node.name] = split
+            ig = split.in_groups
         kh, kw = kernel
-        out_pos = np.asarray(out_lay.positions)
-        in_pos = np.asarray(in_lay.positions)
 
         def word_layout(values, fill):
-            """``(O, I, kh, kw)`` values as the banks' words ``(cols, og * taps * ig,
-            lanes)``; lanes of no channel hold ``fill``."""
-            if ctx.im2col is not None and ctx.im2col.conv == node.name:
+            """``(O, C / groups, kh, kw)`` values as the banks' words ``(cols, og * taps *
+            ig, lanes)``; lanes of no channel (and, block-diagonal, weights between
+            channels of different groups) hold ``fill``."""
+            g = groups
+            if im2col:
+                values = block_diagonal(values, g, fill) if g > 1 else values
                 values = values.transpose(0, 2, 3, 1).reshape(values.shape[0], -1, 1, 1)
-            lay = np.full((og * cols, ig * lanes, kh, kw), fill, dtype=np.int64)
-            lay[out_pos[:, None], in_pos[None, :]] = values
-            words = lay.reshape(og, cols, ig, lanes, kh, kw).transpose(1, 0, 4, 5, 2, 3)
-            return words.reshape(cols, og * kh * kw * ig, lanes)
+                g = 1
+            return grouped_word_layout(values, g, in_lay.positions, in_lay.groups,
+                                       out_lay.positions, og, lanes, cols, split, fill)
 
+        out_pos = np.asarray(out_lay.positions)
         bias = np.zeros(og * cols, dtype=np.int64)
         shift = np.zeros(og * cols, dtype=np.int64)
         bias[out_pos] = np.asarray(q.bias, dtype=np.int64)
@@ -143,7 +152,8 @@ class ConvRules(OperatorRules):
         bias_cols = bias.reshape(og, cols).T.copy()
         shift_cols = shift.reshape(og, cols).T.copy()
         compressed = {}
-        direct = (q.compressed and ctx.banks.hw.in_flash
+        # block-diagonal, the weights between groups are not stored: masks, not direct
+        direct = (q.compressed and ctx.banks.hw.in_flash and (groups == 1 or split is not None)
                   and bool((np.asarray(q.index) >= 0).all()))
         if direct:
             # a direct codebook layer (weights in flash, every weight stored): index

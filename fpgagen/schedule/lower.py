@@ -2,8 +2,9 @@
 accelerator of ``docs/hardware.md``.
 
 Every conv, max pool, add and global average pool node becomes one instruction per row
-band (the conv before the GAP, when banded, one per channel chunk; every conv, with a
-weight budget, one per chunk of output groups that fits it); a concat costs nothing (its
+band (the conv before the GAP, when banded, one per channel chunk; a group conv whose
+groups own their lane groups, one per conv group; every conv, with a weight budget, one
+per chunk of output groups that fits it); a concat costs nothing (its
 inputs write side by side into its buffer). The steps:
 
 1. check that every node maps (ReLUs fused, GAP last, concat inputs written directly);
@@ -31,6 +32,7 @@ from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
 from .program import CompressedWeights, Im2col, LayerInfo, Program, TensorPlacement
 from .stages import Network, Run, cut_positions, expand, fusions, network_stages
+from .conv_groups import split_conv_groups
 from .flash_store import stage_weights
 from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
 
@@ -188,11 +190,20 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
             what = node.op.kind if node is not None else "input"
             raise FpgagenError(f"cannot map {what} node {stage.name!r}: {e}") from None
         run_macs = _band_macs(macs.get(stage.name, 0), run, stage, net, layouts, lanes)
-        parts = [(instr, run_macs)]
+        first = run.chunk[0] if run.chunk is not None else 0
+        parts = [(instr, run_macs, first)]
+        if stage.name in ctx.group_splits:  # a group conv lowered per group
+            split = ctx.group_splits[stage.name]
+            parts = [(p, m, first + p.out_group_offset - instr.out_group_offset)
+                     for p, m in split_conv_groups(instr, run_macs, split, first,
+                                                   layouts[stage.name].positions,
+                                                   hw.pe_cols)]
         if chunker is not None and instr.op == Opcode.CONV:
-            first = run.chunk[0] if run.chunk is not None else 0
-            parts = chunker.split(instr, run_macs, stage.name, first, layouts[stage.name],
-                                  lanes)
+            parts = [(c, cm) for p, m, f0 in parts
+                     for c, cm in chunker.split(p, m, stage.name, f0, layouts[stage.name],
+                                                lanes)]
+        else:
+            parts = [(p, m) for p, m, _ in parts]
         for j, (part, part_macs) in enumerate(parts):
             instructions.append(part)
             infos.append(LayerInfo(
@@ -665,6 +676,9 @@ class LowerContext:
     places: dict
     im2col: Im2col | None
     banks: _Banks
+    #: conv node -> its per-group lowering (:mod:`fpgagen.operators.conv_groups`), set by
+    #: the conv's lowering rule; lowering splits its instructions per group
+    group_splits: dict = dataclasses.field(default_factory=dict)
 
     def out_type_fields(self, node: Node) -> dict:
         """``out_signed`` and ``out_bits`` of ``node``'s output type; a type whose codes the
