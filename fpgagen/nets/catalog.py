@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..errors import FpgagenError
 from ..ir import Graph
 from .squeezenet import SqueezeNetConfig, build_squeezenet
+from .squeezenext import SqueezeNextConfig, build_squeezenext
 from .zynqnet import build_zynqnet
 
 __all__ = ["NetOptions", "NET_NAMES", "ALIASES", "build_net", "canonical_name", "MAX_WIDTH",
@@ -49,12 +50,19 @@ _SQUEEZENETS = {
     "squeezenet1_0-complex-bypass": dict(version="1.0", bypass="complex"),
 }
 
+_SQUEEZENEXTS = {
+    "squeezenext-23": dict(variant=1),
+    **{f"squeezenext-23v{v}": dict(variant=v) for v in (2, 3, 4, 5)},
+    "squeezenext-23-g": dict(variant=1, groups=2),
+}
+
 #: Canonical names of the built-in networks.
-NET_NAMES = (*_SQUEEZENETS, "zynqnet")
+NET_NAMES = (*_SQUEEZENETS, "zynqnet", *_SQUEEZENEXTS)
 
 #: Other names accepted for them.
 ALIASES = {"squeezenet": "squeezenet1_1", "squeezenet1.0": "squeezenet1_0",
-           "squeezenet1.1": "squeezenet1_1"}
+           "squeezenet1.1": "squeezenet1_1", "squeezenext": "squeezenext-23",
+           "squeezenext-23v1": "squeezenext-23"}
 
 
 def canonical_name(name: str) -> str:
@@ -62,7 +70,8 @@ def canonical_name(name: str) -> str:
     name = ALIASES.get(name, name)
     if name not in NET_NAMES:
         raise FpgagenError(f"unknown network {name!r}; choose one of: "
-                           f"{', '.join(NET_NAMES)} (alias: squeezenet = squeezenet1_1)")
+                           f"{', '.join(NET_NAMES)} (aliases: squeezenet = squeezenet1_1, "
+                           f"squeezenext = squeezenext-23)")
     return name
 
 
@@ -100,6 +109,10 @@ def _build(name: str, options: NetOptions) -> Graph:
         return build_zynqnet(input_size=options.input_size or 256,
                              num_classes=options.num_classes or 1024,
                              width=options.width, name=name)
+    if name in _SQUEEZENEXTS:
+        cfg = SqueezeNextConfig(**_SQUEEZENEXTS[name], input_size=options.input_size or 227,
+                                num_classes=options.num_classes or 1000, width=options.width)
+        return build_squeezenext(cfg, name=name)
     cfg = SqueezeNetConfig(**_SQUEEZENETS[name], input_size=options.input_size or 227,
                            num_classes=options.num_classes or 1000, width=options.width)
     return build_squeezenet(cfg, name=name)
