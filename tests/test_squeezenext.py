@@ -124,3 +124,25 @@ def test_names_and_options():
         (64, 2, 2)
     with pytest.raises(FpgagenError, match="input size 8 is too small for squeezenext-23"):
         build_net("squeezenext-23", NetOptions(input_size=8))
+
+
+def test_info_prints_both_counts(capsys):
+    from fpgagen.cli import main
+
+    assert main(["info", "--net", "squeezenext-23v5"]) == 0
+    out = capsys.readouterr().out
+    assert "stage3/block14/conv1x3" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("with BatchNorm unfolded") and "MACs per image" in last
+
+
+def test_info_reads_a_prototxt(shared_models, capsys):
+    from fpgagen.cli import main
+
+    path = shared_models / "squeezenext" / "1.0-SqNxt-23.prototxt"
+    assert main(["info", "--prototxt", str(path), "--json"]) == 0
+    import json
+    report = json.loads(capsys.readouterr().out)
+    graph = build_net("squeezenext-23")
+    assert report["params"] == graph.param_count() and report["macs"] == graph.macs()
+    assert report["input_shape"] == [3, 227, 227]
