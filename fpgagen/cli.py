@@ -24,8 +24,8 @@ from .cli_simulate import add_parser as add_simulate_parser
 from .cli_synth import add_parser as add_synth_parser
 from .errors import FpgagenError
 from .flow import load_images, step_import, step_quantize
-from .frontend.generated import BATCHNORM_NETS
 from .nets import ALIASES, NET_NAMES, build_net
+from .nets.catalog import BATCHNORM_NETS
 from .nets.squeezenext import unfolded_counts
 
 __all__ = ["main"]

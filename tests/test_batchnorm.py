@@ -145,7 +145,7 @@ def test_generated_squeezenext_weights_keep_activations_sane(net):
 def test_generated_squeezenext_runs_in_the_int_golden_model():
     # Add -> Relu stays two nodes until the Add with fused ReLU exists: the golden model
     # runs the separate Relu. The int8 model follows the float one (correlation of the
-    # logits measured 0.70-0.81 at 64x64, 0.96-0.97 at 227x227: quantization noise grows
+    # logits measured 0.63-0.81 at 64x64, 0.957-0.975 at 227x227: quantization noise grows
     # through 21 residual blocks) and saturates few values of any tensor.
     graph = generate_weights(build_net("squeezenext-23v5", NetOptions(input_size=64)))
     q = quantize(graph)
@@ -155,5 +155,7 @@ def test_generated_squeezenext_runs_in_the_int_golden_model():
         got = scores(q, env["fc"]).ravel()
         assert np.isfinite(got).all() and np.corrcoef(ref, got)[0, 1] > 0.6
         for name, codes in env.items():
-            if name not in ("data", "fc"):
-                assert np.mean(np.abs(codes) >= 127) < 0.05, name
+            t = q.quant.types.get(name)
+            if name not in ("data", "fc") and t is not None:
+                low = codes <= t.min if t.signed else np.zeros(codes.shape, bool)
+                assert np.mean(low | (codes >= t.max)) < 0.05, name

@@ -7,23 +7,20 @@ import numpy as np
 
 from ..golden.float_model import bgr_to_float_chw
 from ..ir import Conv2d, Graph
+from ..nets.catalog import BATCHNORM_NETS
 from ..operators import rules_for
 from ..numerics.primitives import conv2d_float
 from ..passes.calibrate import generated_calibration_images
 from .batchnorm import batchnorm_float, fold_batchnorm
 
-__all__ = ["generate_weights", "generate_batchnorm_weights", "BATCHNORM_NETS"]
+__all__ = ["generate_weights", "generate_batchnorm_weights", "STATISTICS_IMAGES",
+           "MAX_STATISTICS_IMAGES"]
 
-#: Catalog networks trained with BatchNorm after every convolution but the classifier:
-#: :func:`generate_weights` gives them folded BatchNorm statistics.
 #: Generated images whose statistics the BatchNorm of :func:`generate_batchnorm_weights`
 #: holds at 227x227; smaller inputs take more, in proportion to their fewer pixels, up to
 #: :data:`MAX_STATISTICS_IMAGES`.
 STATISTICS_IMAGES = 4
 MAX_STATISTICS_IMAGES = 32
-
-BATCHNORM_NETS = ("squeezenext-23", "squeezenext-23v2", "squeezenext-23v3",
-                  "squeezenext-23v4", "squeezenext-23v5", "squeezenext-23-g")
 
 
 def _rng(seed, name, stream=""):
@@ -43,7 +40,8 @@ def generate_weights(graph: Graph, seed: int = 0, batchnorm: bool | None = None)
     stream seeded by ``seed`` and the layer name, so a layer's weights do not change when
     other layers do.
 
-    ``batchnorm`` (default: whether ``graph.name`` is one of :data:`BATCHNORM_NETS`) gives
+    ``batchnorm`` (default: whether ``graph.name`` is one of
+    :data:`fpgagen.nets.catalog.BATCHNORM_NETS`) gives
     the weights of :func:`generate_batchnorm_weights` instead.
     """
     if batchnorm is None:

@@ -9,8 +9,8 @@ from .squeezenet import SqueezeNetConfig, build_squeezenet
 from .squeezenext import SqueezeNextConfig, build_squeezenext
 from .zynqnet import build_zynqnet
 
-__all__ = ["NetOptions", "NET_NAMES", "ALIASES", "build_net", "canonical_name", "MAX_WIDTH",
-           "MAX_PARAMS", "MAX_TENSOR_VALUES", "MIN_INPUT_SIZE"]
+__all__ = ["NetOptions", "NET_NAMES", "ALIASES", "BATCHNORM_NETS", "build_net",
+           "canonical_name", "MAX_WIDTH", "MAX_PARAMS", "MAX_TENSOR_VALUES", "MIN_INPUT_SIZE"]
 
 #: Largest ``width`` multiplier (16 times SqueezeNet's channels is already 300M weights).
 MAX_WIDTH = 16.0
@@ -55,6 +55,10 @@ _SQUEEZENEXTS = {
     **{f"squeezenext-23v{v}": dict(variant=v) for v in (2, 3, 4, 5)},
     "squeezenext-23-g": dict(variant=1, groups=2),
 }
+
+#: Networks trained with BatchNorm after every conv but the classifier (folded at import;
+#: :func:`fpgagen.frontend.generate_weights` gives them generated BatchNorm statistics).
+BATCHNORM_NETS = tuple(_SQUEEZENEXTS)
 
 #: Canonical names of the built-in networks.
 NET_NAMES = (*_SQUEEZENETS, "zynqnet", *_SQUEEZENEXTS)
