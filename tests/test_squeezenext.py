@@ -146,3 +146,17 @@ def test_info_reads_a_prototxt(shared_models, capsys):
     graph = build_net("squeezenext-23")
     assert report["params"] == graph.param_count() and report["macs"] == graph.macs()
     assert report["input_shape"] == [3, 227, 227]
+
+
+def test_onnx_round_trip_of_a_generated_squeezenext(tmp_path):
+    import numpy as np
+
+    from fpgagen.frontend import export_onnx, generate_weights, load_onnx
+    from fpgagen.golden.float_model import run_float
+
+    graph = generate_weights(build_net("squeezenext-23v5", NetOptions(input_size=64)))
+    export_onnx(graph, tmp_path / "sqnxt.onnx")
+    back = load_onnx(tmp_path / "sqnxt.onnx", mean=graph.mean)
+    x = np.random.default_rng(3).standard_normal(graph.input_shape).astype(np.float32)
+    np.testing.assert_array_equal(run_float(back, x)[back.outputs[0]],
+                                  run_float(graph, x)[graph.outputs[0]])
