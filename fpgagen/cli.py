@@ -25,6 +25,8 @@ from .cli_synth import add_parser as add_synth_parser
 from .errors import FpgagenError
 from .flow import load_images, step_import, step_quantize
 from .nets import ALIASES, NET_NAMES, build_net
+from .nets.catalog import BATCHNORM_NETS
+from .nets.squeezenext import unfolded_counts
 
 __all__ = ["main"]
 
@@ -39,7 +41,12 @@ def cmd_info(args):
         for alias, target in ALIASES.items():
             print(f"{alias} -> {target}")
         return 0
-    graph = build_net(args.net, _net_options(args))
+    if args.prototxt is not None:
+        from .frontend.caffe_prototxt import load_caffe_prototxt
+
+        graph = load_caffe_prototxt(args.prototxt, input_size=args.input_size)
+    else:
+        graph = build_net(args.net, _net_options(args))
     shapes, macs = graph.shapes(), graph.macs_per_node()
     weights = graph.weight_shapes()
     rows = []
@@ -50,6 +57,10 @@ def cmd_info(args):
                      "shape": list(shapes[n.name]), "params": params, "macs": macs[n.name]})
     total = {"net": graph.name, "input_shape": list(graph.input_shape),
              "params": graph.param_count(), "macs": graph.macs(), "layers": rows}
+    unfolded = None
+    if args.prototxt is None and graph.name in BATCHNORM_NETS:
+        unfolded = unfolded_counts(graph)
+        total["batchnorm_unfolded"] = {"params": unfolded[0], "macs": unfolded[1]}
     if args.json:
         print(json.dumps(total, indent=1))
         return 0
@@ -59,6 +70,9 @@ def cmd_info(args):
         print(f"{r['name']:30s} {r['op']:15s} {'x'.join(map(str, r['shape'])):>15s} "
               f"{r['params']:>10,d} {r['macs']:>13,d}")
     print(f"total: {total['params']:,d} parameters, {total['macs']:,d} MACs per image")
+    if unfolded is not None:
+        print(f"with BatchNorm unfolded (as Caffe stores it and the SqueezeNext paper counts): "
+              f"{unfolded[0]:,d} parameters, {unfolded[1]:,d} MACs per image")
     return 0
 
 
@@ -124,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_net_args(p, weights=False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--list", action="store_true", help="list the built-in networks")
+    p.add_argument("--prototxt", type=Path, metavar="FILE",
+                   help="a Caffe network definition to describe instead of --net (topology "
+                        "only; --input-size replaces its input size)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("classify", help="top-5 classes of images (int8 golden model)",

@@ -17,6 +17,7 @@ from ..errors import FpgagenError
 from .files import require_file
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
 from ..passes.fuse_relu import FuseRelu
+from .batchnorm import fold_batchnorm
 from .npz import check_param_values, npz_key, warn_zero_weights
 
 __all__ = ["load_onnx", "SUPPORTED_OPS"]
@@ -28,9 +29,11 @@ _COMPUTE_OPS = ("Conv", "Relu", "MaxPool", "Concat", "Add", "GlobalAveragePool",
 _IDENTITY_OPS = ("Dropout", "Identity")
 #: Operators accepted only at the end of the graph; the IR output is the tensor before them.
 _TAIL_OPS = ("Flatten", "Reshape", "Softmax")
+#: Operators folded into the Conv before them (no IR node).
+_FOLDED_OPS = ("BatchNormalization",)
 
 #: Every ONNX operator type :func:`load_onnx` accepts (default domain only).
-SUPPORTED_OPS = (*_COMPUTE_OPS, *_IDENTITY_OPS, *_TAIL_OPS, "Constant")
+SUPPORTED_OPS = (*_COMPUTE_OPS, *_IDENTITY_OPS, *_TAIL_OPS, *_FOLDED_OPS, "Constant")
 
 _FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                 onnx.TensorProto.BFLOAT16)
@@ -45,6 +48,9 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     - ``Conv`` (2-D, any ``group`` that divides its channels, ``dilations=1``, symmetric
       ``pads`` (each axis may differ: ``[1, 0, 1, 0]`` for a 3x1), ``auto_pad`` NOTSET or
       VALID; weight and optional bias from initializers or ``Constant`` nodes),
+    - ``BatchNormalization`` (inference mode) directly after a ``Conv`` that nothing else
+      reads: folded into the conv's weights and bias
+      (:func:`~fpgagen.frontend.batchnorm.fold_batchnorm`),
     - ``Relu`` (fused into the preceding conv when it is the conv's only reader),
     - ``MaxPool`` (symmetric ``pads``, ``ceil_mode`` kept: ``ceil_mode=0`` is the IR's floor
       mode ``MaxPool(ceil_mode=False)``),
@@ -136,6 +142,7 @@ class _Importer:
         self.params = {}
         self.used_names = set()
         self.node_names = []  # IR name of each ONNX node
+        self.folded_bn = set()  # IR convs a BatchNormalization was folded into
 
     # --- driver ----------------------------------------------------------------------
     def run(self) -> Graph:
@@ -245,6 +252,8 @@ class _Importer:
             self._alias(node, label, node.input[0])
         elif op in _TAIL_OPS:
             self._tail_op(node, label, attrs)
+        elif op in _FOLDED_OPS:
+            self._batchnorm(node, label, attrs)
         elif op == "Concat" and len([i for i in node.input if i]) == 1:
             self._alias(node, label, node.input[0])
         else:
@@ -378,6 +387,30 @@ class _Importer:
 
     def _float(self, tensor, arr, label) -> np.ndarray:
         return check_param_values(arr, f"tensor {tensor!r} of Conv node '{label}'")
+
+    def _batchnorm(self, node, label, attrs):
+        """Fold a BatchNormalization into the Conv whose output it alone reads."""
+        x = self._data(node, label, node.input[0])
+        conv = next((n for n in self.nodes if n.name == x), None)
+        if conv is None or not isinstance(conv.op, Conv2d) or x not in self.params:
+            raise FpgagenError(f"BatchNormalization node '{label}' reads {node.input[0]!r}; "
+                               "it can only be folded into the Conv that produces its input")
+        if any(x in n.inputs for n in self.nodes) or x in self.folded_bn:
+            raise FpgagenError(f"BatchNormalization node '{label}': the Conv output "
+                               f"{node.input[0]!r} is read before it or already normalized; "
+                               "it cannot be folded")
+        if attrs.get("training_mode", 0) or attrs.get("spatial", 1) != 1 \
+                or any(o for o in node.output[1:]):
+            raise FpgagenError(f"BatchNormalization node '{label}': only inference mode "
+                               "(one output, spatial) is supported")
+        gamma, beta, mean, var = (self._float(t, self._const(node, label, t, what), label)
+                                  for t, what in zip(node.input[1:5],
+                                                     ("scale", "B", "mean", "var")))
+        p = self.params[x]
+        p["weight"], p["bias"] = fold_batchnorm(p["weight"], p["bias"], mean, var, gamma, beta,
+                                                float(attrs.get("epsilon", 1e-5)))
+        self.folded_bn.add(x)
+        self.ir_of[node.output[0]] = x
 
     def _op_Relu(self, node, label, attrs, ir_name):
         return Relu(), (self._data(node, label, node.input[0]),)

@@ -1,6 +1,6 @@
 """A small helper that appends nodes to a graph under construction."""
 
-from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
+from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
 
 __all__ = ["GraphBuilder", "scale_channels"]
 
@@ -36,6 +36,9 @@ class GraphBuilder:
 
     def add(self, name, a, b):
         return self._add(name, Add(), [a, b])
+
+    def relu(self, name, x):
+        return self._add(name, Relu(), [x])
 
     def global_avgpool(self, name, x):
         return self._add(name, GlobalAvgPool(), [x])

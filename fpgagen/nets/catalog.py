@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from ..errors import FpgagenError
 from ..ir import Graph
 from .squeezenet import SqueezeNetConfig, build_squeezenet
+from .squeezenext import SqueezeNextConfig, build_squeezenext
 from .zynqnet import build_zynqnet
 
-__all__ = ["NetOptions", "NET_NAMES", "ALIASES", "build_net", "canonical_name", "MAX_WIDTH",
-           "MAX_PARAMS", "MAX_TENSOR_VALUES", "MIN_INPUT_SIZE"]
+__all__ = ["NetOptions", "NET_NAMES", "ALIASES", "BATCHNORM_NETS", "build_net",
+           "canonical_name", "MAX_WIDTH", "MAX_PARAMS", "MAX_TENSOR_VALUES", "MIN_INPUT_SIZE"]
 
 #: Largest ``width`` multiplier (16 times SqueezeNet's channels is already 300M weights).
 MAX_WIDTH = 16.0
@@ -49,12 +50,23 @@ _SQUEEZENETS = {
     "squeezenet1_0-complex-bypass": dict(version="1.0", bypass="complex"),
 }
 
+_SQUEEZENEXTS = {
+    "squeezenext-23": dict(variant=1),
+    **{f"squeezenext-23v{v}": dict(variant=v) for v in (2, 3, 4, 5)},
+    "squeezenext-23-g": dict(variant=1, groups=2),
+}
+
+#: Networks trained with BatchNorm after every conv but the classifier (folded at import;
+#: :func:`fpgagen.frontend.generate_weights` gives them generated BatchNorm statistics).
+BATCHNORM_NETS = tuple(_SQUEEZENEXTS)
+
 #: Canonical names of the built-in networks.
-NET_NAMES = (*_SQUEEZENETS, "zynqnet")
+NET_NAMES = (*_SQUEEZENETS, "zynqnet", *_SQUEEZENEXTS)
 
 #: Other names accepted for them.
 ALIASES = {"squeezenet": "squeezenet1_1", "squeezenet1.0": "squeezenet1_0",
-           "squeezenet1.1": "squeezenet1_1"}
+           "squeezenet1.1": "squeezenet1_1", "squeezenext": "squeezenext-23",
+           "squeezenext-23v1": "squeezenext-23"}
 
 
 def canonical_name(name: str) -> str:
@@ -62,7 +74,8 @@ def canonical_name(name: str) -> str:
     name = ALIASES.get(name, name)
     if name not in NET_NAMES:
         raise FpgagenError(f"unknown network {name!r}; choose one of: "
-                           f"{', '.join(NET_NAMES)} (alias: squeezenet = squeezenet1_1)")
+                           f"{', '.join(NET_NAMES)} (aliases: squeezenet = squeezenet1_1, "
+                           f"squeezenext = squeezenext-23)")
     return name
 
 
@@ -100,6 +113,10 @@ def _build(name: str, options: NetOptions) -> Graph:
         return build_zynqnet(input_size=options.input_size or 256,
                              num_classes=options.num_classes or 1024,
                              width=options.width, name=name)
+    if name in _SQUEEZENEXTS:
+        cfg = SqueezeNextConfig(**_SQUEEZENEXTS[name], input_size=options.input_size or 227,
+                                num_classes=options.num_classes or 1000, width=options.width)
+        return build_squeezenext(cfg, name=name)
     cfg = SqueezeNetConfig(**_SQUEEZENETS[name], input_size=options.input_size or 227,
                            num_classes=options.num_classes or 1000, width=options.width)
     return build_squeezenet(cfg, name=name)
