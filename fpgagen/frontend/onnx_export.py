@@ -21,7 +21,8 @@ MIN_OPSET = 10
 def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
     """Write ``graph`` and its float weights as an ONNX model.
 
-    Conv nodes with a fused ReLU become ``Conv`` followed by ``Relu``; the ``Relu`` node and
+    Conv (add) nodes with a fused ReLU become ``Conv`` (``Add``) followed by ``Relu``; the
+    ``Relu`` node and
     its output tensor carry the IR node's name, so that :func:`load_onnx` (which fuses the
     pair again) gives back the same node names. Pools become ``MaxPool`` (``ceil_mode`` kept)
     and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and ``Relu``. The input is a
@@ -122,5 +123,9 @@ def _export_node(graph, node, used, inits) -> list:
     if isinstance(op, Concat):
         return [helper.make_node("Concat", ins, [name], name=name, axis=1)]
     if isinstance(op, Add):
-        return [helper.make_node("Add", ins, [name], name=name)]
+        if not op.relu:
+            return [helper.make_node("Add", ins, [name], name=name)]
+        add_out = _fresh(f"{name}/add", used)
+        return [helper.make_node("Add", ins, [add_out], name=add_out),
+                helper.make_node("Relu", [add_out], [name], name=name)]
     raise FpgagenError(f"ONNX export: no rule for {op.kind} node {name!r}")

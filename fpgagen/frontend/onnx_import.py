@@ -44,7 +44,7 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
 
     - ``Conv`` (2-D, ``group=1``, ``dilations=1``, symmetric ``pads``, ``auto_pad`` NOTSET or
       VALID; weight and optional bias from initializers or ``Constant`` nodes),
-    - ``Relu`` (fused into the preceding conv when it is the conv's only reader),
+    - ``Relu`` (fused into the preceding conv or add when it is its only reader),
     - ``MaxPool`` (symmetric ``pads``, ``ceil_mode`` kept: ``ceil_mode=0`` is the IR's floor
       mode ``MaxPool(ceil_mode=False)``),
     - ``Concat`` along channels (``axis=1``), ``Add`` of two tensors of equal shape (no
@@ -65,7 +65,8 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     IR node names are the ONNX node names when unique and non-empty, else the op type
     followed by the node's index (``Conv3``); as everywhere in the IR, a tensor carries the
     name of the node producing it, so ``graph.outputs[0]`` is the name of the node behind the
-    ONNX output, not the ONNX tensor name. After import, ``conv -> relu`` pairs are fused
+    ONNX output, not the ONNX tensor name. After import, ``conv -> relu`` and ``add -> relu``
+    pairs are fused
     (:class:`~fpgagen.passes.fuse_relu.FuseRelu`; the fused node takes the relu's name) and
     nodes that do not contribute to the output are dropped.
 
