@@ -6,7 +6,8 @@ band (the conv before the GAP, when banded, one per channel chunk; every conv, w
 weight budget, one per chunk of output groups that fits it); a concat costs nothing (its
 inputs write side by side into its buffer). The steps:
 
-1. check that every node maps (ReLUs fused, GAP last, concat inputs written directly);
+1. check that every node maps (ReLUs fused, the GAP last or read only by the fully
+   connected conv that is last, concat inputs written directly);
 2. lane layout of every tensor: channel ``ch`` at lane position ``ch``, except in concats,
    whose inputs start at group boundaries; the two inputs of an add must agree, so a conv
    feeding an add adopts the layout of the other input when they differ;
@@ -134,7 +135,8 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     ------
     FpgagenError
         For a graph that is not quantized, a node the accelerator cannot map (unfused ReLU,
-        a GAP that is not the last node, a concat input not written directly by a conv, max
+        a GAP that is neither the last node nor read only by a last 1x1 conv (the fully
+        connected layer, whose words go to the score memory), a concat input not written directly by a conv, max
         pool or add, adds of differently laid out inputs), a layer whose fields do not
         fit the instruction format or the banks, or a conv of which one output group alone
         needs more weight bits per PE column than ``hw.weight_chunk_bits``.
