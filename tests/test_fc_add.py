@@ -121,6 +121,15 @@ def test_fc_split_into_weight_chunks():
     np.testing.assert_array_equal(result.scores, golden["fc"].ravel())
 
 
+def test_fc_with_its_weights_in_flash():
+    """The weights in flash, loaded chunk by chunk: the FC's chunks too."""
+    graph = quantize(generate_weights(fc_add_graph(classes=20, channels=40, kernel=1)))
+    hw = HwParams(pe_rows=8, pe_cols=8, weight_chunk_bits=400, weight_store="flash")
+    program, result, golden = _engine(graph, hw)
+    assert sum(f.to_scores for f in program.instructions) == 3
+    np.testing.assert_array_equal(result.scores, golden["fc"].ravel())
+
+
 def test_a_conv_after_the_fc_is_refused():
     graph = fc_add_graph()
     graph = graph.replace(nodes=list(graph.nodes) + [Node("fc2", Conv2d(5, 1), ("fc",))],

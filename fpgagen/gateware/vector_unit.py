@@ -35,7 +35,8 @@ class VectorUnit(wiring.Component):
             "shift": In(_SHAPE["shift"]), "shift_a": In(_SHAPE["shift_a"]),
             "shift_b": In(_SHAPE["shift_b"]), "multiplier": In(_SHAPE["multiplier"]),
             "out_bits": In(_SHAPE["out_bits"]), "out_signed": In(_SHAPE["out_signed"]),
-            "relu": In(_SHAPE["relu"]), "done": Out(1), "out": Out(signed(LANE_OUT_BITS)).array(lanes),
+            "relu": In(_SHAPE["relu"]),
+            "done": Out(1), "out": Out(signed(LANE_OUT_BITS)).array(lanes),
         })
 
     def elaborate(self, platform):

@@ -136,10 +136,11 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     FpgagenError
         For a graph that is not quantized, a node the accelerator cannot map (unfused ReLU,
         a GAP that is neither the last node nor read only by a last 1x1 conv (the fully
-        connected layer, whose words go to the score memory), a concat input not written directly by a conv, max
-        pool or add, adds of differently laid out inputs), a layer whose fields do not
-        fit the instruction format or the banks, or a conv of which one output group alone
-        needs more weight bits per PE column than ``hw.weight_chunk_bits``.
+        connected layer, whose words go to the score memory), a concat input not written
+        directly by a conv, max pool or add, adds of differently laid out inputs), a layer
+        whose fields do not fit the instruction format or the banks, or a conv of which
+        one output group alone needs more weight bits per PE column than
+        ``hw.weight_chunk_bits``.
     """
     if not isinstance(hw, HwParams):
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")

@@ -96,8 +96,9 @@ def network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, ste
     node but the fused max pools (a conv with a fused pool writes the pool's buffer); with
     ``steps > 1`` a conv read only by the GAP runs in channel chunks after the bands (a
     tail stage). The GAP is a tail stage, and so is the fully connected conv after it
-    (:func:`fully_connected`); whichever is last writes the score memory, not a buffer. Buffers: a concat and its inputs share one, so do a fused pool and its
-    convs' outputs."""
+    (:func:`fully_connected`); whichever is last writes the score memory, not a buffer.
+    Buffers: a concat and its inputs share one, so do a fused pool and its convs'
+    outputs."""
     key_of, offset = {}, {}
     for n in graph.nodes:
         if isinstance(n.op, Concat):
