@@ -6,8 +6,8 @@ Verilator, against the golden primitives of ``docs/numerics.md``:
   ``tap_valid`` low and random codes (often larger than every valid one);
 - GAP: ``saturate(rshift_round(global_sum(x) * multiplier, shift))`` to u16 / s16, from 1 to
   169 positions, down to the saturation limits;
-- ADD: ``rshift_round((a << shift_a) + (b << shift_b), shift)`` saturated to u8 / s8, with
-  left shifts up to 15 and negative final shifts.
+- ADD: ``rshift_round((a << shift_a) + (b << shift_b), shift)``, with ``relu`` the ReLU
+  after it, saturated to u8 / s8, with left shifts up to 15 and negative final shifts.
 
 Each run of pixels keeps its parameters, as an instruction does, and is followed by idle
 cycles; idle cycles (also between and inside pixels) carry random ``first``/``last`` and
@@ -26,7 +26,7 @@ from fpgagen.hw.isa import Opcode
 from .units.support import build, run_cycles
 
 U8, S8 = QType(8, 0, False), QType(8, 0, True)
-_PARAMS = ("shift", "shift_a", "shift_b", "multiplier", "out_bits", "out_signed")
+_PARAMS = ("shift", "shift_a", "shift_b", "multiplier", "out_bits", "out_signed", "relu")
 
 
 def _codes(rng, qtype, shape):
@@ -57,7 +57,7 @@ def _maxpool_run(rng, lanes, hw, k, s, p, qtype):
                         taps.append((rng.integers(-256, 256, size=lanes), 0, 0))
             pixels.append(taps)
     params = dict(shift=0, shift_a=0, shift_b=0, multiplier=0, out_bits=8,
-                  out_signed=int(qtype.signed))
+                  out_signed=int(qtype.signed), relu=0)
     return Opcode.MAXPOOL, params, pixels, [want[:, oy, ox] for oy in range(oh)
                                             for ox in range(ow)]
 
@@ -72,20 +72,21 @@ def _gap_run(rng, lanes, hw, groups, qtype, multiplier, shift, fill=None):
         pixels.append([(x[:, y, xx], 1, 0) for y in range(h) for xx in range(w)])
         want.append(requantize(global_sum(x) * multiplier, shift, out).reshape(lanes))
     params = dict(shift=shift, shift_a=0, shift_b=0, multiplier=multiplier, out_bits=16,
-                  out_signed=int(qtype.signed))
+                  out_signed=int(qtype.signed), relu=0)
     return Opcode.GAP, params, pixels, want
 
 
-def _add_run(rng, lanes, n, ta, tb, shift_a, shift_b, shift, out):
-    """One ADD run of ``n`` pixels: a of type ``ta``, b of type ``tb``."""
+def _add_run(rng, lanes, n, ta, tb, shift_a, shift_b, shift, out, relu=False):
+    """One ADD run of ``n`` pixels: a of type ``ta``, b of type ``tb``; ``relu``: the
+    ReLU after the sum."""
     pixels, want = [], []
     for _ in range(n):
         a, b = _codes(rng, ta, lanes), _codes(rng, tb, lanes)
         pixels.append([(a, 1, 0), (b, 1, 1)])
         total = rshift_round(a, -shift_a) + rshift_round(b, -shift_b)
-        want.append(requantize(total, shift, out))
+        want.append(requantize(total, shift, out, relu=relu))
     params = dict(shift=shift, shift_a=shift_a, shift_b=shift_b, multiplier=0, out_bits=8,
-                  out_signed=int(out.signed))
+                  out_signed=int(out.signed), relu=int(relu))
     return Opcode.ADD, params, pixels, want
 
 
@@ -110,11 +111,15 @@ def _runs(rng, lanes):
         _add_run(rng, lanes, 12, S8, U8, 0, 1, -2, S8),
         _add_run(rng, lanes, 12, U8, S8, 15, 15, 16, U8),
         _add_run(rng, lanes, 12, S8, S8, 15, 0, 7, S8),
+        _add_run(rng, lanes, 12, S8, S8, 0, 0, 0, S8, relu=True),  # the ReLU alone
+        _add_run(rng, lanes, 12, S8, S8, 3, 0, 5, S8, relu=True),  # ReLU, then s8 limit
+        _add_run(rng, lanes, 12, S8, U8, 0, 1, -2, U8, relu=True),
     ]
     for _ in range(6):  # random ADD scalings
         ta, tb, to = (U8 if rng.random() < 0.5 else S8 for _ in range(3))
         sa, sb = (int(v) for v in rng.integers(0, 8, size=2))
-        runs.append(_add_run(rng, lanes, 10, ta, tb, sa, sb, int(rng.integers(-3, 12)), to))
+        runs.append(_add_run(rng, lanes, 10, ta, tb, sa, sb, int(rng.integers(-3, 12)), to,
+                             relu=bool(rng.random() < 0.5)))
     order = rng.permutation(len(runs))
     return [runs[i] for i in order]
 

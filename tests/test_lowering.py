@@ -312,10 +312,13 @@ def test_unfused_relu_is_refused():
         lower(graph, HW["8x8"])
 
 
-def test_gap_must_be_last():
+@pytest.mark.parametrize("tail", [
+    [Node("fc", Conv2d(4, 3, padding=1), ("gap",))],  # not a 1x1 conv
+    [Node("fc", Conv2d(4, 1), ("gap",)), Node("fc2", Conv2d(4, 1), ("fc",))],  # not last
+])
+def test_gap_must_be_last_or_feed_the_last_fully_connected_conv(tail):
     graph = _tiny([Node("conv", Conv2d(8, 3, relu=True), ("data",)),
-                   Node("gap", GlobalAvgPool(), ("conv",)),
-                   Node("fc", Conv2d(4, 1), ("gap",))], ["fc"])
+                   Node("gap", GlobalAvgPool(), ("conv",)), *tail], [tail[-1].name])
     with pytest.raises(FpgagenError, match="cannot map global_avgpool node 'gap'.*last node"):
         lower(graph, HW["8x8"])
 

@@ -174,10 +174,10 @@ def test_mean_must_match_channels(tmp_path):
 # --- errors ------------------------------------------------------------------------------
 def test_unsupported_operator_names_op_and_node(tmp_path):
     nodes = [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
-             helper.make_node("Gemm", ["f", "fw"], ["y"], name="fc1")]
+             helper.make_node("MatMul", ["f", "fw"], ["y"], name="fc1")]
     path = _save(tmp_path, nodes, [_init("fw", RNG.standard_normal((192, 10)))],
                  outputs=[_tensor("y", [1, 10])])
-    with pytest.raises(FpgagenError, match=r"^unsupported ONNX operator 'Gemm' at node 'fc1'$"):
+    with pytest.raises(FpgagenError, match=r"^unsupported ONNX operator 'MatMul' at node 'fc1'$"):
         load_onnx(path)
 
 

@@ -21,10 +21,13 @@ MIN_OPSET = 10
 def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
     """Write ``graph`` and its float weights as an ONNX model.
 
-    Conv nodes with a fused ReLU become ``Conv`` followed by ``Relu``; the ``Relu`` node and
+    Conv (add) nodes with a fused ReLU become ``Conv`` (``Add``) followed by ``Relu``; the
+    ``Relu`` node and
     its output tensor carry the IR node's name, so that :func:`load_onnx` (which fuses the
     pair again) gives back the same node names. Pools become ``MaxPool`` (``ceil_mode`` kept)
-    and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and ``Relu``. The input is a
+    and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and ``Relu``; the fully
+    connected layer (the output node, a 1x1 conv on a global average pool) becomes
+    ``Flatten`` and ``Gemm`` (``transB=1``), its output ``(1, N)``. The input is a
     ``(1, C, H, W)`` float tensor called ``graph.input_name``; the output is
     ``graph.outputs[0]``. Weights are initializers named ``<node>.weight`` and
     ``<node>.bias``. The input mean (``graph.mean``) is not part of the model; pass it to
@@ -69,9 +72,13 @@ def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
         nodes.extend(_export_node(graph, node, used, inits))
 
     out = graph.outputs[0]
+    out_shape = shapes[out]
+    last = graph.node(out)
+    if isinstance(last.op, Conv2d) and _fully_connected(graph, last):  # Gemm: (1, N)
+        out_shape = out_shape[:1]
     onnx_graph = helper.make_graph(
         nodes, graph.name, inputs=[_value_info(graph.input_name, graph.input_shape)],
-        outputs=[_value_info(out, shapes[out])], initializer=inits)
+        outputs=[_value_info(out, out_shape)], initializer=inits)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="fpgagen",
                               producer_version=__version__,
@@ -94,9 +101,39 @@ def _fresh(base: str, used: set) -> str:
     return name
 
 
+def _fully_connected(graph, node) -> bool:
+    """``node`` is the graph output and a 1x1 conv on a global average pool's ``(C, 1, 1)``
+    output: the fully connected layer, written as ``Flatten`` and ``Gemm``."""
+    op, src = node.op, node.inputs[0]
+    return (node.name == graph.outputs[0] and src != graph.input_name
+            and isinstance(graph.node(src).op, GlobalAvgPool) and op.kernel == (1, 1)
+            and op.stride == (1, 1) and op.padding == (0, 0) and op.groups == 1)
+
+
+def _export_gemm(graph, node, used, inits) -> list:
+    """``Flatten`` (axis 1) then ``Gemm`` (``transB=1``, the weight as ``(N, C)``), then
+    ``Relu`` if fused; the last node carries the IR node's name."""
+    op, name = node.op, node.name
+    params = graph.params[name]
+    weight = np.asarray(params["weight"], np.float32)
+    w_name, b_name = _fresh(f"{name}.weight", used), _fresh(f"{name}.bias", used)
+    inits.append(numpy_helper.from_array(weight.reshape(weight.shape[0], -1), w_name))
+    inits.append(numpy_helper.from_array(np.asarray(params["bias"], np.float32), b_name))
+    flat = _fresh(f"{name}/flatten", used)
+    gemm_out = _fresh(f"{name}/gemm", used) if op.relu else name
+    out = [helper.make_node("Flatten", [node.inputs[0]], [flat], name=flat, axis=1),
+           helper.make_node("Gemm", [flat, w_name, b_name], [gemm_out], name=gemm_out,
+                            transB=1)]
+    if op.relu:
+        out.append(helper.make_node("Relu", [gemm_out], [name], name=name))
+    return out
+
+
 def _export_node(graph, node, used, inits) -> list:
     """The ONNX node(s) of one IR node; conv weights are appended to ``inits``."""
     op, name, ins = node.op, node.name, list(node.inputs)
+    if isinstance(op, Conv2d) and _fully_connected(graph, node):
+        return _export_gemm(graph, node, used, inits)
     if isinstance(op, Conv2d):
         params = graph.params[name]
         w_name, b_name = _fresh(f"{name}.weight", used), _fresh(f"{name}.bias", used)
@@ -122,5 +159,9 @@ def _export_node(graph, node, used, inits) -> list:
     if isinstance(op, Concat):
         return [helper.make_node("Concat", ins, [name], name=name, axis=1)]
     if isinstance(op, Add):
-        return [helper.make_node("Add", ins, [name], name=name)]
+        if not op.relu:
+            return [helper.make_node("Add", ins, [name], name=name)]
+        add_out = _fresh(f"{name}/add", used)
+        return [helper.make_node("Add", ins, [add_out], name=add_out),
+                helper.make_node("Relu", [add_out], [name], name=name)]
     raise FpgagenError(f"ONNX export: no rule for {op.kind} node {name!r}")

@@ -24,7 +24,7 @@ __all__ = ["load_onnx", "SUPPORTED_OPS"]
 
 #: Operators that become IR nodes.
 _COMPUTE_OPS = ("Conv", "Relu", "MaxPool", "Concat", "Add", "GlobalAveragePool",
-                "AveragePool")
+                "AveragePool", "Gemm")
 #: Operators that are the identity at inference time (aliased, no IR node).
 _IDENTITY_OPS = ("Dropout", "Identity")
 #: Operators accepted only at the end of the graph; the IR output is the tensor before them.
@@ -51,13 +51,19 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     - ``BatchNormalization`` (inference mode) directly after a ``Conv`` that nothing else
       reads: folded into the conv's weights and bias
       (:func:`~fpgagen.frontend.batchnorm.fold_batchnorm`),
-    - ``Relu`` (fused into the preceding conv when it is the conv's only reader),
+    - ``Relu`` (fused into the preceding conv or add when it is its only reader),
     - ``MaxPool`` (symmetric ``pads``, ``ceil_mode`` kept: ``ceil_mode=0`` is the IR's floor
       mode ``MaxPool(ceil_mode=False)``),
     - ``Concat`` along channels (``axis=1``), ``Add`` of two tensors of equal shape (no
       broadcasting),
     - ``GlobalAveragePool``, and ``AveragePool`` whose unpadded kernel covers the whole input
       (it is a global average pool),
+    - ``Gemm`` on the flattened ``(1, C)`` output of a global average pool (after
+      ``Flatten`` or ``Reshape``), the fully connected layer: ``transA=0``, weight ``B``
+      of shape ``(N, C)`` with ``transB=1`` (or ``(C, N)`` with ``transB=0``), optional
+      constant bias ``C`` broadcast to ``(N,)``, ``alpha`` and ``beta`` folded into them;
+      it becomes the 1x1 ``Conv2d(N, 1)`` on the ``(C, 1, 1)`` tensor, and its output
+      ``(1, N)`` may be followed by the end-of-graph operators,
     - ``Dropout`` and ``Identity`` (the identity at inference),
     - ``Flatten``, ``Reshape`` and ``Softmax`` at the end of the graph only: the IR output is
       the tensor before them. Flatten and Reshape do not change the values. Softmax is
@@ -72,7 +78,8 @@ def load_onnx(path, name: str | None = None, mean=(0.0, 0.0, 0.0)) -> Graph:
     IR node names are the ONNX node names when unique and non-empty, else the op type
     followed by the node's index (``Conv3``); as everywhere in the IR, a tensor carries the
     name of the node producing it, so ``graph.outputs[0]`` is the name of the node behind the
-    ONNX output, not the ONNX tensor name. After import, ``conv -> relu`` pairs are fused
+    ONNX output, not the ONNX tensor name. After import, ``conv -> relu`` and ``add -> relu``
+    pairs are fused
     (:class:`~fpgagen.passes.fuse_relu.FuseRelu`; the fused node takes the relu's name) and
     nodes that do not contribute to the output are dropped.
 
@@ -138,6 +145,7 @@ class _Importer:
         self.ir_of = {}  # ONNX tensor -> IR tensor
         self.tail = {}  # ONNX tensor -> (IR tensor, ONNX shape, name of the first tail node)
         self.shapes = {}  # IR tensor -> (C, H, W)
+        self.flat = {}  # ONNX tensor -> its 2-D shape (1, N) (a Gemm output)
         self.nodes = []
         self.params = {}
         self.used_names = set()
@@ -263,6 +271,8 @@ class _Importer:
             self.nodes.append(Node(ir_name, ir_op, ir_inputs))
             self.shapes[ir_name] = shape
             self.ir_of[node.output[0]] = ir_name
+            if op == "Gemm":
+                self.flat[node.output[0]] = (1, shape[0])
 
     def _data(self, node, label, tensor) -> str:
         """The IR tensor behind the data input ``tensor`` of ``node``."""
@@ -308,7 +318,8 @@ class _Importer:
             ir, shape, first = self.tail[src]
         else:
             ir = self._data(node, label, src)
-            shape, first = (1, *self.shapes[ir]), f"{op} node '{label}'"
+            shape = self.flat.get(src, (1, *self.shapes[ir]))
+            first = f"{op} node '{label}'"
         if op == "Flatten":
             axis = _axis(attrs.get("axis", 1), len(shape), node, label)
             shape = (math.prod(shape[:axis]), math.prod(shape[axis:]))
@@ -455,6 +466,48 @@ class _Importer:
                                "only AveragePool over the whole input without padding is "
                                "supported")
         return GlobalAvgPool(), (x,)
+
+
+    def _op_Gemm(self, node, label, attrs, ir_name):
+        src = node.input[0]
+        if src not in self.tail:
+            raise FpgagenError(f"Gemm node '{label}' reads {src!r}; only a Gemm on the "
+                               "flattened (1, C) output of a global average pool (through "
+                               "Flatten or Reshape) is supported (the fully connected layer)")
+        x, shape, _ = self.tail[src]
+        c = self.shapes[x][0]
+        if self.shapes[x][1:] != (1, 1) or tuple(shape) != (1, c):
+            raise FpgagenError(f"Gemm node '{label}': its input {src!r} has shape "
+                               f"{tuple(shape)} from a (1, {', '.join(map(str, self.shapes[x]))})"
+                               f" tensor; only (1, C) from a (1, C, 1, 1) tensor (a global "
+                               "average pool, flattened) is supported")
+        if attrs.get("transA", 0):
+            raise FpgagenError(f"Gemm node '{label}': transA=1 is not supported (the input "
+                               "is the (1, C) row of the features)")
+        weight = self._const(node, label, node.input[1], "weight B").astype(np.float64)
+        if attrs.get("transB", 0) == 0:
+            weight = weight.T
+        if weight.ndim != 2 or weight.shape[1] != c:
+            raise FpgagenError(f"Gemm node '{label}': weight {node.input[1]!r} with "
+                               f"transB={attrs.get('transB', 0)} gives a {weight.shape} "
+                               f"matrix, expected (N, {c}) for {c} input features")
+        n = weight.shape[0]
+        bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        bias = np.zeros(n)
+        if bias_name is not None:
+            given = self._const(node, label, bias_name, "bias C").astype(np.float64)
+            try:
+                bias = np.broadcast_to(given, (1, n)).reshape(n)
+            except ValueError:
+                raise FpgagenError(f"Gemm node '{label}': bias {bias_name!r} of shape "
+                                   f"{given.shape} does not broadcast to (1, {n})") from None
+        weight = weight * float(attrs.get("alpha", 1.0))
+        bias = bias * float(attrs.get("beta", 1.0))
+        self.params[ir_name] = {
+            "weight": self._float(node.input[1], weight.reshape(n, c, 1, 1).astype(np.float32),
+                                  label),
+            "bias": self._float(bias_name, bias.astype(np.float32), label)}
+        return _make(label, node, Conv2d, n, 1), (x,)
 
 
 # --- attribute helpers ---------------------------------------------------------------------

@@ -286,7 +286,8 @@ class Accelerator(wiring.Component):
             # the schedule in flash: the loads fill the schedule staging buffer
             m.submodules.schedule = sbuf = ScheduleBuffer(
                 width=INSTRUCTION_BITS + LOAD_FIELDS_BITS, segment_depth=flash.segment_depth)
-        # Written during the run (GAP), read only while streaming after it: a read never
+        # Written during the run (GAP, or the fully connected CONV), read only while
+        # streaming after it: a read never
         # meets a write, so synthesis needs no collision logic behind the block RAM.
         m.submodules.scores = scores = memory.Memory(
             shape=unsigned(SCORE_BITS * L), depth=cfg.memories.one(MemoryRole.SCORES).depth,
@@ -414,7 +415,7 @@ class Accelerator(wiring.Component):
                      vec.second.eq(r_second), vec.shift.eq(instr.shift),
                      vec.shift_a.eq(instr.shift_a), vec.shift_b.eq(instr.shift_b),
                      vec.multiplier.eq(instr.multiplier), vec.out_bits.eq(instr.out_bits),
-                     vec.out_signed.eq(instr.out_signed)]
+                     vec.out_signed.eq(instr.out_signed), vec.relu.eq(instr.relu)]
 
         # Bias and output address follow the PE pipeline to the post-processors, and the
         # output address follows the post-processors to the write port.
@@ -456,15 +457,24 @@ class Accelerator(wiring.Component):
         with m.Elif(pool.o_we):  # a fused conv writes nothing else
             m.d.comb += [act_wr.addr.eq(pool.o_addr), act_wr.data.eq(pool.o_data),
                          act_wr.en.eq(1)]
-        with m.Elif(conv_done & ~instr.pool):
+        with m.Elif(conv_done & ~instr.pool & ~instr.to_scores):
             m.d.comb += [act_wr.addr.eq(conv_addr), act_wr.data.eq(post_word), act_wr.en.eq(1)]
-        with m.Elif(vec.done & (instr.op != Opcode.GAP)):
+        with m.Elif(vec.done & ((instr.op != Opcode.GAP) | instr.gap_store)):
             m.d.comb += [act_wr.addr.eq(vec_addr), act_wr.data.eq(vec_word),
                          act_wr.en.eq(1)]
-        m.d.comb += [score_wr.addr.eq(vec_og_count),
-                     score_wr.data.eq(Cat(*[vec.out[l][:SCORE_BITS] for l in range(L)])),
-                     score_wr.en.eq(vec.done & (instr.op == Opcode.GAP))]
-        with m.If(vec.done & (instr.op == Opcode.GAP)):
+        # Scores: a GAP's (unless it stores to the activation memory), one word per output
+        # group in order; or a CONV's with to_scores (the fully connected layer), at its
+        # output address (out_base 0: word out_group_offset + og).
+        gap_scores = vec.done & (instr.op == Opcode.GAP) & ~instr.gap_store
+        conv_scores = conv_done & instr.to_scores
+        with m.If(conv_scores):
+            m.d.comb += [score_wr.addr.eq(conv_addr),
+                         score_wr.data.eq(Cat(*[p.out[:SCORE_BITS] for p in posts]))]
+        with m.Else():
+            m.d.comb += [score_wr.addr.eq(vec_og_count),
+                         score_wr.data.eq(Cat(*[vec.out[l][:SCORE_BITS] for l in range(L)]))]
+        m.d.comb += score_wr.en.eq(gap_scores | conv_scores)
+        with m.If(gap_scores):
             m.d.sync += vec_og_count.eq(vec_og_count + 1)
 
         # --- sequencer -----------------------------------------------------------------------

@@ -22,7 +22,8 @@ class VectorUnit(wiring.Component):
     """Per lane: MAXPOOL keeps the maximum of the valid taps; GAP sums every input; ADD
     forms ``(a << shift_a) + (b << shift_b)``. After a pixel's ``last`` input the lane
     result is finished in four registered stages (GAP: times ``multiplier``; GAP and
-    ADD: ``rshift_round`` by ``shift``; saturate) and appears on ``out`` with ``done``,
+    ADD: ``rshift_round`` by ``shift``; ADD with ``relu``: negative results become 0;
+    saturate) and appears on ``out`` with ``done``,
     :data:`VECTOR_LATENCY` cycles after the last input."""
 
     def __init__(self, *, lanes: int):
@@ -34,6 +35,7 @@ class VectorUnit(wiring.Component):
             "shift": In(_SHAPE["shift"]), "shift_a": In(_SHAPE["shift_a"]),
             "shift_b": In(_SHAPE["shift_b"]), "multiplier": In(_SHAPE["multiplier"]),
             "out_bits": In(_SHAPE["out_bits"]), "out_signed": In(_SHAPE["out_signed"]),
+            "relu": In(_SHAPE["relu"]),
             "done": Out(1), "out": Out(signed(LANE_OUT_BITS)).array(lanes),
         })
 
@@ -56,13 +58,15 @@ class VectorUnit(wiring.Component):
                     half=Signal(64, name=f"half_{k}"),
                     mult=Signal(_SHAPE["multiplier"], name=f"mult_{k}"),
                     bits=Signal(_SHAPE["out_bits"], name=f"bits_{k}"),
-                    sgn=Signal(name=f"sgn_{k}")) for k in range(5)]
+                    sgn=Signal(name=f"sgn_{k}"), relu=Signal(name=f"relu_{k}"))
+               for k in range(5)]
         # MAXPOOL results pass the rounding stages unchanged (shift 0).
         shift = Mux(self.op == Opcode.MAXPOOL, 0, self.shift)
         m.d.sync += [ctl[0]["op"].eq(self.op), ctl[0]["shift"].eq(shift),
                      ctl[0]["half"].eq(rounding_half(shift)),
                      ctl[0]["mult"].eq(self.multiplier), ctl[0]["bits"].eq(self.out_bits),
-                     ctl[0]["sgn"].eq(self.out_signed)]
+                     ctl[0]["sgn"].eq(self.out_signed),
+                     ctl[0]["relu"].eq((self.op == Opcode.ADD) & self.relu)]
         for k in range(1, len(ctl)):
             m.d.sync += [ctl[k][n].eq(ctl[k - 1][n]) for n in ctl[k]]
         ctl = ctl[1:]  # ctl[k]: the controls of the pixel in finishing stage k + 1
@@ -96,7 +100,8 @@ class VectorUnit(wiring.Component):
             # Stage 3: the shift.
             shifted = Signal(signed(64), name=f"shifted_{l}")
             m.d.sync += shifted.eq(apply_shift(rounded, ctl[2]["shift"]))
-            # Stage 4: saturation.
+            # Stage 4: ReLU (ADD with relu), then saturation.
+            clipped = Mux(ctl[3]["relu"] & shifted[-1], 0, shifted)  # the sign bit
             with m.If(last4):
-                m.d.sync += self.out[l].eq(saturate(shifted, ctl[3]["bits"], ctl[3]["sgn"]))
+                m.d.sync += self.out[l].eq(saturate(clipped, ctl[3]["bits"], ctl[3]["sgn"]))
         return m

@@ -13,8 +13,9 @@ Every instruction runs one loop nest over the activation memory (see
           for tap in range(kh * kw):            # kernel taps, row-major
             for g in range(in_groups):          # input channel groups (pe_rows channels)
               read one activation word, and for CONV one weight word per column
-          write one output word (or, for GAP, pe_rows scores; for a CONV with ``pool``
-          set, hand it to the pooling unit, which writes each pooled word once complete)
+          write one output word (or, for GAP, pe_rows scores unless ``gap_store``; for
+          a CONV with ``pool`` set, hand it to the pooling unit, which writes each pooled
+          word once complete; for a CONV with ``to_scores``, write it to the score memory)
 
 **Row bands and rings.** An instruction may compute only some rows of its output (a
 *band*): its input row coordinate is ``iy = in_y0 + oy * stride_h + ky - pad_h`` (for ADD
@@ -79,10 +80,12 @@ class Opcode(enum.Enum, shape=OPCODE_BITS):
     #: Lane-wise maximum over the valid taps of a window (input group = output group).
     MAXPOOL = 1
     #: Lane-wise sum over the whole input (kernel = input size), times a multiplier,
-    #: round-shift, saturate to 16 bits, stream the scores out.
+    #: round-shift, saturate; the scores go to the score memory, streamed out at the end
+    #: (or, with ``gap_store``, the averages to the activation memory, for a fully
+    #: connected layer after it).
     GAP = 2
-    #: Lane-wise ``(a << shift_a) + (b << shift_b)``, round-shift, saturate (tap 0 reads
-    #: ``in_base``, tap 1 reads ``in2_base``).
+    #: Lane-wise ``(a << shift_a) + (b << shift_b)``, round-shift, ReLU if ``relu``,
+    #: saturate (tap 0 reads ``in_base``, tap 1 reads ``in2_base``).
     ADD = 3
     #: Write the next words of the input stream at the addresses the loop nest reads.
     LOAD = 4
@@ -101,7 +104,7 @@ class Instr:
 
     op: Opcode = _f(Opcode, default=Opcode.CONV)
     last: int = _f(unsigned(1), "the program ends after this instruction")
-    relu: int = _f(unsigned(1), "CONV: ReLU before saturation")
+    relu: int = _f(unsigned(1), "CONV, ADD: ReLU before saturation")
     out_signed: int = _f(unsigned(1), "output codes are two's complement (else unsigned)")
     out_bits: int = _f(unsigned(5), "output code width (8, or 16 for GAP scores)")
     in_base: int = _f(unsigned(ADDR_BITS), "word address of input pixel (0, 0), group 0")
@@ -123,7 +126,7 @@ class Instr:
     out_groups: int = _f(unsigned(DIM_BITS), "output channel groups computed (loop count)")
     out_pixel_groups: int = _f(unsigned(DIM_BITS), "words per output pixel (output stride)")
     out_group_offset: int = _f(unsigned(DIM_BITS), "first group written (concat offset)")
-    out_channels: int = _f(unsigned(DIM_BITS), "GAP: scores streamed out")
+    out_channels: int = _f(unsigned(DIM_BITS), "last instruction: scores streamed out")
     weight_base: int = _f(unsigned(ADDR_BITS), "CONV: weight word of (og 0, tap 0, group 0)")
     bias_base: int = _f(unsigned(ADDR_BITS), "CONV: bias/shift entry of og 0")
     shift: int = _f(signed(8), "ADD/GAP: final rounding right shift")
@@ -150,6 +153,11 @@ class Instr:
                                       "codebook indices (weight_base: the first mask)")
     index_bits: int = _f(unsigned(4), "CONV, compressed: bits of a codebook index")
     codebook_base: int = _f(unsigned(ADDR_BITS), "CONV, compressed: the layer's codebook")
+    gap_store: int = _f(unsigned(1), "GAP: write the averages to the activation memory (at "
+                                     "the output fields' words), not the score memory")
+    to_scores: int = _f(unsigned(1), "CONV: write the output words to the score memory "
+                                     "(word out_group_offset + og, 16-bit codes), not the "
+                                     "activation memory (the fully connected layer)")
 
     def __post_init__(self):
         try:

@@ -188,10 +188,16 @@ class Concat(Op):
 
 @dataclass(frozen=True)
 class Add(Op):
-    """Element-wise sum of two tensors of equal shape (bypass connections)."""
+    """Element-wise sum of two tensors of equal shape (bypass connections), optionally
+    followed by a fused ReLU (``relu``: SqueezeNext's ReLU after the block's sum)."""
 
     kind: ClassVar[str] = "add"
     arity: ClassVar[int | None] = 2
+    relu: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.relu, bool):
+            raise ValueError(f"add relu must be a bool, not {self.relu!r}")
 
     def infer_shape(self, node_name, in_shapes):
         self._check_arity(node_name, in_shapes)

@@ -1,4 +1,5 @@
-"""Global average pooling (``GlobalAvgPool``): the last layer, streaming the class scores."""
+"""Global average pooling (``GlobalAvgPool``): the last layer, streaming the class scores,
+or the layer before the fully connected one, storing its ``(C, 1, 1)`` averages."""
 
 import numpy as np
 
@@ -48,15 +49,22 @@ class GlobalAvgPoolRules(OperatorRules):
                                f"({ctx.describe(src)}: a concat of inputs whose channel counts "
                                f"are not multiples of {ctx.lanes}); the score stream needs "
                                f"contiguous channels")
+        out = ctx.places.get(node.name)
+        if out is None:  # the last node: the scores
+            dest = dict(out_h=1, out_w=1, out_groups=inp.groups, out_channels=inp.channels)
+        else:  # read by the fully connected conv: the averages into activation memory
+            dest = dict(**ctx.write_fields(out), gap_store=1)
         return dict(op=Opcode.GAP, **ctx.out_type_fields(node), **ctx.read_fields(inp),
                     in_h=inp.h, in_w=inp.w, in_groups=1, in_pixel_groups=inp.pixel_groups,
                     depthwise=1, kh=inp.h, kw=inp.w, stride_h=1, stride_w=1, pad_h=0,
-                    pad_w=0, out_h=1, out_w=1, out_groups=inp.groups,
-                    out_channels=inp.channels, multiplier=q.multiplier, shift=q.shift)
+                    pad_w=0, **dest, multiplier=q.multiplier, shift=q.shift)
 
     def execute(self, eng, f):
         addr, valid, _ = eng.loop(f)
         total = eng.read(addr, valid).sum(axis=(1, 2, 3))  # (OG, L)
         v = rshift_round(total * f.multiplier, f.shift)
         v = saturate_bits(v, f.out_bits, f.out_signed)
+        if f.gap_store:
+            eng.write(f, v[:, None, :])
+            return None
         return v.reshape(-1)[:f.out_channels]

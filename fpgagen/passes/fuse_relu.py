@@ -1,15 +1,16 @@
-"""Fold a ReLU into the convolution that feeds it."""
+"""Fold a ReLU into the convolution or addition that feeds it."""
 
 import dataclasses
 
-from ..ir import Conv2d, Graph, Node, Relu
+from ..ir import Add, Conv2d, Graph, Node, Relu
 
 __all__ = ["FuseRelu"]
 
 
 class FuseRelu:
-    """Replace ``conv -> relu`` by one conv with ``relu=True`` when the relu is the conv's
-    only reader; readers of the relu then read the conv. ``apply(graph) -> (graph, changed)``.
+    """Replace ``conv -> relu`` (or ``add -> relu``) by one conv (add) with ``relu=True``
+    when the relu is its only reader and it is not a graph output; readers of the relu
+    then read the fused node. ``apply(graph) -> (graph, changed)``.
     """
 
     def apply(self, graph: Graph):
@@ -21,7 +22,7 @@ class FuseRelu:
             src = relu.inputs[0]
             producer = next((n for n in nodes if n.name == src), None)
             readers = [n for n in nodes if src in n.inputs]
-            if (producer is None or not isinstance(producer.op, Conv2d) or producer.op.relu
+            if (producer is None or not isinstance(producer.op, (Conv2d, Add)) or producer.op.relu
                     or len(readers) != 1 or src in outputs):
                 continue
             fused = Node(relu.name, dataclasses.replace(producer.op, relu=True),

@@ -94,6 +94,8 @@ class _Engine:
         self.shift = program.shift_banks
         self.pc = 0
         self.flash = program.flash
+        self.score_words = []  # words a CONV with to_scores wrote, not yet streamed
+        self.score_next = 0  # the score memory word such a CONV writes next
         #: the codebook registers of the two staging halves (weights in flash)
         self.codebooks = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
         self.direct_codebook = program.direct_codebook
@@ -291,6 +293,16 @@ class _Engine:
         if f.pool:
             self.pool(f, values)
             return
+        if f.to_scores:  # the fully connected layer: score memory words, in group order
+            first = f.out_base + f.out_group_offset
+            if first != self.score_next or f.out_h * f.out_w != 1:
+                raise FpgagenError(f"instruction {self.pc} writes {f.out_h}x{f.out_w} pixels "
+                                   f"of scores from word {first}; the score memory takes "
+                                   f"one pixel's words in order (next word "
+                                   f"{self.score_next})")
+            self.score_words.extend(values.reshape(f.out_groups, -1))
+            self.score_next += f.out_groups
+            return
         og = np.arange(f.out_groups)[:, None]
         pix = np.arange(f.out_h * f.out_w)
         slot = (f.out_slot0 + pix // f.out_w) % max(f.out_rows, 1)
@@ -434,6 +446,9 @@ def run_program(program: Program, input_words: np.ndarray, *, capture: bool = Fa
             streamed = rules.execute(eng, f)
         if streamed is not None:
             scores.append(streamed)
+        if eng.score_words:  # written by a CONV with to_scores
+            scores.append(np.concatenate(eng.score_words))
+            eng.score_words = []
         stall = eng.compressed.stall(f, eng.lanes) if f.compressed else 0
         cycles.append(instruction_cycles(f, PIPELINE_OVERHEAD) + stall)
         if capture and eng.pc < len(program.layers):

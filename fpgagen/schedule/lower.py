@@ -7,7 +7,8 @@ groups own their lane groups, one per conv group; every conv, with a weight budg
 per chunk of output groups that fits it); a concat costs nothing (its
 inputs write side by side into its buffer). The steps:
 
-1. check that every node maps (ReLUs fused, GAP last, concat inputs written directly);
+1. check that every node maps (ReLUs fused, the GAP last or read only by the fully
+   connected conv that is last, concat inputs written directly);
 2. lane layout of every tensor: channel ``ch`` at lane position ``ch``, except in concats,
    whose inputs start at group boundaries; the two inputs of an add must agree, so a conv
    feeding an add adopts the layout of the other input when they differ;
@@ -31,7 +32,8 @@ from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
 from .bands import ActivationPlan, BandPlan, BufferPlan, Stage, plan_bands
 from .program import CompressedWeights, Im2col, LayerInfo, Program, TensorPlacement
-from .stages import Network, Run, cut_positions, expand, fusions, network_stages
+from .stages import (Network, Run, cut_positions, expand, fully_connected, fusions,
+                     network_stages)
 from .conv_groups import split_conv_groups
 from .flash_store import stage_weights
 from .weight_chunks import column_weight_bits, out_group_chunks, out_group_fields
@@ -135,10 +137,12 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     ------
     FpgagenError
         For a graph that is not quantized, a node the accelerator cannot map (unfused ReLU,
-        a GAP that is not the last node, a concat input not written directly by a conv, max
-        pool or add, adds of differently laid out inputs), a layer whose fields do not
-        fit the instruction format or the banks, or a conv of which one output group alone
-        needs more weight bits per PE column than ``hw.weight_chunk_bits``.
+        a GAP that is neither the last node nor read only by a last 1x1 conv (the fully
+        connected layer, whose words go to the score memory), a concat input not written
+        directly by a conv, max pool or add, adds of differently laid out inputs), a layer
+        whose fields do not fit the instruction format or the banks, or a conv of which
+        one output group alone needs more weight bits per PE column than
+        ``hw.weight_chunk_bits``.
     """
     if not isinstance(hw, HwParams):
         raise FpgagenError(f"hw must be an HwParams, not {hw!r}")
@@ -151,7 +155,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
     concat_of, im2col, layouts, order, fusion = structure
     net, plan, runs, cut_order = _schedule(graph, structure, steps, cuts)
     places, buffers = _place(graph, lanes, layouts, net, plan, runs, reuse_memory)
-    _check_codes_fit(graph, places)
+    _check_codes_fit(graph, {t: p for t, p in places.items() if t != fully_connected(graph)})
 
     macs = graph.macs_per_node()
     if cache is not None:
@@ -182,7 +186,7 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
         fields = _band_fields(stage, run, base, net, places, buffers, plan, fusion, shapes,
                               layouts, pool_bases, graph)
         node = producers.get(stage.name)
-        if node is not None and isinstance(node.op, GlobalAvgPool):
+        if node is not None and stage.out is None:  # the scores: the GAP's, or the FC's
             output_channels = shapes[node.name][0]
         try:
             instr = Instr(**{**fields, "last": int(k == len(runs) - 1)})
@@ -348,6 +352,7 @@ def _structure(graph: Graph, hw: HwParams, fuse_pools: bool):
 
 def _check_nodes(graph: Graph):
     last = graph.nodes[-1].name if graph.nodes else None
+    fc = fully_connected(graph)
     for n in graph.nodes:
         op = n.op
         rules = rules_for(op, "lowering")
@@ -359,10 +364,15 @@ def _check_nodes(graph: Graph):
                     "fused into it; see FuseRelu)" if op.kind == "relu" else "")
             raise FpgagenError(f"cannot map {op.kind} node {n.name!r} (input {n.inputs[0]!r}) "
                                f"to the accelerator{hint}")
-        if isinstance(op, GlobalAvgPool) and (n.name != last or list(graph.outputs) != [n.name]):
+        if (isinstance(op, GlobalAvgPool)
+                and (n.name != last or list(graph.outputs) != [n.name])
+                and (fc is None or graph.node(fc).inputs[0] != n.name)):
             raise FpgagenError(f"cannot map global_avgpool node {n.name!r}: it must be the last "
-                               f"node and the only graph output (last node {last!r}, outputs "
-                               f"{list(graph.outputs)})")
+                               f"node and the only graph output, or be read only by a 1x1 "
+                               f"conv (stride 1, no padding, one group: the fully connected "
+                               f"layer) that is (last node {last!r}, outputs "
+                               f"{list(graph.outputs)}, readers of {n.name!r}: "
+                               f"{[r.name for r in graph.consumers(n.name)]})")
     for o in graph.outputs:
         if o == graph.input_name:
             raise FpgagenError(f"cannot map graph {graph.name!r}: its input {o!r} is an output")
@@ -476,7 +486,8 @@ def _place(graph, lanes, layouts, net: Network, plan: BandPlan, runs, reuse_memo
     buffers, _ = _allocate(graph, net, plan, runs, reuse_memory)
     places = {}
     for t in [graph.input_name] + [n.name for n in graph.nodes]:
-        if t != graph.input_name and isinstance(graph.node(t).op, GlobalAvgPool):
+        if (t != graph.input_name and isinstance(graph.node(t).op, GlobalAvgPool)
+                and t not in net.stored):  # a GAP streaming the scores
             continue
         lay = layouts[t]
         b = net.key_of.get(t, t)
@@ -734,6 +745,12 @@ def _band_fields(stage: Stage, run: Run, base: dict, net: Network, places: dict,
             g0, g1 = run.chunk
             buf = buffers[net.chunked]
             f.update(in_base=buf.base, in_pixel_groups=buf.groups, out_groups=g1 - g0)
+            if f.get("gap_store"):  # the chunk's averages into their groups
+                f.update(out_group_offset=f["out_group_offset"] + g0)
+        return f
+    if stage.out is None:  # the fully connected conv: its words go to the score memory
+        f.update(out_h=1, in_y0=0, in_rows=src.rows, in_slot0=0, out_rows=1, out_slot0=0,
+                 to_scores=1, out_channels=shapes[node.name][0])
         return f
     ring = src.rows
     if isinstance(node.op, Add):

@@ -357,9 +357,12 @@ class Program:
             text = (f"{i:3d} {op.name:<7} {info.name:<28} "
                     f"in @{f.in_base:<6d} {f.in_h}x{f.in_w}x{f.in_groups}g"
                     f"/P{f.in_pixel_groups} {k:<16} -> ")
-            if op == Opcode.GAP:
+            if op == Opcode.GAP and not f.gap_store:
                 text += (f"stream {f.out_channels} scores ({f.out_groups}g) "
                          f"mult {f.multiplier} >>{f.shift}")
+            elif f.to_scores:
+                text += (f"scores+{f.out_group_offset} {f.out_groups}g "
+                         f"(stream {f.out_channels})")
             else:
                 text += (f"@{f.out_base:<6d} {f.out_h}x{f.out_w}x{f.out_groups}g"
                          f"/P{f.out_pixel_groups}+{f.out_group_offset}")
@@ -371,6 +374,7 @@ class Program:
             if op == Opcode.ADD:
                 text += (f" in2 @{f.in2_base} (a<<{f.shift_a}) + (b<<{f.shift_b}) "
                          f">>{f.shift}")
+                text += " relu" if f.relu else ""
             text += (f" {'s' if f.out_signed else 'u'}{f.out_bits}"
                      f" {info.cycles_predicted} cyc")
             if info.macs:

@@ -12,7 +12,8 @@ from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool
 from .bands import Band, BandPlan, Stage
 from .program import TensorWrite
 
-__all__ = ["Network", "Run", "fusions", "network_stages", "expand", "cut_positions"]
+__all__ = ["Network", "Run", "fusions", "fully_connected", "network_stages", "expand",
+           "cut_positions"]
 
 
 @dataclass
@@ -73,12 +74,31 @@ def fusions(graph: Graph, shapes: dict, layouts: dict) -> dict[str, str]:
     return out
 
 
+def fully_connected(graph: Graph) -> str | None:
+    """The fully connected layer: the conv (1x1, stride 1, no padding, one group) that is
+    the only reader of a global average pool, the last node and the only graph output (its
+    output goes to the score memory); ``None`` if there is none."""
+    if not graph.nodes or list(graph.outputs) != [graph.nodes[-1].name]:
+        return None
+    last = graph.nodes[-1]
+    op = last.op
+    if (not isinstance(op, Conv2d) or op.kernel != (1, 1) or op.stride != (1, 1)
+            or op.padding != (0, 0) or op.groups != 1 or last.inputs[0] == graph.input_name):
+        return None
+    src = graph.node(last.inputs[0])
+    if not isinstance(src.op, GlobalAvgPool) or len(graph.consumers(src.name)) != 1:
+        return None
+    return last.name
+
+
 def network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, steps) -> Network:
     """The stages of ``graph`` in execution order: the input's LOAD, then every lowered
     node but the fused max pools (a conv with a fused pool writes the pool's buffer); with
     ``steps > 1`` a conv read only by the GAP runs in channel chunks after the bands (a
-    tail stage). Buffers: a concat and its inputs share one, so do a fused pool and its
-    convs' outputs."""
+    tail stage). The GAP is a tail stage, and so is the fully connected conv after it
+    (:func:`fully_connected`); whichever is last writes the score memory, not a buffer.
+    Buffers: a concat and its inputs share one, so do a fused pool and its convs'
+    outputs."""
     key_of, offset = {}, {}
     for n in graph.nodes:
         if isinstance(n.op, Concat):
@@ -115,9 +135,12 @@ def network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, ste
             return shapes[im2col.conv][1:]
         return shapes[t][1:]
 
-    gap_names = {n.name for n in graph.nodes if isinstance(n.op, GlobalAvgPool)}
+    fc = fully_connected(graph)
+    # the tensors the score memory takes: the last GAP's, or the fully connected conv's
+    scored = ({fc} if fc is not None else
+              {n.name for n in graph.nodes if isinstance(n.op, GlobalAvgPool)})
     for t in [graph.input_name] + [n.name for n in graph.nodes]:
-        if t in prepool or t in gap_names:
+        if t in prepool or t in scored:
             continue
         h, w = tensor_hw(t)
         k = key(t)
@@ -133,8 +156,13 @@ def network_stages(graph, shapes, layouts, concat_of, im2col, fusion, order, ste
             continue
         h = shapes[n.name][1]
         if isinstance(op, GlobalAvgPool):
+            stages.append(Stage(name=n.name, out=None if n.name in scored else key(n.name),
+                                inputs=(key(n.inputs[0]),), rows=1,
+                                in_rows=heights[key(n.inputs[0])], out_rows=1, tail=True))
+            continue
+        if n.name == fc:
             stages.append(Stage(name=n.name, out=None, inputs=(key(n.inputs[0]),), rows=1,
-                                in_rows=heights[key(n.inputs[0])], tail=True))
+                                in_rows=1, out_rows=1, tail=True))
             continue
         src = n.inputs[0]
         in_rows = heights[key(src)]
@@ -216,12 +244,18 @@ def expand(net: Network, plan: BandPlan) -> list[Run]:
             runs.append(Run(b, writes=tuple(writes)))
         return runs
     conv = next(b for b in tail if net.stages[b.stage].name == net.chunked)
-    gap = next(b for b in tail if net.stages[b.stage].out is None)
+    gap = next(b for b in tail if net.chunked in net.stages[b.stage].inputs)
+    gap_stage = net.stages[gap.stage]
+    gap_writes = (tuple(TensorWrite(t, 0, 1) for t in _written_tensors(net, gap_stage))
+                  if gap_stage.out is not None else ())
     groups = net.widths[net.key_of.get(net.chunked, net.chunked)][1]
     for g0 in range(0, groups, net.chunk_groups):
         chunk = (g0, min(groups, g0 + net.chunk_groups))
         runs.append(Run(conv, chunk=chunk))
-        runs.append(Run(gap, chunk=chunk))
+        runs.append(Run(gap, chunk=chunk, writes=gap_writes))
+    for b in tail:  # the fully connected conv after the GAP
+        if b is not conv and b is not gap:
+            runs.append(Run(b))
     return runs
 
 

@@ -96,9 +96,10 @@ class NetworkRun:
 
 
 def _signed_scores(program: Program, raw: np.ndarray) -> np.ndarray:
-    gap = [f for f in program.instructions if f.op == Opcode.GAP]
+    # the last instruction writes the scores (a GAP's, or the fully connected conv's)
+    last = program.instructions[-1] if program.instructions else None
     raw = np.asarray(raw, dtype=np.int64)
-    if gap and gap[-1].out_signed:
+    if last is not None and last.op in (Opcode.GAP, Opcode.CONV) and last.out_signed:
         half = 1 << (SCORE_BITS - 1)
         raw = np.where(raw >= half, raw - 2 * half, raw)
     return raw
