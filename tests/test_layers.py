@@ -15,7 +15,7 @@ LAYERS = [
     {"errors", "resources", "__init__"},
     {"hw"},  # the hardware spec: widths, latencies, instruction set, PE array, cycle model
     {"ir"},
-    {"numerics", "devices", "labels", "data"},
+    {"numerics", "devices", "labels", "data", "analysis"},  # analysis: models from the IR alone
     {"operators"},
     {"nets", "golden"},
     {"passes"},
