@@ -5,7 +5,7 @@ import pytest
 
 from fpgagen.errors import FpgagenError
 from fpgagen.frontend.caffe_prototxt import load_caffe_prototxt
-from fpgagen.ir import Add, Conv2d, Relu
+from fpgagen.ir import Add, Conv2d
 from fpgagen.nets import NET_NAMES, NetOptions, build_net
 from fpgagen.nets.squeezenext import unfolded_counts
 from fpgagen.passes.fuse_relu import FuseRelu
@@ -55,8 +55,8 @@ def test_block_structure():
     assert [(c.out_channels, c.kernel, c.padding) for c in convs] == [
         (16, (1, 1), (0, 0)), (8, (1, 1), (0, 0)), (16, (1, 3), (0, 1)),
         (16, (3, 1), (1, 0)), (32, (1, 1), (0, 0))]
-    assert [type(n.op) for n in block[-2:]] == [Add, Relu]
-    assert g.node("stage1/block2/sum").inputs == ("stage1/block1/relu", "stage1/block2/expand")
+    assert block[-1].op == Add(relu=True) and block[-1].name == "stage1/block2/sum"
+    assert g.node("stage1/block2/sum").inputs == ("stage1/block1/sum", "stage1/block2/expand")
     # the fully connected layer: GAP then a 1x1 conv without ReLU on (128, 1, 1)
     assert g.node("fc").inputs == ("pool_final",) and g.node("fc").op == Conv2d(1000, 1)
     assert g.shapes()["pool_final"] == (128, 1, 1)
@@ -119,7 +119,7 @@ def test_names_and_options():
     assert build_net("squeezenext").name == "squeezenext-23"
     g = build_net("squeezenext-23v5", NetOptions(input_size=64, num_classes=10, width=1.5))
     assert g.shapes()["fc"] == (10, 1, 1)
-    assert g.shapes()["stage4/block1/relu"] == (384, 2, 2)
+    assert g.shapes()["stage4/block1/sum"] == (384, 2, 2)
     assert build_net("squeezenext-23", NetOptions(input_size=16)).shapes()["pool1"] == \
         (64, 2, 2)
     with pytest.raises(FpgagenError, match="input size 8 is too small for squeezenext-23"):

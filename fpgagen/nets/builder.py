@@ -1,6 +1,6 @@
 """A small helper that appends nodes to a graph under construction."""
 
-from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node, Relu
+from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 
 __all__ = ["GraphBuilder", "scale_channels"]
 
@@ -34,11 +34,8 @@ class GraphBuilder:
     def concat(self, name, *xs):
         return self._add(name, Concat(), xs)
 
-    def add(self, name, a, b):
-        return self._add(name, Add(), [a, b])
-
-    def relu(self, name, x):
-        return self._add(name, Relu(), [x])
+    def add(self, name, a, b, relu=False):
+        return self._add(name, Add(relu=relu), [a, b])
 
     def global_avgpool(self, name, x):
         return self._add(name, GlobalAvgPool(), [x])

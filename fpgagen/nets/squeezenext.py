@@ -106,7 +106,8 @@ def build_squeezenext(cfg: SqueezeNextConfig, name: str = "squeezenext-23") -> G
 
 
 def _block(b, cfg, prefix, x, out, stride, reshape, style, first_3x1):
-    """One block; returns the tensor after the sum's ReLU."""
+    """One block; returns the sum with its ReLU (``Add(relu=True)``, as FuseRelu makes of
+    Caffe's Eltwise + ReLU)."""
     g = cfg.groups
     shortcut = x
     if reshape:
@@ -119,8 +120,7 @@ def _block(b, cfg, prefix, x, out, stride, reshape, style, first_3x1):
     for suffix, kernel, padding in (sep if first_3x1 else sep[::-1]):
         y = b.conv(f"{prefix}/{suffix}", y, out // 2, kernel, padding=padding, groups=g)
     y = b.conv(f"{prefix}/expand", y, out, 1)
-    s = b.add(f"{prefix}/sum", shortcut, y)
-    return b.relu(f"{prefix}/relu", s)
+    return b.add(f"{prefix}/sum", shortcut, y, relu=True)  # the ReLU after the sum, fused
 
 
 def unfolded_counts(graph: Graph) -> tuple[int, int]:
