@@ -33,6 +33,16 @@ REDUCED = {
     "squeezenet1_0-complex-bypass-67-8x8-bands": ("squeezenet1_0-complex-bypass", 67, 1.0, 8,
                                                   4),
     "zynqnet-64-8x8-bands": ("zynqnet", 64, 1.0, 8, 8),
+    # SqueezeNext (issue 17): 3x1 / 1x3 kernels, folded BatchNorm, sums with ReLU, the
+    # fully connected layer after the GAP
+    "squeezenext-23v5-64-8x8": ("squeezenext-23v5", 64, 1.0, 8, None),
+}
+#: SqueezeNext in full and its other variants (slow): ``id: (net, input size, width, PE array
+#: side, band steps)``.
+SQUEEZENEXT_SLOW = {
+    "squeezenext-23-227-16x16": ("squeezenext-23", 227, 1.0, 16, None),
+    "squeezenext-23-g-64-8x8-bands": ("squeezenext-23-g", 64, 1.0, 8, 4),
+    "squeezenext-23v2-2.0-64-16x16-bands": ("squeezenext-23v2", 64, 2.0, 16, 3),
 }
 #: Activation memory the full v1.1 may use (issue 14: at most 256 KB, from 1.38 MB).
 ACTIVATION_LIMIT = 256 * 1024
@@ -62,6 +72,22 @@ def test_reduced_network_bit_exact(case):
         assert program.plan.steps == steps
         assert any(not b.whole for b in program.plan.buffers)
     assert program.pool_depth > 0 or net == "zynqnet"  # pools fused (ZynqNet has none)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SQUEEZENEXT_SLOW)
+def test_squeezenext_bit_exact(case):
+    """SqueezeNext with generated weights (BatchNorm folded): the full 1.0-SqNxt-23 at
+    227x227, the grouped network and a 2.0-wide v2 (5x5 first conv) in row bands."""
+    net, size, width, side, steps = SQUEEZENEXT_SLOW[case]
+    graph = quantize(generate_weights(build_net(net, NetOptions(input_size=size,
+                                                                width=width))))
+    image = np.random.default_rng(5).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    report = simulate_image(graph, HwParams(pe_rows=side, pe_cols=side), image,
+                            BUILD_ROOT / f"net_{case}", steps=steps)
+    _check(report, case)
+    if steps is not None:
+        assert report.program.plan.steps == steps
 
 
 def test_squeezenet1_1_227_real_weights_real_photos():
