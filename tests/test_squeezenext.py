@@ -124,6 +124,9 @@ def test_names_and_options():
         (64, 2, 2)
     with pytest.raises(FpgagenError, match="input size 8 is too small for squeezenext-23"):
         build_net("squeezenext-23", NetOptions(input_size=8))
+    # stage 1 has 32 channels at width 1: width 0.1 leaves 3, too few for a quarter
+    with pytest.raises(FpgagenError, match="width 0.1 gives stage 1 3 channels"):
+        build_net("squeezenext-23", NetOptions(width=0.1))
 
 
 def test_info_prints_both_counts(capsys):
@@ -148,15 +151,17 @@ def test_info_reads_a_prototxt(shared_models, capsys):
     assert report["input_shape"] == [3, 227, 227]
 
 
-def test_onnx_round_trip_of_a_generated_squeezenext(tmp_path):
+@pytest.mark.parametrize("net", ["squeezenext-23v5", "squeezenext-23-g"])
+def test_onnx_round_trip_of_a_generated_squeezenext(tmp_path, net):
     import numpy as np
 
     from fpgagen.frontend import export_onnx, generate_weights, load_onnx
     from fpgagen.golden.float_model import run_float
 
-    graph = generate_weights(build_net("squeezenext-23v5", NetOptions(input_size=64)))
+    graph = generate_weights(build_net(net, NetOptions(input_size=64)))
     export_onnx(graph, tmp_path / "sqnxt.onnx")
     back = load_onnx(tmp_path / "sqnxt.onnx", mean=graph.mean)
     x = np.random.default_rng(3).standard_normal(graph.input_shape).astype(np.float32)
     np.testing.assert_array_equal(run_float(back, x)[back.outputs[0]],
                                   run_float(graph, x)[graph.outputs[0]])
+    assert [n.op for n in back.nodes] == [n.op for n in graph.nodes]  # groups, Add relu, fc

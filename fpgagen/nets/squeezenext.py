@@ -86,6 +86,9 @@ def build_squeezenext(cfg: SqueezeNextConfig, name: str = "squeezenext-23") -> G
     channels = 64
     for stage, (count, base) in enumerate(zip(blocks, STAGE_CHANNELS), 1):
         out = scale_channels(base, cfg.width)
+        if out < 4:
+            raise FpgagenError(f"width {cfg.width:g} gives stage {stage} {out} channels; a "
+                               f"block needs at least 4 (its second reduce has a quarter)")
         if cfg.groups > 1 and (out // 4) % cfg.groups:
             raise FpgagenError(f"width {cfg.width:g} gives stage {stage} {out} channels, whose "
                                f"quarter does not split into {cfg.groups} groups")
