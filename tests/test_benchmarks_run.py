@@ -11,15 +11,20 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture
-def activation_memory(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import ``_common``
-    spec = importlib.util.spec_from_file_location("activation_memory",
-                                                  BENCH / "activation_memory.py")
+def _script(monkeypatch, name):
+    """The benchmark script ``benchmarks/<name>.py`` as a module, yielded; the scripts
+    import ``_common``, dropped again afterwards."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     yield module
     sys.modules.pop("_common", None)
+
+
+@pytest.fixture
+def activation_memory(monkeypatch):
+    yield from _script(monkeypatch, "activation_memory")
 
 
 def test_activation_memory(activation_memory, tmp_path, capsys):
@@ -54,13 +59,7 @@ def test_activation_memory_bad_pe(activation_memory, capsys):
 
 @pytest.fixture
 def table3(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("squeezenext_table3",
-                                                  BENCH / "squeezenext_table3.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("_common", None)
+    yield from _script(monkeypatch, "squeezenext_table3")
 
 
 def test_squeezenext_table3(table3, tmp_path, capsys):
