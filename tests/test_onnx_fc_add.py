@@ -112,3 +112,11 @@ def test_fc_and_add_relu_round_trip(tmp_path):
     # onnx's own reference evaluator, independent of fpgagen, runs the exported file
     ref = ReferenceEvaluator(model).run(None, {graph.input_name: x[None]})[0]
     np.testing.assert_allclose(ref.ravel(), want.ravel(), rtol=1e-4, atol=1e-4)
+
+
+def test_gemm_with_a_non_finite_weight_names_the_gemm(tmp_path):
+    nodes, inits, _ = _gap_gemm()
+    inits["fc_w"] = inits["fc_w"].copy()
+    inits["fc_w"][2, 1] = np.nan
+    with pytest.raises(FpgagenError, match=r"'fc_w' of Gemm node 'fc'"):
+        load_onnx(_save(tmp_path, nodes, inits))

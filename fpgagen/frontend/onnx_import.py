@@ -396,8 +396,8 @@ class _Importer:
                                 "bias": self._float(bias_name, bias, label)}
         return _make(label, node, Conv2d, out_c, kernel, strides, pads, False, groups), (x,)
 
-    def _float(self, tensor, arr, label) -> np.ndarray:
-        return check_param_values(arr, f"tensor {tensor!r} of Conv node '{label}'")
+    def _float(self, tensor, arr, label, op_type="Conv") -> np.ndarray:
+        return check_param_values(arr, f"tensor {tensor!r} of {op_type} node '{label}'")
 
     def _batchnorm(self, node, label, attrs):
         """Fold a BatchNormalization into the Conv whose output it alone reads."""
@@ -414,7 +414,8 @@ class _Importer:
                 or any(o for o in node.output[1:]):
             raise FpgagenError(f"BatchNormalization node '{label}': only inference mode "
                                "(one output, spatial) is supported")
-        gamma, beta, mean, var = (self._float(t, self._const(node, label, t, what), label)
+        gamma, beta, mean, var = (self._float(t, self._const(node, label, t, what), label,
+                                              "BatchNormalization")
                                   for t, what in zip(node.input[1:5],
                                                      ("scale", "B", "mean", "var")))
         p = self.params[x]
@@ -505,8 +506,8 @@ class _Importer:
         bias = bias * float(attrs.get("beta", 1.0))
         self.params[ir_name] = {
             "weight": self._float(node.input[1], weight.reshape(n, c, 1, 1).astype(np.float32),
-                                  label),
-            "bias": self._float(bias_name, bias.astype(np.float32), label)}
+                                  label, "Gemm"),
+            "bias": self._float(bias_name, bias.astype(np.float32), label, "Gemm")}
         return _make(label, node, Conv2d, n, 1), (x,)
 
 
