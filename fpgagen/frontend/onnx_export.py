@@ -22,10 +22,10 @@ def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
     """Write ``graph`` and its float weights as an ONNX model.
 
     Conv (add) nodes with a fused ReLU become ``Conv`` (``Add``) followed by ``Relu``; the
-    ``Relu`` node and
-    its output tensor carry the IR node's name, so that :func:`load_onnx` (which fuses the
-    pair again) gives back the same node names. Pools become ``MaxPool`` (``ceil_mode`` kept)
-    and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and ``Relu``; the fully
+    ``Relu`` node and its output tensor carry the IR node's name, so that :func:`load_onnx`
+    (which fuses the pair again) gives back the same node names. Pools become ``MaxPool``
+    (``ceil_mode`` kept) and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and
+    ``Relu``; the fully
     connected layer (the output node, a 1x1 conv on a global average pool) becomes
     ``Flatten`` and ``Gemm`` (``transB=1``), its output ``(1, N)``. The input is a
     ``(1, C, H, W)`` float tensor called ``graph.input_name``; the output is
@@ -74,7 +74,7 @@ def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
     out = graph.outputs[0]
     out_shape = shapes[out]
     last = graph.node(out)
-    if isinstance(last.op, Conv2d) and _fully_connected(graph, last):  # Gemm: (1, N)
+    if _fully_connected(graph, last):  # Gemm: (1, N)
         out_shape = out_shape[:1]
     onnx_graph = helper.make_graph(
         nodes, graph.name, inputs=[_value_info(graph.input_name, graph.input_shape)],
@@ -102,12 +102,9 @@ def _fresh(base: str, used: set) -> str:
 
 
 def _fully_connected(graph, node) -> bool:
-    """``node`` is the graph output and a 1x1 conv on a global average pool's ``(C, 1, 1)``
-    output: the fully connected layer, written as ``Flatten`` and ``Gemm``."""
-    op, src = node.op, node.inputs[0]
-    return (node.name == graph.outputs[0] and src != graph.input_name
-            and isinstance(graph.node(src).op, GlobalAvgPool) and op.kernel == (1, 1)
-            and op.stride == (1, 1) and op.padding == (0, 0) and op.groups == 1)
+    """``node`` is the graph output and a fully connected layer
+    (:meth:`~fpgagen.ir.Graph.is_fully_connected`), written as ``Flatten`` and ``Gemm``."""
+    return node.name == graph.outputs[0] and graph.is_fully_connected(node)
 
 
 def _export_gemm(graph, node, used, inits) -> list:
@@ -132,7 +129,7 @@ def _export_gemm(graph, node, used, inits) -> list:
 def _export_node(graph, node, used, inits) -> list:
     """The ONNX node(s) of one IR node; conv weights are appended to ``inits``."""
     op, name, ins = node.op, node.name, list(node.inputs)
-    if isinstance(op, Conv2d) and _fully_connected(graph, node):
+    if _fully_connected(graph, node):
         return _export_gemm(graph, node, used, inits)
     if isinstance(op, Conv2d):
         params = graph.params[name]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import FpgagenError
-from .ops import Conv2d, Op
+from .ops import Conv2d, GlobalAvgPool, Op
 from .quant import GraphQuant
 
 __all__ = ["Node", "Graph"]
@@ -76,6 +76,15 @@ class Graph:
     def conv_nodes(self) -> list[Node]:
         """The conv2d nodes, in order."""
         return [n for n in self.nodes if isinstance(n.op, Conv2d)]
+
+    def is_fully_connected(self, node: Node) -> bool:
+        """``node`` is a 1x1 conv (stride 1, no padding, one group) on the ``(C, 1, 1)``
+        output of a global average pool: a fully connected layer (Caffe InnerProduct, ONNX
+        Gemm)."""
+        op, src = node.op, node.inputs[0]
+        return (isinstance(op, Conv2d) and op.kernel == (1, 1) and op.stride == (1, 1)
+                and op.padding == (0, 0) and op.groups == 1 and src != self.input_name
+                and isinstance(self.node(src).op, GlobalAvgPool))
 
     def replace(self, **changes) -> "Graph":
         """A copy with some fields changed (params and quant are shared, not copied)."""

@@ -81,12 +81,7 @@ def fully_connected(graph: Graph) -> str | None:
     if not graph.nodes or list(graph.outputs) != [graph.nodes[-1].name]:
         return None
     last = graph.nodes[-1]
-    op = last.op
-    if (not isinstance(op, Conv2d) or op.kernel != (1, 1) or op.stride != (1, 1)
-            or op.padding != (0, 0) or op.groups != 1 or last.inputs[0] == graph.input_name):
-        return None
-    src = graph.node(last.inputs[0])
-    if not isinstance(src.op, GlobalAvgPool) or len(graph.consumers(src.name)) != 1:
+    if not graph.is_fully_connected(last) or len(graph.consumers(last.inputs[0])) != 1:
         return None
     return last.name
 
