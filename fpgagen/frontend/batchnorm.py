@@ -70,8 +70,8 @@ def fold_batchnorm(weight, bias, mean, var, gamma=None, beta=None, eps: float = 
     denom = var + eps
     if (denom <= 0).any():
         bad = int(np.argmax(denom <= 0))
-        raise FpgagenError(f"BatchNorm channel {bad}: variance {float(var[bad])!r} + epsilon {eps!r} "
-                           "is not positive")
+        raise FpgagenError(f"BatchNorm channel {bad}: variance {float(var[bad])!r} + "
+                           f"epsilon {eps!r} is not positive")
     s = g / np.sqrt(denom)
     w_folded = w * s[:, None, None, None]
     b_folded = (b - mu) * s + be

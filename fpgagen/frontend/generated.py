@@ -64,10 +64,10 @@ def generate_batchnorm_weights(graph: Graph, seed: int = 0) -> Graph:
     by a BatchNorm whose running mean and variance are the statistics of that conv's
     output on seeded generated images (the "dead leaves" pictures of calibration,
     :func:`~fpgagen.passes.calibrate.generated_calibration_images`; 4 at 227x227, more at
-    smaller inputs, up to 32), as training would have them for its data, and whose ``gamma ~ N(1, 0.2)`` (at least 0.2) and
-    ``beta ~ N(0.1, 0.1)`` are drawn per channel (:func:`_channel_statistics`: where a
-    layer has few output positions, as at reduced inputs, the statistics lean on the
-    layer's); the BatchNorm is folded into the conv
+    smaller inputs, up to 32), as training would have them for its data, and whose
+    ``gamma ~ N(1, 0.2)`` (at least 0.2) and ``beta ~ N(0.1, 0.1)`` are drawn per channel
+    (:func:`_channel_statistics`: where a layer has few output positions, as at reduced
+    inputs, the statistics lean on the layer's); the BatchNorm is folded into the conv
     (:func:`~fpgagen.frontend.batchnorm.fold_batchnorm`), which gives each layer realistic
     per-channel scales and biases. Activations are thus normalized at every conv, and
     residual sums grow only with the number of blocks summed. The last conv gets

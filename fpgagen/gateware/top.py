@@ -287,8 +287,8 @@ class Accelerator(wiring.Component):
             m.submodules.schedule = sbuf = ScheduleBuffer(
                 width=INSTRUCTION_BITS + LOAD_FIELDS_BITS, segment_depth=flash.segment_depth)
         # Written during the run (GAP, or the fully connected CONV), read only while
-        # streaming after it: a read never
-        # meets a write, so synthesis needs no collision logic behind the block RAM.
+        # streaming after it: a read never meets a write, so synthesis needs no collision
+        # logic behind the block RAM.
         m.submodules.scores = scores = memory.Memory(
             shape=unsigned(SCORE_BITS * L), depth=cfg.memories.one(MemoryRole.SCORES).depth,
             init=[],

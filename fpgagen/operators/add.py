@@ -53,9 +53,8 @@ class AddRules(OperatorRules):
         return dict(op=Opcode.ADD, relu=int(node.op.relu), **ctx.out_type_fields(node),
                     **ctx.read_fields(a), **ctx.read_fields(b, "in2"), in_h=a.h, in_w=a.w,
                     in_groups=1, in_pixel_groups=a.pixel_groups, depthwise=1, kh=1, kw=2,
-                    stride_h=1,
-                    stride_w=1, pad_h=0, pad_w=0, **ctx.write_fields(out), shift_a=q.left_a,
-                    shift_b=q.left_b, shift=q.shift)
+                    stride_h=1, stride_w=1, pad_h=0, pad_w=0, **ctx.write_fields(out),
+                    shift_a=q.left_a, shift_b=q.left_b, shift=q.shift)
 
     def execute(self, eng, f):
         addr, valid, tap = eng.loop(f)
