@@ -352,27 +352,26 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
     weights (the file's or generated ones; the zeros of pruned formats depend on them), or
     with generated weights when the width or the class count changes or the weights come
     from ONNX (memory, logic and cycles depend on the shapes only), quantized on one
-    generated image, lowered with whole tensors (the plan a build takes whenever it fits, having the
-    fewest cycles) and analysed like the build itself. A point with its weights in flash is
-    compiled as ``build --weight-store flash`` does: the staging budget of ``cfg`` or the
-    default one, the board's flash timing, the band plan of :func:`step_plan`. ``base``:
-    the build's own analysis, reused for its options when it has whole tensors."""
+    generated image, and planned and analysed as the build itself is: the band plan of
+    :func:`step_plan` on the point's board (whole tensors when they fit, else the plan with
+    the fewest cycles that fits; ``cfg``'s ``--steps`` and ``--max-activation-kb`` hold for
+    every point). A point with its weights in flash is compiled as ``build --weight-store
+    flash`` does: the staging budget of ``cfg`` or the default one, the board's flash
+    timing. ``base``: the build's own analysis, reused for its own options and board."""
     from .frontend import generate_weights
     from .nets import build_net
     from .passes import QuantConfig, generated_calibration_images, quantize
-    from .schedule.lower import lower
 
     def graph_key(p: DesignPoint):
         return p.numerics()
 
-    graphs, programs = {}, {}
+    graphs, figures = {}, {}
     if base is not None:
         p = design_point(cfg, base)
         gkey = graph_key(p)
         graphs[gkey] = base.graph
-        if not base.hw.in_flash and (base.program.plan is None
-                                     or base.program.plan.steps == 1):
-            programs[gkey + (p.pe,)] = base.program
+        figures[gkey + (p.pe, p.weight_store, cfg.board.key)] = (base.verdict,
+                                                                 base.performance)
 
     def memo(cache: dict, key, point: DesignPoint, make):
         """``cache[key]``, made once by ``make()``; ``None`` when it fails (logged)."""
@@ -405,28 +404,22 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         graph = memo(graphs, gkey, point, lambda: make_graph(point))
         if graph is None:
             return None
-        if point.weight_store == WeightStore.FLASH.value:
-            return memo(programs, gkey + (point.pe, point.weight_store, board.key), point,
-                        lambda: _flash_figures(cfg, point, graph, board))
-        program = memo(programs, gkey + (point.pe,), point,
-                       lambda: lower(graph, HwParams(pe_rows=point.pe, pe_cols=point.pe)))
-        if program is None:
-            return None
-        clock = cfg.clock_mhz if cfg.clock_mhz is not None else board.clock_mhz
-        a = step_analyze(program, graph, board, float(clock))
-        return a.verdict, a.performance
+        return memo(figures, gkey + (point.pe, point.weight_store, board.key), point,
+                    lambda: _point_figures(cfg, point, graph, board))
 
     return evaluate
 
 
-def _flash_figures(cfg: BuildConfig, point: DesignPoint, graph: Graph, board: Board):
-    """``(verdict, performance)`` of ``point`` with its weights in ``board``'s flash, compiled
-    as ``build --weight-store flash`` compiles it (:func:`step_weight_store`,
-    :func:`step_plan`)."""
+def _point_figures(cfg: BuildConfig, point: DesignPoint, graph: Graph, board: Board):
+    """``(verdict, performance)`` of ``point`` on ``board``, compiled as ``build`` compiles
+    it: the point's PE array and weight store (:func:`step_hw`, :func:`step_weight_store`)
+    and the band plan of :func:`step_plan`."""
     from dataclasses import replace
 
-    pcfg = replace(cfg, board=board, pe=point.pe, weight_store=WeightStore.FLASH,
-                   flow=point_flow(cfg, point))
+    store = WeightStore(point.weight_store)
+    pcfg = replace(cfg, board=board, pe=point.pe, weight_store=store,
+                   weight_chunk_bits=cfg.weight_chunk_bits if store is WeightStore.FLASH
+                   else None, flow=point_flow(cfg, point))
     hw = step_weight_store(pcfg, graph, step_hw(pcfg))
     a = step_plan(pcfg, graph, hw)
     return a.verdict, a.performance

@@ -4,12 +4,12 @@ on the other boards), and the 10M50 verdict for SqueezeNet v1.1 with proposals t
 pass the fit check."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from fpgagen.build_flow import (BuildConfig, step_analyze, step_hw, step_lower, step_plan,
-                                step_weight_store)
+from fpgagen.build_flow import BuildConfig, step_hw, step_plan, step_weight_store
 from fpgagen.cli import main
 from fpgagen.flow import FlowConfig, step_import, step_quantize
 from fpgagen.devices.board import BOARDS_DIR, list_boards, resolve_board
@@ -271,10 +271,8 @@ def test_squeezenet_v11_does_not_fit_the_10m50(tmp_path, capsys):
         cfg = BuildConfig(flow=flow, board=board, pe=int(p["pe"].split("x")[0]),
                           weight_store=p["weight_store"])
         graph = step_quantize(step_import(cfg.flow), cfg.flow)
-        if p["weight_store"] == "flash":  # the band plan a flash build takes
-            analysis = step_plan(cfg, graph, step_weight_store(cfg, graph, step_hw(cfg)))
-        else:
-            analysis = step_analyze(step_lower(graph, step_hw(cfg)), graph, board, cfg.clock)
+        # the band plan the build takes, with the weights in block RAM or in flash
+        analysis = step_plan(cfg, graph, step_weight_store(cfg, graph, step_hw(cfg)))
         assert analysis.fits, p
         assert analysis.verdict["bram"].used == p["resources"]["bram"]["used"], p
         assert " ".join(p["flags"]) in text
@@ -303,3 +301,31 @@ def test_whole_tensors_are_held_to_the_activation_limit_too(tmp_path, capsys):
                             "--steps", "1", "--max-activation-kb", "0.01")
     assert status == 2
     assert "needs at most 10 bytes of activation memory; the smallest needs" in err
+
+
+def test_width_proposal_is_planned_in_row_bands(tmp_path, capsys):
+    """Proposals are compiled as the build compiles them, band plan included: SqueezeNet
+    v1.1 (generated weights) on the PYNQ-Z2 is offered the widest width whose design fits
+    once its activations run in row bands, which with whole tensors would not fit."""
+    from fpgagen.fit.proposals import WIDTH_STEPS
+
+    status, _, err = _build(capsys, "--board", "zynq7020", "--out", tmp_path / "z")
+    assert status == 3, err
+    narrower = [p for p in _report(tmp_path / "z")["proposals"]
+                if p["board"] == "zynq7020" and p["width"] < 1.0]
+    assert narrower, err
+    board = resolve_board("zynq7020")
+
+    def build_of(width):
+        flow = FlowConfig(net="squeezenet", net_options=NetOptions(width=width))
+        cfg = BuildConfig(flow=flow, board=board, pe=8)
+        graph = step_quantize(step_import(flow), flow)
+        return cfg, graph
+
+    def fits(width, **options):
+        cfg, graph = build_of(width)
+        return step_plan(replace(cfg, **options), graph, step_hw(cfg)).fits
+
+    widest = next(w for w in WIDTH_STEPS if fits(w))
+    assert max(p["width"] for p in narrower) == widest
+    assert not fits(widest, steps=1)  # whole tensors
