@@ -4,7 +4,6 @@ on the other boards), and the 10M50 verdict for SqueezeNet v1.1 with proposals t
 pass the fit check."""
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -316,15 +315,10 @@ def test_width_proposal_is_planned_in_row_bands(tmp_path, capsys):
     assert narrower, err
     board = resolve_board("zynq7020")
 
-    def build_of(width):
-        flow = FlowConfig(net="squeezenet", net_options=NetOptions(width=width))
-        cfg = BuildConfig(flow=flow, board=board, pe=8)
-        graph = step_quantize(step_import(flow), flow)
-        return cfg, graph
-
     def fits(width, **options):
-        cfg, graph = build_of(width)
-        return step_plan(replace(cfg, **options), graph, step_hw(cfg)).fits
+        flow = FlowConfig(net="squeezenet", net_options=NetOptions(width=width))
+        cfg = BuildConfig(flow=flow, board=board, pe=8, **options)
+        return step_plan(cfg, step_quantize(step_import(flow), flow), step_hw(cfg)).fits
 
     widest = next(w for w in WIDTH_STEPS if fits(w))
     assert max(p["width"] for p in narrower) == widest

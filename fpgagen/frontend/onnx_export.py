@@ -25,9 +25,8 @@ def export_onnx(graph: Graph, path, opset: int = 13) -> onnx.ModelProto:
     ``Relu`` node and its output tensor carry the IR node's name, so that :func:`load_onnx`
     (which fuses the pair again) gives back the same node names. Pools become ``MaxPool``
     (``ceil_mode`` kept) and ``GlobalAveragePool``, then ``Concat`` (axis 1), ``Add`` and
-    ``Relu``; the fully
-    connected layer (the output node, a 1x1 conv on a global average pool) becomes
-    ``Flatten`` and ``Gemm`` (``transB=1``), its output ``(1, N)``. The input is a
+    ``Relu``; the fully connected layer (the output node, a 1x1 conv on a global average
+    pool) becomes ``Flatten`` and ``Gemm`` (``transB=1``), its output ``(1, N)``. The input is a
     ``(1, C, H, W)`` float tensor called ``graph.input_name``; the output is
     ``graph.outputs[0]``. Weights are initializers named ``<node>.weight`` and
     ``<node>.bias``. The input mean (``graph.mean``) is not part of the model; pass it to
