@@ -1,5 +1,6 @@
-"""The processing-element array: ``pe_cols`` columns of ``pe_rows`` int9 x int8 (int9 x
-int12 with 12-bit weight codes) multipliers, an adder tree per column and a 32-bit accumulator per column."""
+"""The processing-element array: ``pe_cols`` columns of ``pe_rows`` int9 x int8
+multipliers (int9 x int12 with 12-bit weight codes), an adder tree per column and a
+32-bit accumulator per column."""
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
