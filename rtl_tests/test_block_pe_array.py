@@ -2,10 +2,10 @@
 
 Random int9 activations and int8 (or int12) weights, with the extreme codes (-256, 255,
 -128, 127; -2048, 2047) over-represented, form accumulate sequences of 1 to 9 terms
-(``first`` ... ``last``), back to back or with idle cycles between and inside them; idle cycles carry random
-``first``/``last``/data, which must be ignored. A Python model, written from the class
-docstring, predicts the exact cycle of every ``done`` pulse (``PE_ARRAY_LATENCY`` after the
-``last`` term) and the column sums it shows."""
+(``first`` ... ``last``), back to back or with idle cycles between and inside them; idle
+cycles carry random ``first``/``last``/data, which must be ignored. A Python model, written
+from the class docstring, predicts the exact cycle of every ``done`` pulse
+(``PE_ARRAY_LATENCY`` after the ``last`` term) and the column sums it shows."""
 
 import numpy as np
 import pytest

@@ -12,7 +12,8 @@ __all__ = [
     "ACT_LANE_BITS", "WEIGHT_BITS", "MAX_WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS",
     "BIAS_BITS", "SHIFT_BITS", "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS",
     "GAP_SUM_BITS", "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS",
-    "SCORE_STREAM_CYCLES", "Field", "WordFormat", "BIAS_WORD", "lane_range", "weight_word_bits", "weight_operand_bits",
+    "SCORE_STREAM_CYCLES", "Field", "WordFormat", "BIAS_WORD", "lane_range",
+    "weight_word_bits", "weight_operand_bits",
 ]
 
 #: Width of one activation lane (two's complement): every code kept in the activation
