@@ -129,9 +129,10 @@ def layer_formats(pairs) -> dict:
 
 def add_quant_args(p):
     """``--weight-bits``, ``--weight-format``, ``--layer-format`` and ``--calibration``."""
-    p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 9), metavar="B",
-                   help="weight code width, 4..8 (default: %(default)s); with a codebook, "
-                        "the width of its entries")
+    p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 13), metavar="B",
+                   help="weight code width, 4..12 (default: %(default)s); with a codebook, "
+                        "the width of its entries (above 8 the multipliers widen to B "
+                        "bits; weights in flash take at most 8)")
     p.add_argument("--weight-format", type=weight_format, default=WeightFormat(),
                    metavar="FORMAT",
                    help="how conv weights are quantized: 'dense' (one code per weight, one "

@@ -1,11 +1,11 @@
 """Unit test of the PE array (``fpgagen.gateware.pe_array.PEArray``) under Verilator.
 
-Random int9 activations and int8 weights, with the extreme codes (-256, 255, -128, 127)
-over-represented, form accumulate sequences of 1 to 9 terms (``first`` ... ``last``),
-back to back or with idle cycles between and inside them; idle cycles carry random
-``first``/``last``/data, which must be ignored. A Python model, written from the class
-docstring, predicts the exact cycle of every ``done`` pulse (``PE_ARRAY_LATENCY`` after the
-``last`` term) and the column sums it shows."""
+Random int9 activations and int8 (or int12) weights, with the extreme codes (-256, 255,
+-128, 127; -2048, 2047) over-represented, form accumulate sequences of 1 to 9 terms
+(``first`` ... ``last``), back to back or with idle cycles between and inside them; idle
+cycles carry random ``first``/``last``/data, which must be ignored. A Python model, written
+from the class docstring, predicts the exact cycle of every ``done`` pulse
+(``PE_ARRAY_LATENCY`` after the ``last`` term) and the column sums it shows."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,6 @@ from fpgagen.gateware.pe_array import PE_ARRAY_LATENCY, PEArray
 from .units.support import build, run_cycles
 
 ACT_MIN, ACT_MAX = -256, 255
-W_MIN, W_MAX = -128, 127
 
 
 def _values(rng, lo, hi, size):
@@ -31,16 +30,17 @@ def _wrap32(v: int) -> int:
     return (v + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _stimulus(rng, rows, cols, sequences):
+def _stimulus(rng, rows, cols, sequences, weight_bits):
     """Per-cycle rows of ``(valid, first, last, act[rows], weights[cols][rows])``."""
     table = []
+    W_MIN, W_MAX = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
 
     def idle():
         table.append((0, int(rng.integers(2)), int(rng.integers(2)),
                       _values(rng, ACT_MIN, ACT_MAX, rows),
                       _values(rng, W_MIN, W_MAX, (cols, rows))))
 
-    # The largest sums: every product (-256) * (-128), and the most negative ones.
+    # The largest sums: every product (-256) * W_MIN, and the most negative ones.
     fixed = [[(np.full(rows, ACT_MIN), np.full((cols, rows), W_MIN))] * 9,
              [(np.full(rows, ACT_MIN), np.full((cols, rows), W_MAX))] * 9,
              [(np.full(rows, ACT_MAX), np.full((cols, rows), W_MIN))] * 4]
@@ -77,12 +77,14 @@ def _model(table, cols):
     return done, sums
 
 
-@pytest.mark.parametrize("rows, cols", [(2, 2), (4, 4), (3, 2)], ids=["2x2", "4x4", "3x2"])
-def test_pe_array(build_dir, rows, cols):
-    rng = np.random.default_rng(1000 * rows + cols)
-    dut = PEArray(pe_rows=rows, pe_cols=cols)
+@pytest.mark.parametrize("rows, cols, weight_bits",
+                         [(2, 2, 8), (4, 4, 8), (3, 2, 8), (4, 4, 12)],
+                         ids=["2x2", "4x4", "3x2", "4x4-w12"])
+def test_pe_array(build_dir, rows, cols, weight_bits):
+    rng = np.random.default_rng(1000 * rows + cols + weight_bits)
+    dut = PEArray(pe_rows=rows, pe_cols=cols, weight_bits=weight_bits)
     sim = build(dut, build_dir)
-    table = _stimulus(rng, rows, cols, sequences=150)
+    table = _stimulus(rng, rows, cols, sequences=150, weight_bits=weight_bits)
     inputs = {"valid": [t[0] for t in table], "first": [t[1] for t in table],
               "last": [t[2] for t in table]}
     for r in range(rows):
@@ -99,4 +101,5 @@ def test_pe_array(build_dir, rows, cols):
     want = np.array([want_sums[k] for k in cycles], dtype=np.int64)
     have = np.stack([got[f"acc__{c}"][cycles] for c in range(cols)], axis=1)
     np.testing.assert_array_equal(have, want, err_msg="acc at the done cycles (row: pixel)")
-    assert want.max() == rows * 9 * 256 * 128 and want.min() == -rows * 9 * 256 * 127
+    w_min = 1 << (weight_bits - 1)
+    assert want.max() == rows * 9 * 256 * w_min and want.min() == -rows * 9 * 256 * (w_min - 1)

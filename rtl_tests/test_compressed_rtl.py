@@ -1,6 +1,7 @@
 """Compressed weights on the generated hardware (codebook indices and masks decoded into
 tile buffers), bit-exact against the golden model and cycle-exact against the cycle model:
-one Verilator build per PE array (8x8 and 16x16) of a fire-like graph whose seven
+one Verilator build per PE array (8x8 and 16x16, and 8x8 with 12-bit codes) of a
+fire-like graph whose seven
 convolutions use every index width 2..8 and pruning from none to everything, with empty
 output channels, input channels no weight reads (all-zero input groups), runs of
 unstored weights longer than a word, a tile and a whole layer, a channel count that
@@ -24,7 +25,7 @@ def _conv(k, out, stride=1, pad=0, relu=True):
                      relu=relu)
 
 
-def _spec(lanes: int, steps: int) -> GraphSpec:
+def _spec(lanes: int, steps: int, weight_bits: int = 8) -> GraphSpec:
     blocks = (
         BlockSpec("conv", -1, None, (_conv(3, 21, pad=1),)),
         BlockSpec("concat", 0, _conv(1, 2 * lanes - 3),  # squeeze
@@ -33,12 +34,15 @@ def _spec(lanes: int, steps: int) -> GraphSpec:
         BlockSpec("gap", 2, _conv(1, lanes), (_conv(1, 3 * lanes - 1, relu=False),)),
     )
     return GraphSpec(height=13, width=11, blocks=blocks, lanes=lanes, seed=lanes + steps,
-                     steps=steps, index_bits=INDEX_BITS, density=DENSITY)
+                     steps=steps, index_bits=INDEX_BITS, density=DENSITY,
+                     weight_bits=weight_bits)
 
 
-@pytest.mark.parametrize("lanes,steps,bank_depth", [(8, 1, 256), (16, 3, 4096)])
-def test_compressed_weights_bit_exact_on_rtl(build_dir, lanes, steps, bank_depth):
-    prep = prepare(_spec(lanes, steps), reuse_memory=False)
+@pytest.mark.parametrize("lanes,steps,bank_depth,weight_bits",
+                         [(8, 1, 256, 8), (16, 3, 4096, 8), (8, 2, 256, 12)])
+def test_compressed_weights_bit_exact_on_rtl(build_dir, lanes, steps, bank_depth,
+                                             weight_bits):
+    prep = prepare(_spec(lanes, steps, weight_bits), reuse_memory=False)
     program = prep.program
     compressed = [f for f in program.instructions if f.compressed]
     assert sorted({f.index_bits for f in compressed}) == list(range(2, 9))
@@ -48,4 +52,8 @@ def test_compressed_weights_bit_exact_on_rtl(build_dir, lanes, steps, bank_depth
     # the decoder makes the array wait somewhere: the stalls are part of what is checked
     assert sum(cw.stall(f, lanes) for f in compressed) > 0
     run, engine = _run(prep, build_dir, bank_depth)  # cycles checked per instruction too
-    _assert_blocks_equal(prep, run, engine, f"compressed weights on {lanes}x{lanes} PEs")
+    if weight_bits > 8:  # the codebooks use the codes' width beyond 8 bits
+        codes = program.compressed.codebook
+        assert int(abs(codes).max()) >= 1 << 7, "no codebook entry needs more than 8 bits"
+    _assert_blocks_equal(prep, run, engine, f"compressed weights on {lanes}x{lanes} PEs, "
+                         f"{weight_bits}-bit codes")

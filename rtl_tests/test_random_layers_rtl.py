@@ -37,7 +37,7 @@ def _mappable_spec(rng):
     every tensor back."""
     for _ in range(10):
         spec = draw_graph_spec(numpy_draw(rng), blocks=(BLOCKS, BLOCKS), lanes=LANES,
-                               compress=True)
+                               compress=True, weight_bits=(8, 4, 5, 6, 7, 10, 12))
         try:
             return spec, prepare(spec, reuse_memory=False)
         except FpgagenError as e:

@@ -65,8 +65,10 @@ def test_unreadable_and_missing_files(tmp_path):
 
 
 def test_weight_bits_out_of_range():
-    with pytest.raises(FpgagenError, match="weight_bits must be an integer in 4..8, not 3"):
+    with pytest.raises(FpgagenError, match="weight_bits must be an integer in 4..12, not 3"):
         QuantConfig(weight_bits=3)
+    with pytest.raises(FpgagenError, match="weight_bits must be an integer in 4..12, not 13"):
+        QuantConfig(weight_bits=13)
 
 
 def test_cli_reports_one_line_and_exit_2(tmp_path, capsys):

@@ -117,7 +117,7 @@ def test_program_structure_squeezenet1_1():
         assert f.weight_base == wb
         wb += f.out_groups * f.kh * f.kw * f.in_groups
     assert program.weight_banks.shape == (hw.pe_cols, wb, hw.pe_rows)
-    assert program.weight_banks.dtype == np.int8
+    assert program.weight_banks.dtype == np.int16
     assert program.bias_banks.shape == program.shift_banks.shape
     assert program.bias_banks.shape == (hw.pe_cols, sum(f.out_groups for f in convs))
     # The fire modules' expand layers write the two halves of one concat buffer.

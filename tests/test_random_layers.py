@@ -32,6 +32,7 @@ EXAMPLES = int(os.environ.get("FPGAGEN_RANDOM_EXAMPLES", 300))
 def graph_specs(draw, **options):
     """A :class:`~fpgagen.testing.GraphSpec` whose every choice is a Hypothesis integer,
     so that a failing graph shrinks to a simple one."""
+    options.setdefault("weight_bits", (8, 4, 5, 6, 7, 10, 12))
     return draw_graph_spec(lambda lo, hi: draw(st.integers(lo, hi)), compress=True, **options)
 
 

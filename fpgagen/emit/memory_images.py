@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import __version__
 from ..gateware.rom import InitFormat, part_image
-from ..hw.spec import BIAS_WORD, WEIGHT_BITS
+from ..hw.spec import BIAS_WORD
 from ..hw.weight_stream import STREAM_START
 from ..schedule.memory_map import MemoryRole
 
@@ -147,7 +147,7 @@ def write_bank_images(folder, memories, weight_banks, bias_banks, shift_banks, *
             roms.append((mmem, [(np.asarray(compressed.masks[mmem.column]), rows)],
                          f"mask bank {mmem.column}: bit l = lane l stores a weight"))
         for cmem in memories.of(MemoryRole.CODEBOOK):  # none with weights in flash
-            roms.append((cmem, [(np.asarray(compressed.codebook), WEIGHT_BITS)],
+            roms.append((cmem, [(np.asarray(compressed.codebook), cmem.width)],
                          "codebooks of the compressed layers"))
     paths = []
     for mem, fields, what in roms:

@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..devices.board import Board
 from ..hw.params import PE_SIZES
+from ..hw.spec import WEIGHT_BITS
 from .verdict import Verdict
 
 __all__ = ["DesignPoint", "Proposal", "propose", "propose_flash", "codebook_mixes",
@@ -274,7 +275,7 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
                                   tuple(flags), verdict, perf))
         return True
 
-    wb_steps = [b for b in (6, 4) if b < base.weight_bits] if narrow_weights else []
+    wb_steps = [b for b in (8, 6, 4) if b < base.weight_bits] if narrow_weights else []
     widths = _steps(WIDTH_STEPS, base.width) if reshape else []
     sizes = _steps(INPUT_SIZE_STEPS, base.input_size)
     classes = _steps(CLASS_STEPS, base.num_classes) if reshape else []
@@ -402,14 +403,16 @@ def propose_flash(base: DesignPoint, board: Board, evaluate: Evaluator, layer_we
     not evaluated; a mix is rejected by one evaluation at the smallest input size tried
     (the flash image hardly depends on the input size). At most ``budget`` network
     configurations are evaluated (each a full band-plan search, ~10-30 s for SqueezeNet).
-    Empty when the board has no flash or nothing fits.
+    Empty when the board has no flash or nothing fits. A base with codes wider than 8 bits
+    is proposed with 8 (``--weight-bits 8``), the most weights in flash take.
     """
     if not board.flash:
         return []
     capacity = max(f.capacity(m) for f in board.flash for m in f.modes)
     search = _Search(evaluate, budget)
     sizes = [base.input_size, *_steps(FLASH_INPUT_SIZE_STEPS, base.input_size)]
-    own = replace(base, weight_store="flash")
+    # the flash takes codes of at most 8 bits: a wider base is proposed with 8
+    own = replace(base, weight_store="flash", weight_bits=min(base.weight_bits, WEIGHT_BITS))
     mixes = [own] + [m for m in codebook_mixes(own, layer_weights) if m != own]
     found: list[Proposal] = []
     idle = 0

@@ -10,8 +10,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import (ADDR_BITS, DIM_BITS, FLASH_ADDR_BITS, INSTRUCTION_BITS,
                       LOAD_FIELDS_BITS, Instruction, LoadLayout, Opcode)
-from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
-                       WEIGHT_BITS)
+from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MAX_WEIGHT_BITS,
+                       MIN_WEIGHT_BITS, SCORE_BITS, WEIGHT_BITS, weight_operand_bits)
 from ..hw.timing import (ADDRGEN_LATENCY, DECODE_RELEASE_LAG, DRAIN_CYCLES, MEMORY_LATENCY,
                          PE_ARRAY_LATENCY, POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
@@ -234,9 +234,12 @@ class Accelerator(wiring.Component):
     def __init__(self, config: AcceleratorConfig):
         if config.pe_cols < 1 or config.pe_rows < 1:
             raise ValueError("the memory map has no weight banks or activation memory")
-        if not MIN_WEIGHT_BITS <= config.weight_bits <= WEIGHT_BITS:
-            raise ValueError(f"weight_bits must be in {MIN_WEIGHT_BITS}..{WEIGHT_BITS}, not "
-                             f"{config.weight_bits!r}")
+        if not MIN_WEIGHT_BITS <= config.weight_bits <= MAX_WEIGHT_BITS:
+            raise ValueError(f"weight_bits must be in {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS}, "
+                             f"not {config.weight_bits!r}")
+        if config.flash is not None and config.weight_bits > WEIGHT_BITS:
+            raise ValueError(f"a design with its weights in flash takes codes of at most "
+                             f"{WEIGHT_BITS} bits, not {config.weight_bits}")
         if config.pe_rows != config.pe_cols:
             raise ValueError(f"the array must be square for now, not "
                              f"{config.pe_rows}x{config.pe_cols}")
@@ -307,7 +310,7 @@ class Accelerator(wiring.Component):
         m.submodules.addrgen = ag = AddressGenerator()
         m.submodules.pool = pool = PoolUnit(
             lanes=L, depth=cfg.memories.one(MemoryRole.POOL_STATE).depth)
-        m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C)
+        m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C, weight_bits=cfg.weight_bits)
         m.submodules.vec = vec = VectorUnit(lanes=L)
         posts = []
         for c in range(C):
@@ -401,14 +404,15 @@ class Accelerator(wiring.Component):
                 if wb * (r + 1) <= len(weights[c]):
                     dense = weights[c][wb * r:wb * (r + 1)].as_signed()
                 else:  # a staging word narrower than dense: every layer is direct
-                    dense = Const(0, WEIGHT_BITS)
+                    dense = Const(0, weight_operand_bits(cfg.weight_bits))
                 if direct_words:
                     looked_up = direct_words[c].word_select(r, CODE_BITS).as_signed()
                     dense = Mux(is_direct_instr, looked_up, dense)
                 if tile_word is None:
                     m.d.comb += pe.weights[c][r].eq(dense)
                 else:
-                    decoded = tile_word.word_select(r, WEIGHT_BITS).as_signed()
+                    decoded = tile_word.word_select(
+                        r, weight_operand_bits(cfg.weight_bits)).as_signed()
                     m.d.comb += pe.weights[c][r].eq(Mux(instr.compressed, decoded, dense))
         m.d.comb += [vec.op.eq(instr.op), vec.valid.eq(r_valid & is_vec),
                      vec.first.eq(r_first), vec.last.eq(r_last), vec.tap_valid.eq(r_tap),
@@ -619,7 +623,8 @@ class Accelerator(wiring.Component):
         cols = []
         word_bits = wmem.width if cfg.flash is None else L * cfg.flash.dense_bits
         for c in range(C):
-            col = ColumnDecoder(lanes=L, word_bits=word_bits, tile_depth=cfg.tile_depth)
+            col = ColumnDecoder(lanes=L, word_bits=word_bits, tile_depth=cfg.tile_depth,
+                                weight_bits=cfg.weight_bits)
             m.submodules[f"decoder_{c}"] = col
             cols.append(col)
         start = Signal(name="dec_start")
@@ -634,7 +639,7 @@ class Accelerator(wiring.Component):
         # codebook registers of the chunk's half, as late as the ROM) into every column
         cb_i = Signal(MAX_INDEX_BITS + 1, name="cb_i")
         loading = Signal(name="cb_loading")
-        cb_data = Signal(WEIGHT_BITS, name="cb_data")
+        cb_data = Signal(weight_operand_bits(cfg.weight_bits), name="cb_data")
         if self._codebook is not None:
             regs = self._codebook
             slot = Signal(WEIGHT_BITS, name="cb_slot")

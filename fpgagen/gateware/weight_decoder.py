@@ -17,7 +17,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import ADDR_BITS, DIM_BITS
-from ..hw.spec import WEIGHT_BITS
+from ..hw.spec import WEIGHT_BITS, weight_operand_bits
 from ..hw.timing import MEMORY_LATENCY
 from ..hw.weight_stream import STREAM_ITEM_BITS
 from ..ir.quant import MAX_INDEX_BITS, MIN_INDEX_BITS
@@ -82,6 +82,9 @@ class ColumnDecoder(wiring.Component):
         Width of a weight-memory word (the index stream's words).
     tile_depth : int
         Words of the largest tile; the buffer holds two.
+    weight_bits : int
+        The design's weight code width: codebook entries and tile lanes are
+        :func:`~fpgagen.hw.spec.weight_operand_bits` wide (default 8).
 
     Ports
     -----
@@ -104,26 +107,28 @@ class ColumnDecoder(wiring.Component):
         The array's read port of the tile buffer (data one cycle after the address).
     """
 
-    def __init__(self, *, lanes: int, word_bits: int, tile_depth: int):
+    def __init__(self, *, lanes: int, word_bits: int, tile_depth: int,
+                 weight_bits: int = WEIGHT_BITS):
         if lanes < 1 or tile_depth < 1 or word_bits < MAX_INDEX_BITS:
             raise ValueError(f"bad decoder shape: {lanes} lanes, {word_bits}-bit words, "
                              f"tiles of {tile_depth}")
         self._lanes, self._word_bits, self._tile_depth = lanes, word_bits, tile_depth
+        self._code_bits = cbits = weight_operand_bits(weight_bits)
         tbits = max(1, (2 * tile_depth - 1).bit_length())
         super().__init__({
             "start": In(1), "stream_valid": In(1), "stream_word": In(ADDR_BITS),
             "stream_item": In(STREAM_ITEM_BITS), "mask_base": In(ADDR_BITS),
             "index_bits": In(4), "tile_words": In(DIM_BITS),
             "go": In(1), "parity": In(1), "primed": Out(1), "done": Out(1),
-            "cb_we": In(1), "cb_addr": In(MAX_INDEX_BITS), "cb_data": In(WEIGHT_BITS),
+            "cb_we": In(1), "cb_addr": In(MAX_INDEX_BITS), "cb_data": In(cbits),
             "mask_addr": Out(ADDR_BITS), "mask_data": In(lanes),
             "index_addr": Out(ADDR_BITS), "index_data": In(word_bits),
-            "tile_addr": In(tbits), "tile_data": Out(WEIGHT_BITS * lanes),
+            "tile_addr": In(tbits), "tile_data": Out(cbits * lanes),
         })
 
     def elaborate(self, platform):
         m = Module()
-        L, wbits = self._lanes, self._word_bits
+        L, wbits, cbits = self._lanes, self._word_bits, self._code_bits
         b = self.index_bits
 
         masks = _Prefetch(m, "mask", L, 8, self.mask_data)
@@ -168,7 +173,7 @@ class ColumnDecoder(wiring.Component):
                 m.d.sync += primed.eq(skip == 1)
 
         # --- the codebook (written by the control, read one cycle after the item) ----------
-        m.submodules.codebook = cb = memory.Memory(shape=unsigned(WEIGHT_BITS),
+        m.submodules.codebook = cb = memory.Memory(shape=unsigned(cbits),
                                                    depth=1 << MAX_INDEX_BITS, init=[])
         cb_w = cb.write_port()
         cb_r = cb.read_port()
@@ -208,14 +213,14 @@ class ColumnDecoder(wiring.Component):
                 m.d.sync += [have.eq(1), cur.eq(rest)]
 
         # --- stage B: the codebook value into its lane; a finished word into the buffer ------
-        word = Signal(WEIGHT_BITS * L)
+        word = Signal(cbits * L)
         lanes = []
         for l in range(L):
-            old = Mux(b_fresh, 0, word.word_select(l, WEIGHT_BITS))
+            old = Mux(b_fresh, 0, word.word_select(l, cbits))
             lanes.append(Mux(b_low[l], cb_r.data, old))
-        new_word = Cat(*lanes)  # lanes of two's complement codes, WEIGHT_BITS each
+        new_word = Cat(*lanes)  # lanes of two's complement codes, cbits each
         m.submodules.tiles = tiles = memory.Memory(
-            shape=unsigned(WEIGHT_BITS * L), depth=2 * self._tile_depth, init=[])
+            shape=unsigned(cbits * L), depth=2 * self._tile_depth, init=[])
         t_w = tiles.write_port()
         t_r = tiles.read_port()
         m.d.comb += [t_r.addr.eq(self.tile_addr), self.tile_data.eq(t_r.data)]

@@ -9,17 +9,22 @@ This module imports nothing of the package.
 from dataclasses import dataclass
 
 __all__ = [
-    "ACT_LANE_BITS", "WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS", "BIAS_BITS", "SHIFT_BITS",
-    "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS", "GAP_SUM_BITS",
-    "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS", "SCORE_STREAM_CYCLES", "Field", "WordFormat",
-    "BIAS_WORD", "lane_range", "weight_word_bits",
+    "ACT_LANE_BITS", "WEIGHT_BITS", "MAX_WEIGHT_BITS", "MIN_WEIGHT_BITS", "ACC_BITS",
+    "BIAS_BITS", "SHIFT_BITS", "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS",
+    "GAP_SUM_BITS", "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS",
+    "SCORE_STREAM_CYCLES", "Field", "WordFormat", "BIAS_WORD", "lane_range",
+    "weight_word_bits", "weight_operand_bits",
 ]
 
 #: Width of one activation lane (two's complement): every code kept in the activation
 #: memory, and the activation operand of every multiplier.
 ACT_LANE_BITS = 9
-#: Widest stored weight code (two's complement), the weight operand of every multiplier.
+#: Default width of a stored weight code (two's complement), and the narrowest weight
+#: operand of the multipliers (:func:`weight_operand_bits`).
 WEIGHT_BITS = 8
+#: Widest weight code a design may use (``--weight-bits``): 12-bit codes still make one
+#: 18 x 18 (or DSP48) product with a 9- to 13-bit activation.
+MAX_WEIGHT_BITS = 12
 #: Narrowest stored weight code the banks support.
 MIN_WEIGHT_BITS = 4
 #: Width of a column's accumulator (two's complement, wraps).
@@ -57,6 +62,13 @@ SCORE_STREAM_CYCLES = 4
 def lane_range(bits: int = ACT_LANE_BITS) -> tuple[int, int]:
     """``(lowest, highest)`` two's complement code of ``bits`` bits."""
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def weight_operand_bits(weight_bits: int = WEIGHT_BITS) -> int:
+    """Width of the multipliers' weight operand, of a codebook entry and of a decoded tile
+    buffer lane in a design with ``weight_bits``-bit codes: 8 up to 8-bit codes (narrower
+    ones are sign-extended), else ``weight_bits``."""
+    return max(WEIGHT_BITS, int(weight_bits))
 
 
 def weight_word_bits(lanes: int, weight_bits: int = WEIGHT_BITS) -> int:

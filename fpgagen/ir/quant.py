@@ -22,7 +22,7 @@ class ConvQuant:
     Attributes
     ----------
     weight : np.ndarray
-        int8 codes ``(O, I, kh, kw)``, each within ``weight_bits`` signed bits.
+        int16 codes ``(O, I, kh, kw)``, each within ``weight_bits`` signed bits.
     weight_bits : int
     weight_frac : np.ndarray
         int64 ``(O,)``: real weight = code * 2**-weight_frac[o].
@@ -123,5 +123,5 @@ class GraphQuant:
     weight_bits: int = 8
 
     def weights_by_layer(self) -> dict[str, np.ndarray]:
-        """int8 weight codes of every conv layer."""
+        """Weight codes (int16) of every conv layer."""
         return {k: v.weight for k, v in self.layers.items() if isinstance(v, ConvQuant)}

@@ -15,8 +15,8 @@ __all__ = [
     "maxpool", "global_sum",
 ]
 
-# Exact integer matrix products go through float64 BLAS: every partial sum of an int8 x
-# int9 product over at most 2**20 terms stays below 2**53, where float64 is exact.
+# Exact integer matrix products go through float64 BLAS: every partial sum of an int12 x
+# int13 product over at most 2**20 terms stays below 2**53, where float64 is exact.
 _F64_EXACT_TERMS = 1 << 20
 
 

@@ -93,7 +93,7 @@ class ConvRules(OperatorRules):
         # accumulator, and keep both the golden model's int64 shifts and the hardware's
         # 6-bit shifter well defined.
         shift = np.clip(acc_frac - out_type.frac, -SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT)
-        return ConvQuant(weight=w_int.astype(np.int8), weight_bits=wb, weight_frac=w_frac,
+        return ConvQuant(weight=w_int.astype(np.int16), weight_bits=wb, weight_frac=w_frac,
                          bias=b_int, shift=shift, acc_bits=acc, **compressed)
 
     def lower(self, ctx, node):
@@ -173,7 +173,7 @@ class ConvRules(OperatorRules):
                 shift_cols)
             compressed = dict(compressed=1, index_bits=q.index_bits, codebook_base=cb_base)
         else:
-            words = word_layout(weight, 0).astype(np.int8)
+            words = word_layout(weight, 0).astype(np.int16)
             weight_base, bias_base = ctx.banks.add(words, bias_cols, shift_cols)
         return dict(op=Opcode.CONV, relu=int(op.relu), **ctx.out_type_fields(node),
                     **ctx.read_fields(inp), in_h=inp.h, in_w=inp.w, in_groups=ig,

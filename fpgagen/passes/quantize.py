@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import FpgagenError
-from ..hw.spec import ACC_BITS, ACT_LANE_BITS, MIN_WEIGHT_BITS, WEIGHT_BITS
+from ..hw.spec import ACC_BITS, ACT_LANE_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
 from ..ir import Conv2d, Graph, GraphQuant, QType
 from ..ir.weight_format import DENSE, WeightFormat
 from ..numerics.fixed_point import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, choose_frac
@@ -25,7 +25,7 @@ INPUT_TYPE = QType(ACT_LANE_BITS, 0, True)
 class QuantConfig:
     """Options of the quantization pass."""
 
-    weight_bits: int = 8  #: weight code width, 4..8
+    weight_bits: int = 8  #: weight code width, 4..12
     activation_bits: int = 8  #: activation code width
     output_bits: int = 16  #: width of the network's outputs (class scores)
     per_channel: bool = True  #: one weight scale per output channel (else per layer); dense only
@@ -36,9 +36,9 @@ class QuantConfig:
 
     def __post_init__(self):
         if not isinstance(self.weight_bits, int) or \
-                not MIN_WEIGHT_BITS <= self.weight_bits <= WEIGHT_BITS:
+                not MIN_WEIGHT_BITS <= self.weight_bits <= MAX_WEIGHT_BITS:
             raise FpgagenError(f"weight_bits must be an integer in {MIN_WEIGHT_BITS}.."
-                               f"{WEIGHT_BITS}, not {self.weight_bits!r}")
+                               f"{MAX_WEIGHT_BITS}, not {self.weight_bits!r}")
         object.__setattr__(self, "weight_format", _weight_format(self.weight_format))
         if not isinstance(self.layer_formats, dict):
             raise FpgagenError(f"layer_formats must be a dict {{layer name: WeightFormat}}, "

@@ -101,7 +101,7 @@ class _Engine:
         self.direct_codebook = program.direct_codebook
         if self.flash is not None:  # the staging memories, written by the loads
             st = self.flash
-            self.weights = np.zeros((self.cols, st.depth("weight"), self.lanes), np.int8)
+            self.weights = np.zeros((self.cols, st.depth("weight"), self.lanes), np.int16)
             self.bias = np.zeros((self.cols, st.depth("bias")), np.int64)
             self.shift = np.zeros((self.cols, st.depth("bias")), np.int64)
             if program.compressed is not None:

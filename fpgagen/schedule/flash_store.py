@@ -38,7 +38,7 @@ from ..hw.direct_codebook import (CODE_BITS, CODES_PER_FLASH_WORD, codebook_flas
                                    is_direct)
 from ..hw.isa import (FLASH_ADDR_BITS, INSTRUCTION_BITS, LOAD_FIELDS_BITS, SEGMENT_BITS, Instr,
                       LoadFields, Opcode, pack_flash_instruction)
-from ..hw.spec import BIAS_WORD, MIN_WEIGHT_BITS, weight_word_bits
+from ..hw.spec import BIAS_WORD, MIN_WEIGHT_BITS, WEIGHT_BITS, weight_word_bits
 from ..hw.weight_stream import STREAM_START, items_per_word
 
 __all__ = ["KINDS", "CHUNK_KINDS", "FLASH_WORD_BITS", "FlashStore", "flash_words_per",
@@ -352,6 +352,9 @@ def stage_weights(program, memo: dict | None = None):
     plans of one graph), so that each chunk's words are built once."""
     hw = program.hw
     cols, lanes, wb = hw.pe_cols, hw.pe_rows, int(program.weight_bits)
+    if wb > WEIGHT_BITS:  # the direct lookups and the chunks' codebooks hold 8-bit codes
+        raise FpgagenError(f"weights in flash take codes of at most {WEIGHT_BITS} bits, not "
+                           f"{wb} (--weight-bits); use --weight-store bram")
     bias_bits = BIAS_WORD.bits + (STREAM_START.bits if program.compressed is not None else 0)
     instrs = list(program.instructions)
     convs = [i for i, f in enumerate(instrs) if f.op == Opcode.CONV]

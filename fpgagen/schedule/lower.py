@@ -621,7 +621,7 @@ class _Banks:
         lane_codes = (words[:, :, None] >> shifts_l) & ((1 << wb) - 1)
         lane_codes = lane_codes.astype(np.int64)
         lane_codes -= (lane_codes >> (wb - 1)) << wb
-        _, bias_base = self.add(lane_codes.astype(np.int8), biases, shifts, enc.starts)
+        _, bias_base = self.add(lane_codes.astype(np.int16), biases, shifts, enc.starts)
         mask_base, cb_base = self.mask_words, self.codebook_words
         self.masks.append(enc.masks)
         self.mask_words += enc.masks.shape[1]
@@ -659,7 +659,7 @@ class _Banks:
     def arrays(self):
         cols, rows = self.hw.pe_cols, self.hw.pe_rows
         if not self.weights:
-            return (np.zeros((cols, 1, rows), np.int8), np.zeros((cols, 1), np.int64),
+            return (np.zeros((cols, 1, rows), np.int16), np.zeros((cols, 1), np.int64),
                     np.zeros((cols, 1), np.int64))
         return (np.concatenate(self.weights, axis=1), np.concatenate(self.biases, axis=1),
                 np.concatenate(self.shifts, axis=1))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..hw.isa import INSTRUCTION_BITS, LOAD_FIELDS_BITS
-from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEIGHT_BITS,
-                       weight_word_bits)
+from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS,
+                       weight_operand_bits, weight_word_bits)
 from ..hw.weight_stream import STREAM_START
 from ..ir.quant import MAX_INDEX_BITS
 
@@ -143,9 +143,11 @@ class MemoryMap:
         banked; the other three are Amaranth memories the synthesis tool places.
 
         With compressed layers (``mask_depth > 0``): per column the mask ROM ``masks_c``
-        (``pe_rows`` bits), its decoder's codebook copy ``codebook_c`` (256 x 8) and tile
-        buffer ``tiles_c`` (two tiles of ``tile_depth`` weight words); the codebook ROM
-        ``codebook``; the bias words also hold the index stream starts
+        (``pe_rows`` bits), its decoder's codebook copy ``codebook_c`` (256 entries) and
+        tile buffer ``tiles_c`` (two tiles of ``tile_depth`` weight words); the codebook ROM
+        ``codebook`` (entries and tile lanes
+        :func:`~fpgagen.hw.spec.weight_operand_bits` wide: 8 bits, or ``weight_bits``
+        above 8); the bias words also hold the index stream starts
         (:data:`~fpgagen.hw.weight_stream.STREAM_START`).
 
         With ``staging`` (weights in flash): the weight, bias and mask memories are the
@@ -186,18 +188,19 @@ class MemoryMap:
         mems.append(LogicalMemory("pool_state", max(int(pool_depth), 2),
                                   ACT_LANE_BITS * pe_rows, "ram", role=MemoryRole.POOL_STATE))
         if compressed:
+            code_bits = weight_operand_bits(weight_bits)
             mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, kind, style="block",
                                    banked=banked, role=MemoryRole.MASKS, column=c)
                      for c in range(pe_cols)]
             if not staging:  # with weights in flash, the codebooks come with the chunks
-                mems.append(LogicalMemory("codebook", max(codebook_depth, 1), WEIGHT_BITS,
+                mems.append(LogicalMemory("codebook", max(codebook_depth, 1), code_bits,
                                           "rom", style="block", banked=True,
                                           role=MemoryRole.CODEBOOK))
-            mems += [LogicalMemory(f"codebook_{c}", 1 << MAX_INDEX_BITS, WEIGHT_BITS, "ram",
+            mems += [LogicalMemory(f"codebook_{c}", 1 << MAX_INDEX_BITS, code_bits, "ram",
                                    role=MemoryRole.COLUMN_CODEBOOK, column=c)
                      for c in range(pe_cols)]
             mems += [LogicalMemory(f"tiles_{c}", 2 * max(tile_depth, 1),
-                                   WEIGHT_BITS * pe_rows, "ram", role=MemoryRole.TILES,
+                                   code_bits * pe_rows, "ram", role=MemoryRole.TILES,
                                    column=c)
                      for c in range(pe_cols)]
         return cls(tuple(mems))

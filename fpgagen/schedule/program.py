@@ -188,7 +188,7 @@ class Program:
     layers : list of LayerInfo
         One per instruction.
     weight_banks : np.ndarray
-        int8 ``(pe_cols, depth, pe_rows)``: word ``a`` of bank ``c``, lane ``r``.
+        int16 ``(pe_cols, depth, pe_rows)``: word ``a`` of bank ``c``, lane ``r``.
     bias_banks : np.ndarray
         int64 ``(pe_cols, depth)``: bias of the output channel at that bank entry.
     shift_banks : np.ndarray

@@ -44,7 +44,7 @@ def compress_randomly(graph: Graph, rng: np.random.Generator, index_bits, densit
                 index[rng.integers(shape[0])] = -1  # an empty output channel
             if shape[1] > 1 and rng.random() < 0.5:
                 index[:, rng.integers(shape[1])] = -1  # an input channel no weight reads
-        weight = np.where(index >= 0, codebook[np.maximum(index, 0)], 0).astype(np.int8)
+        weight = np.where(index >= 0, codebook[np.maximum(index, 0)], 0).astype(np.int16)
         frac = np.full_like(np.asarray(q.weight_frac), int(np.max(q.weight_frac)))
         layers[name] = dataclasses.replace(q, weight=weight, weight_frac=frac,
                                            codebook=codebook.astype(np.int64),

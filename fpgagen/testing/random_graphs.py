@@ -313,7 +313,7 @@ def _block_out_shape(block: BlockSpec, in_shape):
 
 
 def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input=16,
-                    gap: bool = True, activation_bits=(8,),
+                    gap: bool = True, activation_bits=(8,), weight_bits=(8, 4, 5, 6, 7),
                     pool_input: bool = False, bands: bool = True,
                     compress: bool = False) -> GraphSpec:
     """Draw a random graph.
@@ -333,6 +333,9 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
     activation_bits : sequence of int
         Activation code widths to choose from (the first is the one a shrinking draw
         prefers).
+    weight_bits : sequence of int
+        Weight code widths to choose from (the first is the one a shrinking draw prefers;
+        the default leaves out those above 8, which weights in flash cannot take).
     pool_input : bool
         Allow max pools that read the graph input directly (otherwise a block of the graph
         input that may hold a max pool gets a stem). Such a pool, and a concat that holds
@@ -368,7 +371,7 @@ def draw_graph_spec(draw: Draw, *, blocks=(1, 3), lanes=(2, 4, 8, 16), max_input
         stem = LayerSpec("conv", (1, 1), out_channels=3, relu=bool(draw(0, 1)))
         drawn[0] = BlockSpec(drawn[0].kind, drawn[0].source, stem, drawn[0].branches)
     spec = GraphSpec(height=height, width=width, blocks=tuple(drawn), lanes=n_lanes,
-                     mean=mean, weight_bits=_choice(draw, (8, 4, 5, 6, 7)),
+                     mean=mean, weight_bits=_choice(draw, weight_bits),
                      activation_bits=_choice(draw, activation_bits),
                      per_channel=not draw(0, 1), reuse_memory=not draw(0, 1),
                      seed=draw(0, 2 ** 32 - 1), steps=draw(1, height) if bands else 1,
