@@ -136,9 +136,10 @@ class MemoryMap:
         ``pe_rows * weight_bits`` bits) and the bias ROM ``bias_c`` (``bias_depth`` words of
         :data:`~fpgagen.hw.spec.BIAS_WORD`). Shared: the activation RAM ``act``
         (``act_depth`` words of ``pe_rows`` lanes of ``act_lane_bits``), the schedule ROM
-        (one word per instruction), the score RAM (``score_groups`` words of ``pe_rows`` scores) and the
-        cycle log RAM (one entry per instruction), and the pool-state RAM ``pool_state``
-        (``pool_depth`` words of ``pe_rows`` lanes) of fused max pooling. RAMs are at least
+        (one word per instruction), the score RAM (``score_groups`` words of ``pe_rows``
+        scores) and the cycle log RAM (one entry per instruction), and the pool-state RAM
+        ``pool_state`` (``pool_depth`` words of ``pe_rows`` lanes of ``act_lane_bits``) of
+        fused max pooling. RAMs are at least
         two words deep. The
         banks and the activation RAM are templated memories that ask for block RAM and are
         banked; the other three are Amaranth memories the synthesis tool places.
