@@ -56,7 +56,7 @@ class AccuracyProbe:
         """What decides the numbers of ``flow`` (a :class:`fpgagen.flow.FlowConfig`)."""
         o = flow.net_options
         return (flow.net, str(flow.weights), o.input_size, o.num_classes, o.width,
-                flow.weight_bits, str(flow.weight_format),
+                flow.weight_bits, flow.activation_bits, str(flow.weight_format),
                 tuple(sorted((k, str(v)) for k, v in flow.layer_formats.items())),
                 tuple(map(str, flow.calibration)))
 
@@ -91,6 +91,8 @@ class AccuracyProbe:
 def _describe(flow) -> str:
     o = flow.net_options
     text = f"{flow.weight_bits}-bit weights, {flow.weight_format}"
+    if flow.activation_bits != 8:
+        text += f", {flow.activation_bits}-bit activations"
     if flow.layer_formats:
         text += f" ({len(flow.layer_formats)} layers otherwise)"
     if o.input_size is not None:

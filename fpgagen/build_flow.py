@@ -19,6 +19,7 @@ from .fit.proposals import DesignPoint, Proposal, propose, propose_flash
 from .fit.verdict import Verdict, make_verdict
 from .flow import FlowConfig, step_import, step_quantize
 from .hw.params import FlashTiming, HwParams, WeightStore
+from .hw.spec import act_lane_bits
 from .schedule.memory_map import MemoryMap, MemoryRole
 from .ir import Graph
 from .ir.weight_format import WeightFormat
@@ -189,7 +190,8 @@ def step_hw(cfg: BuildConfig) -> HwParams:
     if cfg.weight_store is WeightStore.BRAM and cfg.weight_chunk_bits is not None:
         raise FpgagenError("--weight-chunk-kb is the staging budget of --weight-store flash; "
                            "with the weights in block RAM (bram) there is no staging")
-    n = cfg.pe if cfg.pe is not None else default_pe(cfg.board, cfg.flow.weight_bits)
+    n = cfg.pe if cfg.pe is not None else default_pe(
+        cfg.board, cfg.flow.weight_bits, act_lane_bits=act_lane_bits(cfg.flow.activation_bits))
     try:
         return HwParams(pe_rows=n, pe_cols=n)
     except ValueError as e:
@@ -255,7 +257,7 @@ def step_plan(cfg: BuildConfig, graph: Graph, hw: HwParams) -> Analysis:
 
     max_words = None
     if cfg.max_activation_bytes is not None:
-        max_words = words_of_bytes(cfg.max_activation_bytes, hw)
+        max_words = words_of_bytes(cfg.max_activation_bytes, hw, graph.quant.act_lane_bits)
     analyses = {}
     planner = Planner(graph, hw, (cfg.steps,) if cfg.steps is not None else STEP_OPTIONS)
     if cfg.steps in (None, 1):  # whole tensors have the fewest cycles: when they fit, done
@@ -395,6 +397,7 @@ def _evaluator(cfg: BuildConfig, base: Analysis | None = None):
         else:
             g = generate_weights(build_net(cfg.flow.net, flow.net_options))
         return quantize(g, QuantConfig(weight_bits=point.weight_bits,
+                                       activation_bits=flow.activation_bits,
                                        weight_format=point.weight_format,
                                        layer_formats=dict(point.layer_formats)),
                         calibration_images=generated_calibration_images(g, 1))
@@ -625,7 +628,8 @@ def step_layer_formats(cfg: BuildConfig, float_graph: Graph, hw: HwParams):
     flow = cfg.flow
     images = (load_images(flow.calibration, float_graph.input_shape[1])
               if flow.calibration else None)
-    qc = QuantConfig(weight_bits=flow.weight_bits, weight_format=flow.weight_format,
+    qc = QuantConfig(weight_bits=flow.weight_bits, activation_bits=flow.activation_bits,
+                     weight_format=flow.weight_format,
                      layer_formats=dict(flow.layer_formats))
     formats = candidate_formats(float_graph, flow.weight_bits, str(flow.weight_format))
     if not formats:

@@ -12,6 +12,7 @@ from .errors import FpgagenError
 from .flow import FlowConfig
 from .frontend.images import IMAGE_SUFFIXES
 from .hw.params import HwParams
+from .hw.spec import MAX_ACTIVATION_BITS, MIN_ACTIVATION_BITS
 from .ir.weight_format import WeightFormat
 from .nets import NET_NAMES, NetOptions
 
@@ -128,11 +129,16 @@ def layer_formats(pairs) -> dict:
 
 
 def add_quant_args(p):
-    """``--weight-bits``, ``--weight-format``, ``--layer-format`` and ``--calibration``."""
+    """``--weight-bits``, ``--activation-bits``, ``--weight-format``, ``--layer-format`` and
+    ``--calibration``."""
     p.add_argument("--weight-bits", type=int, default=8, choices=range(4, 13), metavar="B",
                    help="weight code width, 4..12 (default: %(default)s); with a codebook, "
                         "the width of its entries (above 8 the multipliers widen to B "
                         "bits; weights in flash take at most 8)")
+    p.add_argument("--activation-bits", type=int, default=8,
+                   choices=range(MIN_ACTIVATION_BITS, MAX_ACTIVATION_BITS + 1), metavar="B",
+                   help=f"activation code width, {MIN_ACTIVATION_BITS}..{MAX_ACTIVATION_BITS} "
+                        "(lanes of B+1 bits; more memory) (default: %(default)s)")
     p.add_argument("--weight-format", type=weight_format, default=WeightFormat(),
                    metavar="FORMAT",
                    help="how conv weights are quantized: 'dense' (one code per weight, one "
@@ -182,6 +188,7 @@ def flow_config(args):
     return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
                       net_options=net_options(args),
                       weight_bits=getattr(args, "weight_bits", 8),
+                      activation_bits=getattr(args, "activation_bits", 8),
                       weight_format=getattr(args, "weight_format", WeightFormat()),
                       layer_formats=layer_formats(getattr(args, "layer_format", ())),
                       calibration=expand_images(getattr(args, "calibration", None) or ()))

@@ -70,6 +70,8 @@ def run(args) -> int:
     quantized = step_quantize(graph, cfg)
     calibration = calibration_text(cfg.calibration)
     weights = f"{cfg.weight_bits}-bit weights, {_formats(cfg)}"
+    if cfg.activation_bits != 8:
+        weights += f", {cfg.activation_bits}-bit activations"
     if cfg.weights is None:
         print(GENERATED_WEIGHTS_WARNING, file=sys.stderr)
     print(calibration_line(cfg), file=sys.stderr)
@@ -78,7 +80,8 @@ def run(args) -> int:
           f"{weights}", file=sys.stderr)
     acc = evaluate(graph, quantized, data, progress=_progress_bar())
     result = {"net": graph.name, "weights": str(cfg.weights) if cfg.weights else "generated",
-              "weight_bits": cfg.weight_bits, "weight_format": str(cfg.weight_format),
+              "weight_bits": cfg.weight_bits, "activation_bits": cfg.activation_bits,
+              "weight_format": str(cfg.weight_format),
               "layer_formats": {k: str(v) for k, v in cfg.layer_formats.items()},
               "calibration": calibration, **acc.as_dict()}
     if args.json:

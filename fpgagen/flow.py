@@ -29,6 +29,8 @@ class FlowConfig:
     weights: Path | None = None  #: ``.npz`` or ``.onnx`` weights; ``None``: generated weights
     net_options: NetOptions = field(default_factory=NetOptions)  #: input size, classes, width
     weight_bits: int = 8  #: weight code width, 4..8
+    #: activation code width, 8..12 (lanes of ``max(9, activation_bits + 1)`` bits)
+    activation_bits: int = 8
     weight_format: WeightFormat = DENSE  #: storage of the conv weights (dense or a codebook)
     #: ``{conv layer name: WeightFormat}`` overriding ``weight_format`` for those layers
     layer_formats: dict = field(default_factory=dict, hash=False)
@@ -68,6 +70,7 @@ def step_quantize(graph: Graph, cfg: FlowConfig) -> Graph:
         log.info("calibrating on %d image(s)", len(images))
     else:
         log.info("calibrating on generated images")
-    config = QuantConfig(weight_bits=cfg.weight_bits, weight_format=cfg.weight_format,
+    config = QuantConfig(weight_bits=cfg.weight_bits, activation_bits=cfg.activation_bits,
+                         weight_format=cfg.weight_format,
                          layer_formats=dict(cfg.layer_formats))
     return quantize(graph, config, calibration_images=images)

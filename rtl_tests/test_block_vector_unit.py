@@ -25,7 +25,6 @@ from fpgagen.hw.isa import Opcode
 
 from .units.support import build, run_cycles
 
-U8, S8 = QType(8, 0, False), QType(8, 0, True)
 _PARAMS = ("shift", "shift_a", "shift_b", "multiplier", "out_bits", "out_signed", "relu")
 
 
@@ -35,6 +34,12 @@ def _codes(rng, qtype, shape):
     edge = rng.random(shape) < 0.2
     x[edge] = rng.choice([qtype.min, qtype.max], size=int(edge.sum()))
     return x
+
+
+def _lane_codes(rng, qtype, lanes):
+    """Whatever a lane of the width holding ``qtype`` may hold (padding reads)."""
+    half = 1 << max(8, qtype.bits)
+    return rng.integers(-half, half, size=lanes)
 
 
 def _maxpool_run(rng, lanes, hw, k, s, p, qtype):
@@ -54,9 +59,9 @@ def _maxpool_run(rng, lanes, hw, k, s, p, qtype):
                     if 0 <= iy < h and 0 <= ix < w:
                         taps.append((x[:, iy, ix], 1, 0))
                     else:  # padding or past the edge: whatever the memory holds
-                        taps.append((rng.integers(-256, 256, size=lanes), 0, 0))
+                        taps.append((_lane_codes(rng, qtype, lanes), 0, 0))
             pixels.append(taps)
-    params = dict(shift=0, shift_a=0, shift_b=0, multiplier=0, out_bits=8,
+    params = dict(shift=0, shift_a=0, shift_b=0, multiplier=0, out_bits=qtype.bits,
                   out_signed=int(qtype.signed), relu=0)
     return Opcode.MAXPOOL, params, pixels, [want[:, oy, ox] for oy in range(oh)
                                             for ox in range(ow)]
@@ -85,12 +90,13 @@ def _add_run(rng, lanes, n, ta, tb, shift_a, shift_b, shift, out, relu=False):
         pixels.append([(a, 1, 0), (b, 1, 1)])
         total = rshift_round(a, -shift_a) + rshift_round(b, -shift_b)
         want.append(requantize(total, shift, out, relu=relu))
-    params = dict(shift=shift, shift_a=shift_a, shift_b=shift_b, multiplier=0, out_bits=8,
-                  out_signed=int(out.signed), relu=int(relu))
+    params = dict(shift=shift, shift_a=shift_a, shift_b=shift_b, multiplier=0,
+                  out_bits=out.bits, out_signed=int(out.signed), relu=int(relu))
     return Opcode.ADD, params, pixels, want
 
 
-def _runs(rng, lanes):
+def _runs(rng, lanes, code_bits=8):
+    U8, S8 = QType(code_bits, 0, False), QType(code_bits, 0, True)  # the activation types
     runs = [
         # 3x3 stride 2: ceil-mode edge windows (7 -> 3, 8 -> 4, 6 -> 3 with a clipped one).
         _maxpool_run(rng, lanes, (7, 8), 3, 2, 0, U8),
@@ -101,9 +107,10 @@ def _runs(rng, lanes):
         _gap_run(rng, lanes, (13, 13), 1, U8, 49636, 23),
         _gap_run(rng, lanes, (1, 1), 2, S8, 32768, 15),
         _gap_run(rng, lanes, (2, 3), 2, S8, 65535, 9),  # large gain: s16 saturation
-        _gap_run(rng, lanes, (13, 13), 1, U8, 65535, 16, fill=255),  # the largest sum
-        _gap_run(rng, lanes, (13, 13), 1, U8, 65535, 7, fill=255),  # u16 saturation
-        _gap_run(rng, lanes, (4, 4), 1, S8, 65535, 0, fill=-128),  # s16 low limit
+        _gap_run(rng, lanes, (13, 13), 1, U8, 65535, 16 + code_bits - 8,
+                 fill=U8.max),  # the largest sum
+        _gap_run(rng, lanes, (13, 13), 1, U8, 65535, 7, fill=U8.max),  # u16 saturation
+        _gap_run(rng, lanes, (4, 4), 1, S8, 65535, 0, fill=S8.min),  # s16 low limit
         _gap_run(rng, lanes, (2, 2), 2, U8, 40000, -2),  # a left shift
         _add_run(rng, lanes, 12, U8, U8, 0, 0, 1, U8),
         _add_run(rng, lanes, 12, U8, S8, 2, 0, 2, S8),
@@ -124,7 +131,7 @@ def _runs(rng, lanes):
     return [runs[i] for i in order]
 
 
-def _table(rng, lanes, runs):
+def _table(rng, lanes, runs, lane_bits=9):
     """Cycle rows and the expected results ``{cycle: out lanes}``."""
     rows, expect = [], {}
     idle_params = dict.fromkeys(_PARAMS, 0)
@@ -137,7 +144,8 @@ def _table(rng, lanes, runs):
 
     def idle(op, params):
         row(op, params, 0, int(rng.integers(2)), int(rng.integers(2)), int(rng.integers(2)),
-            int(rng.integers(2)), rng.integers(-256, 256, size=lanes))
+            int(rng.integers(2)),
+            rng.integers(-(1 << (lane_bits - 1)), 1 << (lane_bits - 1), size=lanes))
 
     for op, params, pixels, want in runs:
         for taps, result in zip(pixels, want):
@@ -155,13 +163,18 @@ def _table(rng, lanes, runs):
     return rows, expect
 
 
-@pytest.mark.parametrize("lanes", [3, 4])
-def test_vector_unit(build_dir, lanes):
+#: ``(lanes, activation code bits)``: 8-bit codes in 9-bit lanes, 12-bit ones in 13-bit lanes
+CASES = [(3, 8), (4, 8), (3, 12)]
+
+
+@pytest.mark.parametrize("lanes, code_bits", CASES)
+def test_vector_unit(build_dir, lanes, code_bits):
     rng = np.random.default_rng(lanes)
-    dut = VectorUnit(lanes=lanes)
+    lane_bits = max(9, code_bits + 1)
+    dut = VectorUnit(lanes=lanes, lane_bits=lane_bits)
     sim = build(dut, build_dir)
-    runs = _runs(rng, lanes)
-    rows, expect = _table(rng, lanes, runs)
+    runs = _runs(rng, lanes, code_bits)
+    rows, expect = _table(rng, lanes, runs, lane_bits)
     inputs = {name: [r[name] for r in rows] for name in rows[0]}
     outputs = ["done"] + [f"out__{l}" for l in range(lanes)]
     got = run_cycles(sim, dut, inputs, outputs)

@@ -12,7 +12,7 @@ from fpgagen.golden.int_model import scores
 from fpgagen.hw import HwParams
 from fpgagen.labels import default_labels
 from fpgagen.nets import NetOptions, build_net
-from fpgagen.passes import quantize
+from fpgagen.passes import QuantConfig, quantize
 from fpgagen.sim.simulate import NetworkSimulator, simulate_image
 
 from .conftest import BUILD_ROOT
@@ -21,9 +21,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 WEIGHTS = SHARED / "models" / "squeezenet_v1_1.npz"
 REFERENCE = SHARED / "images" / "reference.npz"
 
-#: ``id: (net, input size, width, PE array side, band steps)``: reduced networks,
-#: generated weights; ``None`` steps: whole tensors. (``benchmarks/output_hashes.py``
-#: simulates more whole-tensor networks.)
+#: ``id: (net, input size, width, PE array side, band steps[, activation bits])``: reduced
+#: networks, generated weights; ``None`` steps: whole tensors; 8-bit activations unless
+#: given. (``benchmarks/output_hashes.py`` simulates more whole-tensor networks.)
 REDUCED = {
     "squeezenet1_1-64-8x8": ("squeezenet1_1", 64, 1.0, 8, None),
     # row bands and fused pooling on every network of the family (v1.1 at full size below)
@@ -36,6 +36,9 @@ REDUCED = {
     # SqueezeNext (issue 17): 3x1 / 1x3 kernels, folded BatchNorm, sums with ReLU, the
     # fully connected layer after the GAP
     "squeezenext-23v5-64-8x8": ("squeezenext-23v5", 64, 1.0, 8, None),
+    # 10-bit activations in 11-bit lanes: bypasses, fused pools, row bands, the GAP
+    "squeezenet1_0-simple-bypass-67-0.5-8x8-bands-act10": ("squeezenet1_0-simple-bypass", 67,
+                                                           0.5, 8, 4, 10),
 }
 #: SqueezeNext in full and its other variants (slow): ``id: (net, input size, width, PE array
 #: side, band steps)``.
@@ -58,11 +61,13 @@ def _check(report, name):
           f"cycles/s, build {report.build_seconds:.1f} s")
 
 
-def _simulate_generated(case, net, size, width, side, steps, seed):
-    """``net`` with generated weights on a ``side x side`` array in ``steps`` bands, one
-    random image of seed ``seed``: the report, checked by :func:`_check`."""
+def _simulate_generated(case, net, size, width, side, steps, activation_bits=8, *, seed):
+    """``net`` with generated weights and ``activation_bits``-bit activations on a ``side x
+    side`` array in ``steps`` bands, one random image of seed ``seed``: the report, checked
+    by :func:`_check`."""
     graph = quantize(generate_weights(build_net(net, NetOptions(input_size=size,
-                                                                width=width))))
+                                                                width=width))),
+                     QuantConfig(activation_bits=activation_bits))
     image = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
     report = simulate_image(graph, HwParams(pe_rows=side, pe_cols=side), image,
                             BUILD_ROOT / f"net_{case}", steps=steps)
@@ -72,8 +77,9 @@ def _simulate_generated(case, net, size, width, side, steps, seed):
 
 @pytest.mark.parametrize("case", REDUCED)
 def test_reduced_network_bit_exact(case):
-    net, size, width, side, steps = REDUCED[case]
-    program = _simulate_generated(case, net, size, width, side, steps, seed=3).program
+    net, size, width, side, steps, *bits = REDUCED[case]
+    program = _simulate_generated(case, *REDUCED[case], seed=3).program
+    assert program.act_lane_bits == max(9, (bits or [8])[0] + 1)
     if steps is not None:  # (at these sizes the rings save little; full size does)
         assert program.plan.steps == steps
         assert any(not b.whole for b in program.plan.buffers)
@@ -136,7 +142,6 @@ def test_squeezenet1_0_227_deep_compression_weights():
     if not V10_WEIGHTS.exists() or not REFERENCE.exists():
         pytest.skip(f"needs {V10_WEIGHTS} and {REFERENCE} (../shared absent)")
     from fpgagen.ir.weight_format import WeightFormat
-    from fpgagen.passes import QuantConfig
 
     with np.load(REFERENCE) as ref:
         photos, names = ref["input_bgr_u8"], ref["names"]

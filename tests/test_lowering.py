@@ -382,9 +382,10 @@ def test_hw_params_validation(kwargs, bad):
 
 
 def test_output_codes_the_hardware_cannot_saturate_are_refused():
-    """The post-processors and vector lanes saturate to 8- and 16-bit codes: a tensor of
-    any other width (a max pool of the 9-bit input, narrower activations) is refused, where
-    the RTL would clamp it to 8 bits (found by the random-layer RTL test)."""
+    """The post-processors and vector lanes saturate to 8- and 16-bit codes (by default):
+    a tensor of any other width (a max pool of the 9-bit input) is refused, where the RTL
+    would clamp it to 8 bits (found by the random-layer RTL test); activations narrower
+    than 8 bits are refused by the quantizer."""
     from fpgagen.testing import BlockSpec, GraphSpec, LayerSpec, prepare
 
     pool_of_input = GraphSpec(height=4, width=4, lanes=2, seed=27, blocks=(
@@ -395,5 +396,6 @@ def test_output_codes_the_hardware_cannot_saturate_are_refused():
         prepare(pool_of_input)
     narrow = GraphSpec(height=4, width=4, lanes=2, activation_bits=6, seed=27, blocks=(
         BlockSpec("conv", -1, None, (LayerSpec("conv", (1, 1), out_channels=1, relu=True),)),))
-    with pytest.raises(FpgagenError, match=r"u6\.f-?\d+ has 6-bit codes"):
+    with pytest.raises(FpgagenError, match=r"activation_bits must be an integer in 8\.\.12, "
+                                           r"not 6"):
         prepare(narrow)

@@ -41,6 +41,20 @@ def graph_specs(draw, **options):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(spec=graph_specs())
 def test_engine_model_matches_golden_on_random_layers(spec):
+    _check_engine_model(spec)
+
+
+@seed(SEED)
+@settings(max_examples=max(EXAMPLES // 3, 1), deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=graph_specs(activation_bits=(10, 9, 11, 12), pool_input=True))
+def test_engine_model_matches_golden_with_wide_activations(spec):
+    """As above with activation codes of 9 to 12 bits (lanes of 10 to 13 bits), max pools
+    of the input allowed (mappable with 9-bit activations)."""
+    _check_engine_model(spec)
+
+
+def _check_engine_model(spec):
     note(f"replay with FPGAGEN_RANDOM_SEED={SEED}")
     try:
         prep = prepare(spec)

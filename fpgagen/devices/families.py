@@ -77,9 +77,12 @@ class FamilyProfile:
     def has_lutram(self) -> bool:
         return bool(self.lutram)
 
-    def pe_multipliers_per_mac(self, weight_bits: int) -> float:
-        """Hard multipliers one MAC unit (a ``9 x weight_bits`` signed product) takes."""
-        if self.pairs_products and max(ACT_LANE_BITS, weight_bits) <= 9:
+    def pe_multipliers_per_mac(self, weight_bits: int,
+                               act_lane_bits: int = ACT_LANE_BITS) -> float:
+        """Hard multipliers one MAC unit (an ``act_lane_bits x weight_bits`` signed
+        product) takes: two products share one where the family pairs them and both
+        operands are at most 9 bits."""
+        if self.pairs_products and max(act_lane_bits, weight_bits) <= 9:
             return 0.5
         return 1.0
 

@@ -13,7 +13,7 @@ from ..fit.accuracy import accuracy_text
 from ..fit.flash import flash_note, flash_use
 from ..fit.memories import counts_as_yosys
 from ..fit.multipliers import count_multipliers
-from ..hw.spec import ACT_LANE_BITS, BIAS_WORD
+from ..hw.spec import ACT_LANE_BITS, BIAS_WORD, lane_code_bits
 from ..resources import template_env
 from ..hw.isa import Opcode
 from ..schedule.memory_map import MemoryRole
@@ -180,7 +180,7 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
         "weight_storage": program.weight_storage(),
         "compressed_layers": sorted({l.name for f, l in zip(program.instructions,
                                                              program.layers) if f.compressed}),
-        "activation_bytes": int(program.act_depth) * rows * ACT_LANE_BITS // 8,
+        "activation_bytes": int(program.act_depth) * rows * int(program.act_lane_bits) // 8,
         "activation_words": int(program.act_depth),
         "activation_plan": program.plan.as_dict() if program.plan is not None else None,
         "blocks": {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
@@ -216,6 +216,9 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
         "family": board.family,
         "fits": bool(verdict.fits),
         "options": {"pe": f"{rows}x{cols}", "weight_bits": wbits,
+                    # only when not the default 8 bits, so default reports stay as they were
+                    **({"activation_bits": lane_code_bits(program.act_lane_bits)}
+                       if program.act_lane_bits != ACT_LANE_BITS else {}),
                     "input_size": int(graph.input_shape[1]),
                     "num_classes": int(graph.shapes()[graph.outputs[0]][0]),
                     "width": float(flow.net_options.width), "clock_mhz": analysis.clock_mhz,
@@ -231,7 +234,8 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
            if board.flash else {}),
         **({"weight_store": store} if store is not None else {}),
         "logic_model": analysis.logic.get("model", ""),
-        "pe_multipliers": count_multipliers(hw, board, wbits).pe_array,
+        "pe_multipliers": count_multipliers(hw, board, wbits,
+                                            act_lane_bits=int(program.act_lane_bits)).pe_array,
         "performance": {**analysis.performance,
                         **({"load_stall_cycles": store["load_stall_cycles"]}
                            if store is not None else {})},
@@ -297,7 +301,8 @@ def summary_text(data: dict, out_dir: str) -> str:
     o, perf = data["options"], data["performance"]
     lines = [f"fpgagen build: {data['net']} on {data['board_name']} ({data['device']}), "
              f"PE {o['pe']}, {o['weight_bits']}-bit weights ({o['weights']}), "
-             f"{o['clock_mhz']:g} MHz"]
+             + (f"{o['activation_bits']}-bit activations, " if "activation_bits" in o else "")
+             + f"{o['clock_mhz']:g} MHz"]
     lines.append(f"  {'resource':<20} {'used':>10} {'available':>10} {'%':>8}")
     for key, r in data["resources"].items():
         label = f"{key} ({r['unit']})"

@@ -4,7 +4,7 @@ import math
 
 from ..hw.cost import mac_utilization
 from ..hw.isa import Opcode
-from ..hw.spec import ACT_LANE_BITS, SCORE_STREAM_CYCLES
+from ..hw.spec import SCORE_STREAM_CYCLES
 from ..schedule.memory_map import MemoryRole
 from .placement import MemoryFit
 
@@ -107,7 +107,7 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
             "weight_bytes": (words * rows * cols * wbits // 8 + mask_words.get(k, 0) * rows
                              * cols // 8 + ((1 << f.index_bits) if f.compressed else 0)),
             "bram": wshare[k] + bshare[k],
-            "activation_bytes": (place.words * rows * ACT_LANE_BITS // 8
+            "activation_bytes": (place.words * rows * int(program.act_lane_bits) // 8
                                  if place is not None else 0),
         })
         if st is not None:

@@ -192,7 +192,8 @@ def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
     n = hw.pe_rows
     mem = memory_logic(program, board, yosys=yosys)
     dec = int(program.compressed is not None)  # the decoders exist with compressed layers
-    dsp = count_multipliers(hw, board, program.weight_bits, compressed=bool(dec))
+    dsp = count_multipliers(hw, board, program.weight_bits, compressed=bool(dec),
+                            act_lane_bits=int(program.act_lane_bits))
     return {
         "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n,
                      "dsp": dsp.pe_array},

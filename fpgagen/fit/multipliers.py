@@ -1,12 +1,15 @@
 """The one model of the accelerator's hard multipliers, per block, on a board.
 
-- **PE array**: ``n**2`` int9 x int``w`` products (``w`` the stored weight width). Two
-  share one 18x18 multiplier on families whose synthesis pairs them (MAX 10 in 9x9 mode:
+- **PE array**: ``n**2`` int``a`` x int``w`` products (``a`` the activation lane width, 9
+  by default; ``w`` the stored weight width). Two share one 18x18 multiplier, when both
+  operands are at most 9 bits, on families whose synthesis pairs them (MAX 10 in 9x9 mode:
   :meth:`fpgagen.devices.families.FamilyProfile.pe_multipliers_per_mac`), so the array
   takes ``ceil(n**2 / 2)`` there and ``n**2`` elsewhere (Yosys maps every product of the
   ECP5, 7-series and iCE40 projects to its own MULT18X18D, DSP48E1 or SB_MAC16).
 - **vector unit**: one 18 x 16 GAP product per lane; an iCE40 MAC16 (16x16) is too narrow
-  for it and takes two.
+  for it and takes two. With lanes wider than 9 bits the GAP sum grows
+  (:func:`fpgagen.hw.spec.gap_sum_bits`): beyond 18 bits it takes two 18x18 multipliers,
+  still one 25x18 DSP48E1 (a model, not measured).
 - **address generator**: four (pixel indices times the row width, and pixel index times
   the pixel groups, for input and output).
 - **weight decoders** (only with compressed layers): in their control, the words of a tile
@@ -20,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from ..hw.params import PE_SIZES, HwParams
-from ..hw.spec import WEIGHT_BITS
+from ..hw.spec import ACT_LANE_BITS, WEIGHT_BITS, gap_sum_bits
 
 __all__ = ["MultiplierCount", "count_multipliers", "default_pe", "ADDRGEN_MULTIPLIERS",
            "DECODER_MULTIPLIERS"]
@@ -51,13 +54,17 @@ class MultiplierCount:
 
 
 def count_multipliers(hw: HwParams | int, board, weight_bits: int = WEIGHT_BITS, *,
-                      compressed: bool = False) -> MultiplierCount:
+                      compressed: bool = False,
+                      act_lane_bits: int = ACT_LANE_BITS) -> MultiplierCount:
     """The hard multipliers of a ``hw`` design (an :class:`HwParams` or the side of a square
-    array) on ``board``, with ``weight_bits``-bit stored weights; ``compressed``: the
-    design has weight decoders (the program has compressed layers)."""
+    array) on ``board``, with ``weight_bits``-bit stored weights and activation lanes of
+    ``act_lane_bits``; ``compressed``: the design has weight decoders (the program has
+    compressed layers)."""
     n = hw if isinstance(hw, int) else hw.pe_rows
-    per_mac = board.profile.pe_multipliers_per_mac(weight_bits)
+    per_mac = board.profile.pe_multipliers_per_mac(weight_bits, act_lane_bits)
     per_lane = _LANE_MULTIPLIERS_MAC16 if board.multiplier == "mac16" else _LANE_MULTIPLIERS
+    if board.multiplier == "18x18" and gap_sum_bits(act_lane_bits) > 18:
+        per_lane = 2  # the GAP sum no longer fits one 18x18 operand
     return MultiplierCount(pe_array=math.ceil(per_mac * n * n), lanes=per_lane * n,
                            control=ADDRGEN_MULTIPLIERS,
                            decoders=_decoder_multipliers(board) if compressed else 0)
@@ -67,11 +74,13 @@ def _decoder_multipliers(board) -> int:
     return DECODER_MULTIPLIERS.get(board.family, 2)
 
 
-def default_pe(board, weight_bits: int = WEIGHT_BITS, largest: int = 16) -> int:
+def default_pe(board, weight_bits: int = WEIGHT_BITS, largest: int = 16, *,
+               act_lane_bits: int = ACT_LANE_BITS) -> int:
     """Side of the largest square PE array (at most ``largest``) whose design's multipliers
     (:func:`count_multipliers`, every block) the board has; the smallest array when even
     that does not fit."""
     for n in sorted((s for s in PE_SIZES if s <= largest), reverse=True):
-        if count_multipliers(n, board, weight_bits).total <= board.multipliers:
+        if count_multipliers(n, board, weight_bits,
+                             act_lane_bits=act_lane_bits).total <= board.multipliers:
             return n
     return min(PE_SIZES)

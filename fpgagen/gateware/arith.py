@@ -1,6 +1,6 @@
 """Arithmetic helpers shared by the datapath blocks (the numerics of docs/numerics.md)."""
 
-from amaranth.hdl import Const, Mux, Value, signed, unsigned
+from amaranth.hdl import Const, Mux, Value, unsigned
 
 from ..hw.spec import LANE_OUT_BITS, OUTPUT_CODE_BITS
 
@@ -42,14 +42,18 @@ def apply_shift(value: Value, shift: Value, width: int = 64) -> Value:
                                                       (v << left)[:width]))[:width].as_signed()
 
 
-def saturate(value: Value, bits: Value, is_signed: Value) -> Value:
-    """Clamp a signed ``value`` to the code range of a ``bits``-wide (8 or 16) code, signed
-    or unsigned; returns a signed 18-bit value.
+def saturate(value: Value, bits: Value, is_signed: Value,
+             codes: tuple[int, int] = OUTPUT_CODE_BITS) -> Value:
+    """Clamp a signed ``value`` to the code range of a ``bits``-wide code, signed or
+    unsigned; returns a signed 18-bit value. ``bits`` is one of ``codes``, the design's
+    activation width and 16 (:func:`fpgagen.hw.spec.output_code_bits`, an
+    elaboration-time constant): any value but 16 takes the activation width.
 
     The limits are powers of two, so the range checks are bit tests rather than comparators
-    as wide as ``value`` (a 64-bit compare is a 32-cell carry chain): with ``k`` = 7, 8, 15
-    or 16 the magnitude bits, ``value > 2**k - 1`` is "not negative and a bit from ``k`` up
-    set", and ``value < -2**k`` is "negative and not every bit from ``k`` up set"."""
+    as wide as ``value`` (a 64-bit compare is a 32-cell carry chain): with ``k`` = ``n - 1``
+    or ``n`` the magnitude bits of an ``n``-bit code (7, 8, 15 or 16 by default),
+    ``value > 2**k - 1`` is "not negative and a bit from ``k`` up set", and ``value <
+    -2**k`` is "negative and not every bit from ``k`` up set"."""
     v = value.as_signed()
     width = len(v)
     negative = v[width - 1]
@@ -60,11 +64,14 @@ def saturate(value: Value, bits: Value, is_signed: Value) -> Value:
     def all_ones_from(k):  # value >= -2**k for a negative value
         return v[k:width].all() if k < width else Const(1)
 
-    assert OUTPUT_CODE_BITS == (8, 16), "saturate() knows 8- and 16-bit codes only"
+    narrow, wide_bits = codes
+    assert wide_bits == 16 and narrow < wide_bits and narrow + 1 < LANE_OUT_BITS, \
+        f"saturate() knows n-bit activation codes and 16-bit scores, not {codes}"
+    n = narrow
     wide = bits == 16
-    over = ~negative & Mux(is_signed, Mux(wide, any_above(15), any_above(7)),
-                           Mux(wide, any_above(16), any_above(8)))
-    under = negative & Mux(is_signed, ~Mux(wide, all_ones_from(15), all_ones_from(7)), 1)
-    hi = Mux(is_signed, Mux(wide, 32767, 127), Mux(wide, 65535, 255))
-    lo = Mux(is_signed, Mux(wide, -32768, -128), 0)
+    over = ~negative & Mux(is_signed, Mux(wide, any_above(15), any_above(n - 1)),
+                           Mux(wide, any_above(16), any_above(n)))
+    under = negative & Mux(is_signed, ~Mux(wide, all_ones_from(15), all_ones_from(n - 1)), 1)
+    hi = Mux(is_signed, Mux(wide, 32767, (1 << (n - 1)) - 1), Mux(wide, 65535, (1 << n) - 1))
+    lo = Mux(is_signed, Mux(wide, -32768, -(1 << (n - 1))), 0)
     return Mux(over, hi, Mux(under, lo, v))[:LANE_OUT_BITS].as_signed()

@@ -1,6 +1,6 @@
 """The processing-element array: ``pe_cols`` columns of ``pe_rows`` int9 x int8
-multipliers (int9 x int12 with 12-bit weight codes), an adder tree per column and a
-32-bit accumulator per column."""
+multipliers (``act_bits`` x :func:`~fpgagen.hw.spec.weight_operand_bits` with wider
+codes), an adder tree per column and a 32-bit accumulator per column."""
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
@@ -25,19 +25,25 @@ class PEArray(wiring.Component):
     ----------
     pe_rows, pe_cols : int
         Array shape (keyword-only).
+    act_bits : int
+        Width of an activation lane, the activation operand (keyword-only; default
+        :data:`~fpgagen.hw.spec.ACT_LANE_BITS`).
     weight_bits : int
         The design's weight code width; the weight operands are
         :func:`~fpgagen.hw.spec.weight_operand_bits` wide (keyword-only, default 8).
     """
 
-    def __init__(self, *, pe_rows: int, pe_cols: int, weight_bits: int = WEIGHT_BITS):
+    def __init__(self, *, pe_rows: int, pe_cols: int, act_bits: int = ACT_LANE_BITS,
+                 weight_bits: int = WEIGHT_BITS):
         if pe_rows < 1 or pe_cols < 1:
             raise ValueError(f"PE array shape must be positive, not {pe_rows}x{pe_cols}")
-        self._rows, self._cols = pe_rows, pe_cols
+        if isinstance(act_bits, bool) or not isinstance(act_bits, int) or act_bits < 2:
+            raise ValueError(f"act_bits must be an integer of at least 2, not {act_bits!r}")
+        self._rows, self._cols, self._act_bits = pe_rows, pe_cols, act_bits
         self._wbits = wbits = weight_operand_bits(weight_bits)
         super().__init__({
             "valid": In(1), "first": In(1), "last": In(1),
-            "act": In(signed(ACT_LANE_BITS)).array(pe_rows),
+            "act": In(signed(act_bits)).array(pe_rows),
             "weights": In(signed(wbits)).array(pe_rows).array(pe_cols),
             "done": Out(1),
             "acc": Out(signed(ACC_BITS)).array(pe_cols),
@@ -51,14 +57,18 @@ class PEArray(wiring.Component):
     def pe_cols(self):
         return self._cols
 
+    @property
+    def act_bits(self):
+        return self._act_bits
+
     def elaborate(self, platform):
         m = Module()
-        rows, cols, wbits = self._rows, self._cols, self._wbits
+        rows, cols, A, wbits = self._rows, self._cols, self._act_bits, self._wbits
         # Stage 0: input registers (they fold into the multipliers' input registers and cut
         # the fan-out of the activation lanes from the memory's output multiplexer).
         v0, f0, l0 = Signal(), Signal(), Signal()
         m.d.sync += [v0.eq(self.valid), f0.eq(self.first), l0.eq(self.last)]
-        act = [Signal(signed(ACT_LANE_BITS), name=f"a_{r}") for r in range(rows)]
+        act = [Signal(signed(A), name=f"a_{r}") for r in range(rows)]
         m.d.sync += [a.eq(self.act[r]) for r, a in enumerate(act)]
         weights = [[Signal(signed(wbits), name=f"w_{c}_{r}") for r in range(rows)]
                    for c in range(cols)]
@@ -71,7 +81,7 @@ class PEArray(wiring.Component):
         for c in range(cols):
             col = []
             for r in range(rows):
-                p = Signal(signed(ACT_LANE_BITS + wbits), name=f"p_{c}_{r}")
+                p = Signal(signed(A + wbits), name=f"p_{c}_{r}")
                 m.d.sync += p.eq(act[r] * weights[c][r])
                 col.append(p)
             prods.append(col)
@@ -82,7 +92,7 @@ class PEArray(wiring.Component):
         for c, col in enumerate(prods):
             parts = []
             for k in range(0, rows, _PARTIAL):
-                ps = Signal(signed(ACT_LANE_BITS + wbits + 2), name=f"ps_{c}_{k // _PARTIAL}")
+                ps = Signal(signed(A + wbits + 2), name=f"ps_{c}_{k // _PARTIAL}")
                 m.d.sync += ps.eq(sum(col[k:k + _PARTIAL]))
                 parts.append(ps)
             partials.append(parts)
@@ -91,7 +101,7 @@ class PEArray(wiring.Component):
         m.d.sync += [v3.eq(v2), f3.eq(f2), l3.eq(l2)]
         trees = []
         for c, parts in enumerate(partials):
-            t = Signal(signed(ACT_LANE_BITS + wbits + rows.bit_length()), name=f"t_{c}")
+            t = Signal(signed(A + wbits + rows.bit_length()), name=f"t_{c}")
             m.d.sync += t.eq(sum(parts))
             trees.append(t)
         # Stage 4: accumulate.

@@ -29,21 +29,22 @@ AxisEvents = data.StructLayout({
 PoolEvents = data.StructLayout({"h": AxisEvents, "v": AxisEvents})
 
 
-def _lane_max(m: Module, a, b, lanes: int, name: str) -> Signal:
-    """Lane-wise signed maximum of two words of ``lanes`` 9-bit codes (combinational)."""
-    out = Signal(ACT_LANE_BITS * lanes, name=name)
+def _lane_max(m: Module, a, b, lanes: int, name: str, bits: int = ACT_LANE_BITS) -> Signal:
+    """Lane-wise signed maximum of two words of ``lanes`` codes of ``bits`` bits
+    (combinational)."""
+    out = Signal(bits * lanes, name=name)
     parts = []
     for l in range(lanes):
-        x = a.word_select(l, ACT_LANE_BITS).as_signed()
-        y = b.word_select(l, ACT_LANE_BITS).as_signed()
+        x = a.word_select(l, bits).as_signed()
+        y = b.word_select(l, bits).as_signed()
         parts.append(Mux(x > y, x, y))
     m.d.comb += out.eq(Cat(*parts))
     return out
 
 
 class PoolUnit(wiring.Component):
-    """Max pooling of the conv output words, lane by lane (codes compared as signed 9-bit
-    values).
+    """Max pooling of the conv output words, lane by lane (codes compared as signed
+    ``lane_bits`` values).
 
     Parameters
     ----------
@@ -51,6 +52,8 @@ class PoolUnit(wiring.Component):
         Lanes of an activation word (``pe_rows``).
     depth : int
         Words of the pool-state memory (the memory map's ``POOL_STATE`` entry; at least 2).
+    lane_bits : int
+        Width of an activation lane (default :data:`~fpgagen.hw.spec.ACT_LANE_BITS`).
 
     Ports
     -----
@@ -79,7 +82,7 @@ class PoolUnit(wiring.Component):
     forwarding).
     """
 
-    def __init__(self, *, lanes: int, depth: int):
+    def __init__(self, *, lanes: int, depth: int, lane_bits: int = ACT_LANE_BITS):
         problem = None
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
             problem = f"lanes must be a positive integer, not {lanes!r}"
@@ -88,8 +91,8 @@ class PoolUnit(wiring.Component):
         if problem:
             self._MustUse__silence = True  # refused: no "created but never used" warning
             raise ValueError(problem)
-        self._lanes, self._depth = lanes, depth
-        word = unsigned(ACT_LANE_BITS * lanes)
+        self._lanes, self._depth, self._lane_bits = lanes, depth, lane_bits
+        word = unsigned(lane_bits * lanes)
         super().__init__({
             "valid": In(1), "word": In(word), "events": In(PoolEvents),
             "state_addr": In(ADDR_BITS), "out_addr": In(ADDR_BITS),
@@ -109,7 +112,8 @@ class PoolUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         L = self._lanes
-        width = ACT_LANE_BITS * L
+        A = self._lane_bits
+        width = A * L
         abits = (self._depth - 1).bit_length()
         # Partial maxima of the open vertical windows, one word per (og, px). A read never
         # meets a write of the same word (see the class docstring), so synthesis needs no
@@ -123,7 +127,7 @@ class PoolUnit(wiring.Component):
         m.d.comb += rd.addr.eq(self.state_addr[:abits])
         h = self.events.h
         hpart = Signal(width)
-        hmax = _lane_max(m, hpart, self.word, L, "hmax")
+        hmax = _lane_max(m, hpart, self.word, L, "hmax", A)
         hnew = Mux(h.starts, self.word, hmax)
         with m.If(self.valid & h.in_a):
             m.d.sync += hpart.eq(hnew)
@@ -146,7 +150,7 @@ class PoolUnit(wiring.Component):
 
         # Stage 3: the vertical window; the state write and the pooled word.
         v = s2_v
-        vmax = _lane_max(m, state_word, s2_h, L, "vmax")
+        vmax = _lane_max(m, state_word, s2_h, L, "vmax", A)
         vnew = Mux(v.starts, s2_h, vmax)
         m.d.comb += [wr.addr.eq(s2_state), wr.data.eq(vnew), wr.en.eq(s2_valid & v.in_a)]
         m.d.sync += [self.o_we.eq(s2_valid & (v.ends_prev | v.ends)),

@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 from ..hw.timing import POSTPROC_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 from ..hw.isa import Instruction
-from ..hw.spec import ACC_BITS, BIAS_WORD, LANE_OUT_BITS
+from ..hw.spec import (ACC_BITS, BIAS_WORD, LANE_OUT_BITS, OUTPUT_CODE_BITS,
+                       output_code_bits)
 
 __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
 
@@ -15,7 +16,10 @@ __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
 class PostProcessor(wiring.Component):
     """One column's requantization, pipelined: ``out = sat(relu?(rshift_round(acc + bias,
     shift)))`` :data:`POSTPROC_LATENCY` (4) cycles after the inputs (stages: the sum, plus
-    the rounding half, the shift, ReLU and saturation). Every input is taken in the same cycle."""
+    the rounding half, the shift, ReLU and saturation). Every input is taken in the same cycle.
+
+    ``code_bits`` (keyword-only, default 8) is the design's activation code width: results
+    saturate to it or to 16-bit codes (``out_bits``)."""
 
     acc: In(signed(ACC_BITS))
     bias: In(signed(BIAS_WORD["bias"].bits))
@@ -24,6 +28,10 @@ class PostProcessor(wiring.Component):
     out_bits: In(dict(iter(Instruction))["out_bits"].shape)
     out_signed: In(1)
     out: Out(signed(LANE_OUT_BITS))
+
+    def __init__(self, *, code_bits: int = OUTPUT_CODE_BITS[0]):
+        self._code_bits = code_bits
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -49,5 +57,5 @@ class PostProcessor(wiring.Component):
                      bits3.eq(bits2), signed3.eq(signed2)]
         # Stage 4: ReLU and saturation.
         v = Mux(relu3 & (shifted < 0), 0, shifted)
-        m.d.sync += self.out.eq(saturate(v, bits3, signed3))
+        m.d.sync += self.out.eq(saturate(v, bits3, signed3, output_code_bits(self._code_bits)))
         return m

@@ -10,8 +10,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import (ADDR_BITS, DIM_BITS, FLASH_ADDR_BITS, INSTRUCTION_BITS,
                       LOAD_FIELDS_BITS, Instruction, LoadLayout, Opcode)
-from ..hw.spec import (ACT_LANE_BITS, BIAS_WORD, CYCLE_LOG_BITS, MAX_WEIGHT_BITS,
-                       MIN_WEIGHT_BITS, SCORE_BITS, WEIGHT_BITS, weight_operand_bits)
+from ..hw.spec import (BIAS_WORD, CYCLE_LOG_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
+                       WEIGHT_BITS, act_lane_bits, check_activation_bits, lane_code_bits,
+                       weight_operand_bits)
 from ..hw.timing import (ADDRGEN_LATENCY, DECODE_RELEASE_LAG, DRAIN_CYCLES, MEMORY_LATENCY,
                          PE_ARRAY_LATENCY, POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
@@ -126,7 +127,8 @@ class AcceleratorConfig:
             instructions=len(self.program), score_groups=self.score_groups,
             pool_depth=self.memories.one(MemoryRole.POOL_STATE).depth,
             **self._compressed_depths(), staging=self.flash is not None,
-            segment_depth=self.flash.segment_depth if self.flash is not None else 1)
+            segment_depth=self.flash.segment_depth if self.flash is not None else 1,
+            act_lane_bits=self.act_lane_bits)
         for got, want in zip(self.memories, declared, strict=True):
             if dataclasses.replace(got, bank_depth=None) != want:
                 raise ValueError(f"memory {got.name!r} is {got.depth} x {got.width}, the top "
@@ -177,8 +179,18 @@ class AcceleratorConfig:
 
     @property
     def pe_rows(self) -> int:
-        """Lanes of an activation word."""
-        return self.memories.one(MemoryRole.ACTIVATIONS).width // ACT_LANE_BITS
+        """Lanes of an activation word (scores of a score memory word)."""
+        return self.memories.pe_rows
+
+    @property
+    def act_lane_bits(self) -> int:
+        """Width of an activation lane (the activation memory's width // ``pe_rows``)."""
+        return self.memories.act_lane_bits
+
+    @property
+    def activation_bits(self) -> int:
+        """Width of the activation codes the lanes saturate to (one less than a lane)."""
+        return lane_code_bits(self.act_lane_bits)
 
     @property
     def weight_bits(self) -> int:
@@ -243,8 +255,12 @@ class Accelerator(wiring.Component):
         if config.pe_rows != config.pe_cols:
             raise ValueError(f"the array must be square for now, not "
                              f"{config.pe_rows}x{config.pe_cols}")
+        check_activation_bits(config.activation_bits)
+        if act_lane_bits(config.activation_bits) != config.act_lane_bits:
+            raise ValueError(f"activation lanes of {config.act_lane_bits} bits do not hold "
+                             f"{config.activation_bits}-bit activation codes")
         self._cfg = config
-        word = unsigned(ACT_LANE_BITS * config.pe_rows)
+        word = unsigned(config.act_lane_bits * config.pe_rows)
         ports = {
             "start": In(1), "done": Out(1), "busy": Out(1), "cycles": Out(CYCLE_LOG_BITS),
             "i_stream": In(stream.Signature(word)),
@@ -266,6 +282,7 @@ class Accelerator(wiring.Component):
         cfg = self._cfg
         m = Module()
         L, C = cfg.pe_rows, cfg.pe_cols
+        A = cfg.act_lane_bits  # width of an activation lane
 
         # --- memories -------------------------------------------------------------------
         # The activation memory: a templated RAM (no initial contents to emit).
@@ -273,9 +290,9 @@ class Accelerator(wiring.Component):
         act_depth = act.depth
         act_abits = (act_depth - 1).bit_length()
         act_rd = _Port(addr=Signal(ADDR_BITS, name="act_raddr"),
-                       data=Signal(ACT_LANE_BITS * L, name="act_rdata"))
+                       data=Signal(A * L, name="act_rdata"))
         act_wr = _Port(addr=Signal(ADDR_BITS, name="act_waddr"),
-                       data=Signal(ACT_LANE_BITS * L, name="act_wdata"), en=Signal(name="act_we"))
+                       data=Signal(A * L, name="act_wdata"), en=Signal(name="act_we"))
         m.submodules.act_mem = ram_instance(
             depth=act_depth, waddr=act_wr.addr[:act_abits], wdata=act_wr.data, we=act_wr.en,
             raddr=act_rd.addr[:act_abits], rdata=act_rd.data, bank_depth=act.bank_depth)
@@ -309,12 +326,13 @@ class Accelerator(wiring.Component):
 
         m.submodules.addrgen = ag = AddressGenerator()
         m.submodules.pool = pool = PoolUnit(
-            lanes=L, depth=cfg.memories.one(MemoryRole.POOL_STATE).depth)
-        m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C, weight_bits=cfg.weight_bits)
-        m.submodules.vec = vec = VectorUnit(lanes=L)
+            lanes=L, depth=cfg.memories.one(MemoryRole.POOL_STATE).depth, lane_bits=A)
+        m.submodules.pe = pe = PEArray(pe_rows=L, pe_cols=C, act_bits=A,
+                                       weight_bits=cfg.weight_bits)
+        m.submodules.vec = vec = VectorUnit(lanes=L, lane_bits=A)
         posts = []
         for c in range(C):
-            post = PostProcessor()
+            post = PostProcessor(code_bits=cfg.activation_bits)
             m.submodules[f"post_{c}"] = post
             posts.append(post)
 
@@ -380,7 +398,7 @@ class Accelerator(wiring.Component):
         running = Signal()
         m.d.comb += act_rd.addr.eq(Mux(running, ag.o_act_addr, self.dbg_addr))
         m.d.comb += self.dbg_data.eq(act_rd.data)
-        lanes = [act_rd.data.word_select(l, ACT_LANE_BITS).as_signed() for l in range(L)]
+        lanes = [act_rd.data.word_select(l, A).as_signed() for l in range(L)]
         is_conv = instr.op == Opcode.CONV
         is_vec = ((instr.op == Opcode.MAXPOOL) | (instr.op == Opcode.GAP)
                   | (instr.op == Opcode.ADD))
@@ -444,8 +462,8 @@ class Accelerator(wiring.Component):
         vec_og_count = Signal(16)
 
         # --- write back ----------------------------------------------------------------------
-        post_word = Cat(*[p.out[:ACT_LANE_BITS] for p in posts])
-        vec_word = Cat(*[vec.out[l][:ACT_LANE_BITS] for l in range(L)])
+        post_word = Cat(*[p.out[:A] for p in posts])
+        vec_word = Cat(*[vec.out[l][:A] for l in range(L)])
         m.d.comb += [pool.valid.eq(conv_done & instr.pool), pool.word.eq(post_word),
                      pool.events.eq(pool_ev), pool.state_addr.eq(pool_addr),
                      pool.out_addr.eq(conv_addr)]

@@ -5,8 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import Instruction, Opcode
-from ..hw.spec import (ACC_BITS, ACT_LANE_BITS, GAP_MULTIPLIER_BITS, GAP_SUM_BITS,
-                       LANE_OUT_BITS)
+from ..hw.spec import (ACC_BITS, ACT_LANE_BITS, GAP_MULTIPLIER_BITS, LANE_OUT_BITS,
+                       gap_sum_bits, lane_code_bits, output_code_bits)
 from ..hw.timing import VECTOR_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 
@@ -24,14 +24,18 @@ class VectorUnit(wiring.Component):
     result is finished in four registered stages (GAP: times ``multiplier``; GAP and
     ADD: ``rshift_round`` by ``shift``; ADD with ``relu``: negative results become 0;
     saturate) and appears on ``out`` with ``done``,
-    :data:`VECTOR_LATENCY` cycles after the last input."""
+    :data:`VECTOR_LATENCY` cycles after the last input.
 
-    def __init__(self, *, lanes: int):
-        self._lanes = lanes
+    ``lane_bits`` is the width of an activation lane (keyword-only, default
+    :data:`~fpgagen.hw.spec.ACT_LANE_BITS`); results saturate to codes one bit narrower or
+    to 16-bit codes."""
+
+    def __init__(self, *, lanes: int, lane_bits: int = ACT_LANE_BITS):
+        self._lanes, self._lane_bits = lanes, lane_bits
         super().__init__({
             "op": In(Opcode), "valid": In(1), "first": In(1), "last": In(1),
             "tap_valid": In(1), "second": In(1),
-            "act": In(signed(ACT_LANE_BITS)).array(lanes),
+            "act": In(signed(lane_bits)).array(lanes),
             "shift": In(_SHAPE["shift"]), "shift_a": In(_SHAPE["shift_a"]),
             "shift_b": In(_SHAPE["shift_b"]), "multiplier": In(_SHAPE["multiplier"]),
             "out_bits": In(_SHAPE["out_bits"]), "out_signed": In(_SHAPE["out_signed"]),
@@ -41,7 +45,8 @@ class VectorUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes = self._lanes
+        lanes, A = self._lanes, self._lane_bits
+        codes = output_code_bits(lane_code_bits(A))
         acc = [Signal(signed(_SUM_BITS), name=f"lane_acc_{l}") for l in range(lanes)]
         # Stage T: each input becomes a registered term (MAXPOOL: padding reads as the
         # lowest value; ADD: shifted), with its flags.
@@ -70,10 +75,10 @@ class VectorUnit(wiring.Component):
         for k in range(1, len(ctl)):
             m.d.sync += [ctl[k][n].eq(ctl[k - 1][n]) for n in ctl[k]]
         ctl = ctl[1:]  # ctl[k]: the controls of the pixel in finishing stage k + 1
-        low = -(1 << (ACT_LANE_BITS - 1)) - 1
+        low = -(1 << (A - 1)) - 1
         for l in range(lanes):
             a = self.act[l]
-            term = Signal(signed(ACT_LANE_BITS + 16), name=f"term_{l}")
+            term = Signal(signed(A + 16), name=f"term_{l}")
             with m.Switch(self.op):
                 with m.Case(Opcode.MAXPOOL):
                     m.d.sync += term.eq(Mux(self.tap_valid, a, low))
@@ -89,10 +94,11 @@ class VectorUnit(wiring.Component):
                                                                     acc[l]),
                                                         acc[l] + term)))
             # Finishing stage 1: GAP's reciprocal multiplier. A GAP sum has at most 15 x 15
-            # terms of 9 bits (|sum| < 2**17), so 18 bits of it feed one 18x18 multiplier.
+            # terms of 9 bits (|sum| < 2**17), so 18 bits of it feed one 18x18 multiplier
+            # (wider lanes: gap_sum_bits).
             scaled = Signal(signed(_SUM_BITS + GAP_MULTIPLIER_BITS + 1), name=f"scaled_{l}")
             m.d.sync += scaled.eq(Mux(ctl[0]["op"] == Opcode.GAP,
-                                      acc[l][:GAP_SUM_BITS].as_signed() * ctl[0]["mult"],
+                                      acc[l][:gap_sum_bits(A)].as_signed() * ctl[0]["mult"],
                                       acc[l]))
             # Stage 2: plus the rounding half (MAXPOOL: shift 0, unchanged).
             rounded = Signal(signed(64), name=f"rounded_{l}")
@@ -103,5 +109,6 @@ class VectorUnit(wiring.Component):
             # Stage 4: ReLU (ADD with relu), then saturation.
             clipped = Mux(ctl[3]["relu"] & shifted[-1], 0, shifted)  # the sign bit
             with m.If(last4):
-                m.d.sync += self.out[l].eq(saturate(clipped, ctl[3]["bits"], ctl[3]["sgn"]))
+                m.d.sync += self.out[l].eq(saturate(clipped, ctl[3]["bits"], ctl[3]["sgn"],
+                                                    codes))
         return m

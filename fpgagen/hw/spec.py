@@ -13,11 +13,18 @@ __all__ = [
     "BIAS_BITS", "SHIFT_BITS", "SCORE_BITS", "CYCLE_LOG_BITS", "ADDR_BITS", "DIM_BITS",
     "GAP_SUM_BITS", "GAP_MULTIPLIER_BITS", "LANE_OUT_BITS", "OUTPUT_CODE_BITS",
     "SCORE_STREAM_CYCLES", "Field", "WordFormat", "BIAS_WORD", "lane_range",
-    "weight_word_bits", "weight_operand_bits",
+    "weight_word_bits", "weight_operand_bits", "MIN_ACTIVATION_BITS", "MAX_ACTIVATION_BITS",
+    "INPUT_CODE_BITS", "check_activation_bits", "act_lane_bits", "lane_code_bits",
+    "output_code_bits", "gap_sum_bits",
 ]
 
-#: Width of one activation lane (two's complement): every code kept in the activation
-#: memory, and the activation operand of every multiplier.
+#: Width of the network input codes, ``pixel - mean`` (two's complement).
+INPUT_CODE_BITS = 9
+#: Narrowest and widest activation code a design may have (``activation_bits``).
+MIN_ACTIVATION_BITS, MAX_ACTIVATION_BITS = 8, 12
+#: Width of one activation lane (two's complement) of a default design (8-bit activation
+#: codes): every code kept in the activation memory, and the activation operand of every
+#: multiplier. A design's own is :func:`act_lane_bits` of its ``activation_bits``.
 ACT_LANE_BITS = 9
 #: Default width of a stored weight code (two's complement), and the narrowest weight
 #: operand of the multipliers (:func:`weight_operand_bits`).
@@ -42,14 +49,16 @@ CYCLE_LOG_BITS = 32
 ADDR_BITS = 20
 #: Width of height, width and channel-group counts in an instruction.
 DIM_BITS = 12
-#: Bits of a GAP sum that feed the reciprocal multiplier: at most 15 x 15 terms (the kernel
-#: fields are 4 bits) of 9-bit codes, ``|sum| < 2**17``.
+#: Bits of a GAP sum that feed the reciprocal multiplier in a design of 9-bit lanes: at
+#: most 15 x 15 terms (the kernel fields are 4 bits) of 9-bit codes, ``|sum| < 2**17``
+#: (:func:`gap_sum_bits` of wider lanes).
 GAP_SUM_BITS = 18
 #: Width of the GAP's unsigned reciprocal multiplier.
 GAP_MULTIPLIER_BITS = 16
-#: Code widths the post-processors and vector lanes saturate to
+#: Code widths the post-processors and vector lanes of a default design saturate to
 #: (:func:`fpgagen.gateware.arith.saturate`): 8-bit activations, 16-bit class scores. The
-#: compiler refuses a tensor of any other width.
+#: compiler refuses a tensor of any other width. A design's own is
+#: :func:`output_code_bits` of its ``activation_bits``.
 OUTPUT_CODE_BITS = (8, 16)
 #: Width of a post-processor's or vector lane's saturated result (a 16-bit code, signed
 #: or unsigned).
@@ -69,6 +78,43 @@ def weight_operand_bits(weight_bits: int = WEIGHT_BITS) -> int:
     buffer lane in a design with ``weight_bits``-bit codes: 8 up to 8-bit codes (narrower
     ones are sign-extended), else ``weight_bits``."""
     return max(WEIGHT_BITS, int(weight_bits))
+
+
+def check_activation_bits(bits) -> int:
+    """``bits`` if it is a valid activation code width (an integer in
+    :data:`MIN_ACTIVATION_BITS`..:data:`MAX_ACTIVATION_BITS`); raises ``ValueError``
+    showing the bad value otherwise."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or \
+            not MIN_ACTIVATION_BITS <= bits <= MAX_ACTIVATION_BITS:
+        raise ValueError(f"activation_bits must be an integer in {MIN_ACTIVATION_BITS}.."
+                         f"{MAX_ACTIVATION_BITS}, not {bits!r}")
+    return bits
+
+
+def act_lane_bits(activation_bits: int = 8) -> int:
+    """Width of an activation lane holding ``activation_bits``-bit codes, signed or
+    unsigned, and the network input's :data:`INPUT_CODE_BITS`-bit codes: ``max(9,
+    activation_bits + 1)``."""
+    return max(INPUT_CODE_BITS, int(activation_bits) + 1)
+
+
+def lane_code_bits(lane_bits: int) -> int:
+    """The activation code width of a design whose lanes are ``lane_bits`` wide (the
+    inverse of :func:`act_lane_bits` over the valid widths)."""
+    return int(lane_bits) - 1
+
+
+def output_code_bits(activation_bits: int = 8) -> tuple[int, int]:
+    """Code widths a design's post-processors and vector lanes saturate to: its
+    activations and the 16-bit class scores (:data:`OUTPUT_CODE_BITS` for 8 bits)."""
+    return (int(activation_bits), SCORE_BITS)
+
+
+def gap_sum_bits(lane_bits: int = ACT_LANE_BITS) -> int:
+    """Bits of a GAP sum of ``lane_bits``-bit codes that feed the reciprocal multiplier: at
+    most 15 x 15 < 2**8 terms, so ``|sum| < 2**(lane_bits - 1 + 8)``; one bit to spare as
+    :data:`GAP_SUM_BITS` (18 for 9-bit lanes)."""
+    return int(lane_bits) + 9
 
 
 def weight_word_bits(lanes: int, weight_bits: int = WEIGHT_BITS) -> int:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..hw.spec import act_lane_bits
 from .types import QType
 
 #: Narrowest and widest codebook index a compressed layer may store.
@@ -115,12 +116,22 @@ class GraphQuant:
     input_mean : tuple of int
         Integer per-channel mean subtracted from the raw uint8 pixels to form the input codes.
     weight_bits : int
+    activation_bits : int
+        Width of the activation codes (8..12; the class scores are wider): the hardware
+        holds them in lanes of ``max(9, activation_bits + 1)`` bits and saturates to it.
     """
 
     types: dict[str, QType]
     layers: dict = field(default_factory=dict)
     input_mean: tuple[int, ...] = (0, 0, 0)
     weight_bits: int = 8
+    activation_bits: int = 8
+
+    @property
+    def act_lane_bits(self) -> int:
+        """Width of the activation lanes that hold these codes
+        (:func:`fpgagen.hw.spec.act_lane_bits`)."""
+        return act_lane_bits(self.activation_bits)
 
     def weights_by_layer(self) -> dict[str, np.ndarray]:
         """Weight codes (int16) of every conv layer."""

@@ -4,7 +4,6 @@ import numpy as np
 
 from ..errors import FpgagenError
 from ..hw.isa import Opcode
-from ..hw.spec import ACT_LANE_BITS
 from ..ir.ops import MaxPool
 from ..numerics.primitives import maxpool
 from .base import OperatorRules, register
@@ -47,6 +46,6 @@ class MaxPoolRules(OperatorRules):
         if empty.any():
             raise FpgagenError(f"instruction {eng.pc} (MAXPOOL) has a window without a "
                                "valid tap")
-        low = -(1 << ACT_LANE_BITS)
+        low = -(1 << eng.lane_bits)
         vals = np.where(valid[..., None], vals, low)
         eng.write(f, vals.max(axis=(2, 3)))

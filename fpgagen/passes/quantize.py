@@ -1,4 +1,5 @@
-"""Post-training quantization to dynamic fixed point (as Ristretto): 8-bit activations,
+"""Post-training quantization to dynamic fixed point (as Ristretto): ``activation_bits``-bit
+activations (8 by default),
 ``weight_bits``-bit weights, one power-of-two scale per tensor and per layer's weights (per
 output channel for dense weights), the weights of a layer dense or shared through a codebook
 (:class:`~fpgagen.ir.weight_format.WeightFormat`)."""
@@ -7,7 +8,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import FpgagenError
-from ..hw.spec import ACC_BITS, ACT_LANE_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
+from ..hw.spec import (ACC_BITS, INPUT_CODE_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS,
+                       check_activation_bits)
 from ..ir import Conv2d, Graph, GraphQuant, QType
 from ..ir.weight_format import DENSE, WeightFormat
 from ..numerics.fixed_point import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, choose_frac
@@ -18,7 +20,7 @@ __all__ = ["QuantConfig", "Quantize", "quantize", "INPUT_TYPE", "ACC_BITS", "SHI
            "SHIFT_CLAMP_LEFT", "choose_frac", "QuantContext"]
 
 #: Network input codes: ``pixel - round(mean)``, exact in 9-bit two's complement.
-INPUT_TYPE = QType(ACT_LANE_BITS, 0, True)
+INPUT_TYPE = QType(INPUT_CODE_BITS, 0, True)
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class QuantConfig:
     """Options of the quantization pass."""
 
     weight_bits: int = 8  #: weight code width, 4..12
-    activation_bits: int = 8  #: activation code width
+    #: activation code width, 8..12 (held in lanes of ``max(9, activation_bits + 1)`` bits)
+    activation_bits: int = 8
     output_bits: int = 16  #: width of the network's outputs (class scores)
     per_channel: bool = True  #: one weight scale per output channel (else per layer); dense only
     #: storage of every conv layer's weights not named in ``layer_formats``
@@ -39,6 +42,10 @@ class QuantConfig:
                 not MIN_WEIGHT_BITS <= self.weight_bits <= MAX_WEIGHT_BITS:
             raise FpgagenError(f"weight_bits must be an integer in {MIN_WEIGHT_BITS}.."
                                f"{MAX_WEIGHT_BITS}, not {self.weight_bits!r}")
+        try:
+            check_activation_bits(self.activation_bits)
+        except ValueError as e:
+            raise FpgagenError(str(e)) from None
         object.__setattr__(self, "weight_format", _weight_format(self.weight_format))
         if not isinstance(self.layer_formats, dict):
             raise FpgagenError(f"layer_formats must be a dict {{layer name: WeightFormat}}, "
@@ -151,7 +158,8 @@ class Quantize:
                 layers[n.name] = lq
         input_mean = tuple(int(math.floor(m + 0.5)) for m in graph.mean)
         quant = GraphQuant(types=types, layers=layers, input_mean=input_mean,
-                           weight_bits=self.config.weight_bits)
+                           weight_bits=self.config.weight_bits,
+                           activation_bits=self.config.activation_bits)
         return graph.replace(quant=quant), True
 
     def _tensor_types(self, graph, ranges):

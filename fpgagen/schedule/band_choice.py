@@ -276,9 +276,14 @@ def choose_plan(options: list[PlanOption], fits: Callable[[PlanOption], bool],
     return min(options, key=lambda o: (o.words, o.cycles)), False
 
 
-def words_of_bytes(nbytes: int, hw: HwParams) -> int:
-    """Activation words (``pe_rows`` lanes of 9 bits) in ``nbytes`` bytes."""
-    return int(nbytes) * 8 // (hw.pe_rows * ACT_LANE_BITS)
+def words_of_bytes(nbytes: int, hw: HwParams, lane_bits: int = ACT_LANE_BITS) -> int:
+    """Activation words (``pe_rows`` lanes of ``lane_bits``) in ``nbytes`` bytes."""
+    return int(nbytes) * 8 // (hw.pe_rows * lane_bits)
+
+
+def _lane_bits(graph: Graph) -> int:
+    """The activation lane width of the quantized ``graph``."""
+    return graph.quant.act_lane_bits if graph.quant is not None else ACT_LANE_BITS
 
 
 def over_limit(graph: Graph, hw: HwParams, limit_bytes: int, words: int) -> FpgagenError:
@@ -286,7 +291,8 @@ def over_limit(graph: Graph, hw: HwParams, limit_bytes: int, words: int) -> Fpga
     ``words`` of the smallest."""
     return FpgagenError(f"no band plan of {graph.name} on {hw.pe_rows}x{hw.pe_cols} PEs "
                         f"needs at most {limit_bytes:,d} bytes of activation memory; the "
-                        f"smallest needs {words * hw.pe_rows * ACT_LANE_BITS // 8:,d} bytes")
+                        f"smallest needs {words * hw.pe_rows * _lane_bits(graph) // 8:,d} "
+                        f"bytes")
 
 
 def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
@@ -299,12 +305,13 @@ def plan_program(graph: Graph, hw: HwParams, *, steps: int | None = None,
     if steps in (None, 1):  # whole tensors: the fewest cycles
         program = lower(graph, hw)
         if max_activation_bytes is None or \
-                program.act_depth <= words_of_bytes(max_activation_bytes, hw):
+                program.act_depth <= words_of_bytes(max_activation_bytes, hw,
+                                                    _lane_bits(graph)):
             return program
         if steps == 1:
             raise over_limit(graph, hw, max_activation_bytes, program.act_depth)
     limit = None if max_activation_bytes is None else words_of_bytes(max_activation_bytes,
-                                                                      hw)
+                                                                      hw, _lane_bits(graph))
     planner = Planner(graph, hw, (steps,) if steps is not None else STEP_OPTIONS)
     if steps is not None:  # that many bands, the region cuts needing least memory
         chosen, ok = choose_plan(fixed_steps_options(planner, steps), lambda o: True, limit)

@@ -314,6 +314,7 @@ class ActivationPlan:
     lanes: int
     region_steps: tuple[int, ...] = ()
     cuts: tuple[str, ...] = ()
+    lane_bits: int = ACT_LANE_BITS  #: width of one lane of a word
 
     def regions_text(self) -> str:
         """``"32 bands up to fire3/expand3x3, 4 bands up to fire5/expand3x3, whole tensors
@@ -330,8 +331,8 @@ class ActivationPlan:
                          + [f"{label(steps[-1])} after"])
 
     def bytes(self, words: int) -> int:
-        """Bytes of ``words`` activation words (``lanes`` lanes of 9 bits)."""
-        return words * self.lanes * ACT_LANE_BITS // 8
+        """Bytes of ``words`` activation words (``lanes`` lanes of ``lane_bits``)."""
+        return words * self.lanes * self.lane_bits // 8
 
     def as_dict(self) -> dict:
         """The plan as JSON-ready data."""

@@ -16,7 +16,7 @@ from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
 from ..hw.isa import Instr, Instruction, Opcode, unpack_flash_instruction, unpack_instruction
 from ..hw.pooling import MIN_FUSED_WIDTH, window_events
-from ..hw.spec import ACT_LANE_BITS, lane_range
+from ..hw.spec import lane_range
 from ..numerics.lanes import wrap
 from ..operators import rules_for_opcode
 from ..hw.weight_stream import decode_words
@@ -78,9 +78,11 @@ class _Engine:
         if words.shape != want or not np.issubdtype(words.dtype, np.integer):
             raise FpgagenError(f"input words must be integers of shape {want}, got "
                                f"{words.dtype} {words.shape}")
-        lo, hi = lane_range(ACT_LANE_BITS)
+        #: width of an activation lane (two's complement)
+        self.lane_bits = int(program.act_lane_bits)
+        lo, hi = lane_range(self.lane_bits)
         if words.size and (words.min() < lo or words.max() > hi):
-            raise FpgagenError(f"input codes must fit {ACT_LANE_BITS}-bit lanes ({lo}..{hi}), "
+            raise FpgagenError(f"input codes must fit {self.lane_bits}-bit lanes ({lo}..{hi}), "
                                f"got {words.min()}..{words.max()}")
         self.mem = np.zeros((program.act_depth, self.lanes), dtype=np.int64)
         self.stream = words  # the input words, taken by LOAD instructions in order
@@ -314,7 +316,7 @@ class _Engine:
         if addr.size and addr.max() >= len(self.mem):
             raise FpgagenError(f"instruction {self.pc} writes word {addr.max()} outside the "
                                f"activation memory ({len(self.mem)} words)")
-        self.mem[addr] = wrap(values, ACT_LANE_BITS)
+        self.mem[addr] = wrap(values, self.lane_bits)
 
     def pool(self, f: Instr, values: np.ndarray):
         """The pooling unit: conv output words ``(out_groups, out_h * out_w, L)`` in loop

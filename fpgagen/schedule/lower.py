@@ -26,7 +26,7 @@ from ..errors import FpgagenError
 from ..hw.cost import PIPELINE_OVERHEAD, instruction_cycles
 from ..hw.isa import Instr, Opcode
 from ..hw.params import HwParams
-from ..hw.spec import ACT_LANE_BITS, OUTPUT_CODE_BITS, lane_range, weight_word_bits
+from ..hw.spec import ACT_LANE_BITS, lane_range, output_code_bits, weight_word_bits
 from ..hw.weight_stream import encode_streams
 from ..ir import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool, Node
 from ..operators import FREE, FUSED_ONLY, LOWERED, rules_for
@@ -236,10 +236,11 @@ def lower(graph: Graph, hw: HwParams = HwParams(), *, reuse_memory: bool = True,
                    input=places[graph.input_name], tensors=stored,
                    output_channels=output_channels, im2col=im2col,
                    outputs=list(graph.outputs), name=graph.name,
-                   weight_bits=int(graph.quant.weight_bits), pool_depth=pool_depth,
+                   weight_bits=int(graph.quant.weight_bits),
+                   act_lane_bits=graph.quant.act_lane_bits, pool_depth=pool_depth,
                    unstored=frozenset(net.unstored),
                    plan=_activation_plan(net, plan, buffers, lanes, pool_depth,
-                                         whole_words, cut_order),
+                                         whole_words, cut_order, graph.quant.act_lane_bits),
                    compressed=compressed, direct_codebook=banks.direct_codebook())
     if hw.in_flash:
         program = stage_weights(program, None if cache is None
@@ -411,12 +412,13 @@ def _im2col(graph: Graph) -> Im2col | None:
 
 
 def _check_codes_fit(graph: Graph, places: dict):
-    lo, hi = lane_range(ACT_LANE_BITS)
+    bits = graph.quant.act_lane_bits
+    lo, hi = lane_range(bits)
     for t in places:
         qt = graph.quant.types[t]
         if qt.min < lo or qt.max > hi:
             raise FpgagenError(f"cannot map tensor {t!r}: its type {qt} does not fit the "
-                               f"{ACT_LANE_BITS}-bit activation lanes")
+                               f"{bits}-bit activation lanes")
 
 
 # --- layouts and buffers -------------------------------------------------------------------
@@ -693,16 +695,18 @@ class LowerContext:
 
     def out_type_fields(self, node: Node) -> dict:
         """``out_signed`` and ``out_bits`` of ``node``'s output type; a type whose codes the
-        hardware does not saturate to (:data:`~fpgagen.hw.spec.OUTPUT_CODE_BITS`) is
-        refused."""
-        t = self.graph.quant.types[node.name]
-        if t.bits not in OUTPUT_CODE_BITS:
-            widths = " or ".join(str(b) for b in OUTPUT_CODE_BITS)
+        hardware does not saturate to (:func:`~fpgagen.hw.spec.output_code_bits` of the
+        graph's ``activation_bits``) is refused."""
+        quant = self.graph.quant
+        t = quant.types[node.name]
+        widths = output_code_bits(quant.activation_bits)
+        if t.bits not in widths:
+            act, score = widths
             raise FpgagenError(f"cannot map {node.op.kind} node {node.name!r}: its output "
                                f"type {t} has {t.bits}-bit codes, and the hardware saturates "
-                               f"to {widths}-bit codes (8-bit activations, 16-bit scores; a "
-                               f"max pool or concat of the 9-bit network input keeps its "
-                               f"type)")
+                               f"to {act} or {score}-bit codes ({act}-bit activations, "
+                               f"{score}-bit scores; a max pool or concat of the 9-bit "
+                               f"network input keeps its type)")
         return dict(out_signed=int(t.signed), out_bits=t.bits)
 
     @staticmethod
@@ -838,7 +842,8 @@ def _band_macs(macs: int, run: Run, stage: Stage, net: Network, layouts: dict,
 
 
 def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, pool_depth: int,
-                     whole_words: int, cuts: tuple[str, ...]) -> ActivationPlan:
+                     whole_words: int, cuts: tuple[str, ...],
+                     lane_bits: int = ACT_LANE_BITS) -> ActivationPlan:
     tensors = {}
     for t in sorted(net.stored):
         tensors.setdefault(net.key_of.get(t, t), []).append(t)
@@ -853,6 +858,7 @@ def _activation_plan(net: Network, plan: BandPlan, buffers: dict, lanes: int, po
     return ActivationPlan(steps=plan.steps, buffers=tuple(rows),
                           words=max([1] + [b.end for b in buffers.values()]),
                           whole_words=whole_words, pool_state_words=pool_depth, lanes=lanes,
+                          lane_bits=lane_bits,
                           region_steps=tuple(plan.region_steps[r]
                                              for r in sorted(plan.region_steps)),
                           cuts=cuts)

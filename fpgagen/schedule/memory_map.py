@@ -128,16 +128,18 @@ class MemoryMap:
               bias_depth: int, act_depth: int, instructions: int,
               score_groups: int, pool_depth: int = 0, mask_depth: int = 0,
               codebook_depth: int = 0, tile_depth: int = 0,
-              staging: bool = False, segment_depth: int = 1) -> "MemoryMap":
+              staging: bool = False, segment_depth: int = 1,
+              act_lane_bits: int = ACT_LANE_BITS) -> "MemoryMap":
         """The memories of a design of these sizes, as the top level declares them.
 
         Per PE column ``c``: the weight bank ROM ``weights_c`` (``weight_depth`` words of
         ``pe_rows * weight_bits`` bits) and the bias ROM ``bias_c`` (``bias_depth`` words of
         :data:`~fpgagen.hw.spec.BIAS_WORD`). Shared: the activation RAM ``act``
-        (``act_depth`` words of ``pe_rows`` lanes), the schedule ROM (one word per
-        instruction), the score RAM (``score_groups`` words of ``pe_rows`` scores) and the
-        cycle log RAM (one entry per instruction), and the pool-state RAM ``pool_state``
-        (``pool_depth`` words of ``pe_rows`` lanes) of fused max pooling. RAMs are at least
+        (``act_depth`` words of ``pe_rows`` lanes of ``act_lane_bits``), the schedule ROM
+        (one word per instruction), the score RAM (``score_groups`` words of ``pe_rows``
+        scores) and the cycle log RAM (one entry per instruction), and the pool-state RAM
+        ``pool_state`` (``pool_depth`` words of ``pe_rows`` lanes of ``act_lane_bits``) of
+        fused max pooling. RAMs are at least
         two words deep. The
         banks and the activation RAM are templated memories that ask for block RAM and are
         banked; the other three are Amaranth memories the synthesis tool places.
@@ -170,7 +172,7 @@ class MemoryMap:
         mems += [LogicalMemory(f"bias_{c}", bias_depth, bias_bits, kind, style="block",
                                banked=banked, role=MemoryRole.BIAS, column=c)
                  for c in range(pe_cols)]
-        mems.append(LogicalMemory("act", max(int(act_depth), 2), ACT_LANE_BITS * pe_rows,
+        mems.append(LogicalMemory("act", max(int(act_depth), 2), act_lane_bits * pe_rows,
                                   "ram", style="block", banked=True,
                                   role=MemoryRole.ACTIVATIONS))
         schedule_bits = INSTRUCTION_BITS + (LOAD_FIELDS_BITS if staging else 0)
@@ -186,7 +188,7 @@ class MemoryMap:
         mems.append(LogicalMemory("cycle_log", max(instructions, 2), CYCLE_LOG_BITS, "ram",
                                   role=MemoryRole.CYCLE_LOG))
         mems.append(LogicalMemory("pool_state", max(int(pool_depth), 2),
-                                  ACT_LANE_BITS * pe_rows, "ram", role=MemoryRole.POOL_STATE))
+                                  act_lane_bits * pe_rows, "ram", role=MemoryRole.POOL_STATE))
         if compressed:
             code_bits = weight_operand_bits(weight_bits)
             mems += [LogicalMemory(f"masks_{c}", mask_depth, pe_rows, kind, style="block",
@@ -215,6 +217,16 @@ class MemoryMap:
 
     def __len__(self):
         return len(self.memories)
+
+    @property
+    def pe_rows(self) -> int:
+        """Lanes of an activation word: scores of a score memory word."""
+        return self.one(MemoryRole.SCORES).width // SCORE_BITS
+
+    @property
+    def act_lane_bits(self) -> int:
+        """Width of one lane of the activation memory."""
+        return self.one(MemoryRole.ACTIVATIONS).width // self.pe_rows
 
     def of(self, role: MemoryRole) -> list[LogicalMemory]:
         """The memories holding ``role``, in order (per column for the banks)."""
@@ -249,6 +261,7 @@ def memory_map(program) -> MemoryMap:
                            score_groups=program.score_groups,
                            pool_depth=program.pool_depth, **compressed_depths(program),
                            staging=program.flash is not None,
+                           act_lane_bits=int(program.act_lane_bits),
                            **({"segment_depth": program.flash.segment_depth}
                               if program.flash is not None else {}))
 

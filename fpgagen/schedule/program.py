@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import FpgagenError
 from ..hw.cost import decode_stall, mac_utilization
 from ..hw.params import HwParams
+from ..hw.spec import ACT_LANE_BITS
 from ..hw.isa import Instr, Opcode, pack_flash_instruction, pack_instruction
 from ..hw.weight_stream import tile_cycles
 
@@ -211,6 +212,10 @@ class Program:
     weight_bits : int
         Width of the stored weight codes (4..8): a weight bank word is ``pe_rows *
         weight_bits`` bits.
+    act_lane_bits : int
+        Width of an activation lane (:func:`~fpgagen.hw.spec.act_lane_bits` of the
+        graph's ``activation_bits``; 9 for 8-bit activations): an activation word is
+        ``pe_rows * act_lane_bits`` bits.
     pool_depth : int
         Words of pool-state memory the fused max pools use (0: none).
     unstored : frozenset of str
@@ -248,6 +253,7 @@ class Program:
     outputs: list[str] = field(default_factory=list)
     name: str = ""
     weight_bits: int = 8
+    act_lane_bits: int = ACT_LANE_BITS
     pool_depth: int = 0
     plan: object = None
     unstored: frozenset = frozenset()

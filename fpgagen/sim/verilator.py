@@ -14,7 +14,6 @@ import numpy as np
 from ..emit.design import TOP_MODULE, VERILOG_FILES, write_design
 from ..emit.memory_images import pack_lanes
 from ..gateware.top import AcceleratorConfig
-from ..hw.spec import ACT_LANE_BITS
 
 __all__ = ["ensure_verilator_on_path", "verilate", "SimBuild", "build_simulation", "SimResult"]
 
@@ -70,7 +69,8 @@ class SimBuild:
         from cocotb_tools.runner import get_runner
 
         ensure_verilator_on_path()
-        words = pack_lanes(input_lanes, ACT_LANE_BITS)
+        bits = self.config.act_lane_bits
+        words = pack_lanes(input_lanes, bits)
         with tempfile.TemporaryDirectory(dir=self.build_dir) as tmp:
             tb_in, tb_out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
             regions_arr = np.array(list(regions), dtype=np.int64).reshape(-1, 2)
@@ -96,8 +96,8 @@ class SimBuild:
             out_regions = []
             for i in range(len(regions_arr)):
                 ws = [int(x, 16) for x in data[f"region_{i}"]]
-                mask, sign = (1 << ACT_LANE_BITS) - 1, 1 << (ACT_LANE_BITS - 1)
-                codes = np.array([[((w >> (ACT_LANE_BITS * l)) & mask) for l in range(lanes)]
+                mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+                codes = np.array([[((w >> (bits * l)) & mask) for l in range(lanes)]
                                   for w in ws], dtype=np.int64).reshape(-1, lanes)
                 codes[codes >= sign] -= 2 * sign
                 out_regions.append(codes)

@@ -58,10 +58,11 @@ MAX_GAP_SIZE = 15
 #: Block kinds in the order a shrinking draw prefers them (simplest first).
 BLOCK_KINDS = ("conv", "maxpool", "concat", "add")
 _MEANS = ((0, 0, 0), (104, 117, 123))
-#: Options of :func:`draw_graph_spec` that reach graphs the compiler refuses: the hardware
-#: saturates to 8- and 16-bit codes only (:data:`fpgagen.hw.spec.OUTPUT_CODE_BITS`), so
-#: activation codes narrower than 8 bits, and the signed 9-bit codes of a max pool of the
-#: graph input (and of a concat holding one), are refused by the lowering.
+#: Options of :func:`draw_graph_spec` that reach graphs the compiler refuses: activation
+#: codes narrower than 8 bits (the quantizer takes 8..12), and the signed 9-bit codes of a
+#: max pool of the graph input (and of a concat holding one), which the lowering refuses
+#: unless the activations are 9 bits wide: the hardware saturates to the activation width
+#: and 16 bits only (:func:`fpgagen.hw.spec.output_code_bits`).
 UNMAPPABLE_OPTIONS = {"activation_bits": (8, 4, 5, 6, 7), "pool_input": True}
 
 
