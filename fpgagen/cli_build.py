@@ -53,7 +53,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="do not look for options that fit when the design does not")
     p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
                    help="the most activation memory the band plan may use, in KB of 1024 "
-                        "bytes (a word of N 9-bit lanes is 9N/8 bytes); refused when no plan "
+                        "bytes (a word of N a-bit lanes is aN/8 bytes, a = 9, or B+1 with "
+                        "--activation-bits B); refused when no plan "
                         "is that small (default: the plan with the fewest cycles that fits "
                         "the board; each region of the plan takes its own number of row "
                         "bands)")

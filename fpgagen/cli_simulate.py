@@ -78,8 +78,8 @@ def add_parser(sub):
     p.add_argument("--max-activation-kb", type=positive_float, metavar="KB",
                    help="the band plan with the fewest cycles (with --board: that fits the "
                         "board) whose activation memory is at most KB kilobytes (1024 bytes; "
-                        "a word of N 9-bit lanes is 9N/8 bytes); refused when no plan is that "
-                        "small")
+                        "a word of N a-bit lanes is aN/8 bytes, a = 9, or B+1 with "
+                        "--activation-bits B); refused when no plan is that small")
     add_weight_store_args(p, needs_board=True)
     p.set_defaults(func=run)
     return p

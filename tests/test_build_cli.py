@@ -323,3 +323,25 @@ def test_width_proposal_is_planned_in_row_bands(tmp_path, capsys):
     widest = next(w for w in WIDTH_STEPS if fits(w))
     assert max(p["width"] for p in narrower) == widest
     assert not fits(widest, steps=1)  # whole tensors
+
+
+def test_wide_codes_build_and_report_their_widths(tmp_path, capsys):
+    """``--weight-bits 12 --activation-bits 10``: the report gives 12-bit weights and
+    11-bit activation lanes (the bytes counted with them), the RTL's PE array takes 11 x
+    12-bit operands; the flash store, which holds 8-bit codes, refuses 12-bit ones."""
+    wide = ["--weight-bits", "12", "--activation-bits", "10"]
+    out = tmp_path / "wide"
+    status, text, err = _build(capsys, "--board", "zynq7020", "--out", out, *SMALL, *wide)
+    assert status == 0, text + err
+    assert "12-bit weights" in text and "10-bit activations" in text
+    memory = _report(out)["memory"]
+    assert (memory["weight_bits"], memory["activation_lane_bits"]) == (12, 11)
+    assert memory["activation_bytes"] == memory["activation_words"] * 4 * 11 // 8
+    assert f"{memory['activation_bytes']:,d} bytes (11-bit lanes)" in \
+        (out / "report.md").read_text()
+    verilog = "\n".join(p.read_text() for p in (out / "rtl").glob("*.v"))
+    assert "[10:0] a_0;" in verilog and "[11:0] w_0_0;" in verilog
+    status, text, err = _build(capsys, "--board", "max10", "--out", tmp_path / "flash",
+                               "--weight-store", "flash", *SMALL, *wide)
+    assert status == 2
+    assert "weights in flash take codes of at most 8 bits, not 12" in err

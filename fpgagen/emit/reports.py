@@ -182,6 +182,7 @@ def build_report_data(cfg, analysis, proposals, files, notes, accuracy=None) -> 
                                                              program.layers) if f.compressed}),
         "activation_bytes": int(program.act_depth) * rows * int(program.act_lane_bits) // 8,
         "activation_words": int(program.act_depth),
+        "activation_lane_bits": int(program.act_lane_bits),
         "activation_plan": program.plan.as_dict() if program.plan is not None else None,
         "blocks": {"weights": memfit.blocks_of(MemoryRole.WEIGHTS),
                    "bias": memfit.blocks_of(MemoryRole.BIAS),
