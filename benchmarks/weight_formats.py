@@ -5,7 +5,9 @@ decoder stalls included).
 
 Formats: SqueezeNet v1.1 dense 8-bit, uniform 4..7 bits (``--weight-bits``), codebooks of
 4..8 bits (``--weight-format codebook:B``); SqueezeNet v1.0 with the released Deep
-Compression weights, dense 8-bit and stored as they come (``--weight-format pruned:8``).
+Compression weights, dense 8-bit and stored as they come (``--weight-format pruned:8``),
+with 8-bit codes and with 12-bit weight codes and 10-bit activations (``--weight-bits 12
+--activation-bits 10``).
 
     python benchmarks/weight_formats.py                   # every 5th photo (100)
     python benchmarks/weight_formats.py --every 1         # all 500 photos (~1 h)
@@ -33,16 +35,19 @@ from fpgagen.nets import build_net
 from fpgagen.passes import QuantConfig, quantize
 from fpgagen.schedule.lower import lower
 
-#: ``(label, net, weights file, weight bits, format)`` of every configuration measured.
+#: ``(label, net, weights file, weight bits, format, activation bits)`` of every
+#: configuration measured.
 CONFIGS = (
-    [("v1.1 dense 8", "squeezenet1_1", "squeezenet_v1_1.npz", 8, "dense")]
-    + [(f"v1.1 uniform {b}", "squeezenet1_1", "squeezenet_v1_1.npz", b, "dense")
+    [("v1.1 dense 8", "squeezenet1_1", "squeezenet_v1_1.npz", 8, "dense", 8)]
+    + [(f"v1.1 uniform {b}", "squeezenet1_1", "squeezenet_v1_1.npz", b, "dense", 8)
        for b in (7, 6, 5, 4)]
-    + [(f"v1.1 codebook {b}", "squeezenet1_1", "squeezenet_v1_1.npz", 8, f"codebook:{b}")
+    + [(f"v1.1 codebook {b}", "squeezenet1_1", "squeezenet_v1_1.npz", 8, f"codebook:{b}", 8)
        for b in (8, 7, 6, 5, 4)]
-    + [("v1.0 DC dense 8", "squeezenet1_0", "squeezenet_v1_0.npz", 8, "dense"),
+    + [("v1.0 DC dense 8", "squeezenet1_0", "squeezenet_v1_0.npz", 8, "dense", 8),
        ("v1.0 DC pruned:8 (Deep Compression)", "squeezenet1_0", "squeezenet_v1_0.npz", 8,
-        "pruned:8")]
+        "pruned:8", 8),
+       ("v1.0 DC pruned:8, w12 a10", "squeezenet1_0", "squeezenet_v1_0.npz", 12,
+        "pruned:8", 10)]
 )
 
 
@@ -74,8 +79,9 @@ def main(argv=None) -> int:
         mine = [c for c in configs if c[1] == net]
         graph = load_npz_weights(build_net(net), SHARED / "models" / mine[0][2])
         models = []
-        for label, _, _, bits, fmt in mine:
-            cfg = QuantConfig(weight_bits=bits, weight_format=WeightFormat.parse(fmt))
+        for label, _, _, bits, fmt, act_bits in mine:
+            cfg = QuantConfig(weight_bits=bits, weight_format=WeightFormat.parse(fmt),
+                              activation_bits=act_bits)
             q = quantize(graph, cfg, calibration_images=calib)
             program = lower(q, HwParams())
             util = mac_utilization(program.macs, program.cycles_predicted, program.hw)

@@ -134,25 +134,34 @@ DEEP_COMPRESSION_BYTES = 660_000
 
 
 @pytest.mark.slow
-def test_squeezenet1_0_227_deep_compression_weights():
+@pytest.mark.parametrize("weight_bits, activation_bits", [(8, 8), (12, 10)],
+                         ids=["w8-a8", "w12-a10"])
+def test_squeezenet1_0_227_deep_compression_weights(weight_bits, activation_bits):
     """Full SqueezeNet v1.0 at 227x227 with the released Deep Compression weights stored
     as they come (``pruned:8``: the zeros not stored, each layer's codebook kept) on the
     16x16 array, whole tensors: weight storage within Deep Compression's 0.66 MB, the
-    scores of a real photo bit-exact, the cycles as predicted."""
+    scores of a real photo bit-exact, the cycles as predicted. With 8-bit codes calibrated
+    on the photos; with 12-bit weight codes and 10-bit activations (within a point of the
+    float model on the evaluation photos, ``docs/numerics.md``) as that figure was
+    measured, default calibration."""
     if not V10_WEIGHTS.exists() or not REFERENCE.exists():
         pytest.skip(f"needs {V10_WEIGHTS} and {REFERENCE} (../shared absent)")
     from fpgagen.ir.weight_format import WeightFormat
 
     with np.load(REFERENCE) as ref:
         photos, names = ref["input_bgr_u8"], ref["names"]
-    config = QuantConfig(weight_format=WeightFormat.parse("pruned:8"))
+    config = QuantConfig(weight_format=WeightFormat.parse("pruned:8"),
+                         weight_bits=weight_bits, activation_bits=activation_bits)
     graph = quantize(load_npz_weights(build_net("squeezenet1_0"), V10_WEIGHTS), config,
-                     calibration_images=photos)
-    sim = NetworkSimulator(graph, HwParams(), BUILD_ROOT / "net_squeezenet1_0-227-16x16-dc")
+                     calibration_images=photos if weight_bits == 8 else None)
+    suffix = "" if weight_bits == 8 else f"-w{weight_bits}-a{activation_bits}"
+    sim = NetworkSimulator(graph, HwParams(),
+                           BUILD_ROOT / f"net_squeezenet1_0-227-16x16-dc{suffix}")
     program = sim.program
     storage = program.weight_storage()
     print(f"weights on chip: {storage}")
     assert storage["total"] <= DEEP_COMPRESSION_BYTES
     assert all(f.compressed for f in program.instructions if f.op.name == "CONV")
+    assert program.act_lane_bits == max(9, activation_bits + 1)
     report = sim.run(photos[0])
     _check(report, str(names[0]))
