@@ -109,7 +109,10 @@ def cmd_classify(args):
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
-    mode = "float32" if args.float else (f"int8 golden model (weights {cfg.weight_bits} bits, "
+    wide = cfg.weight_bits > 8 or cfg.activation_bits != 8
+    acts = f", activations {cfg.activation_bits} bits" if cfg.activation_bits != 8 else ""
+    mode = "float32" if args.float else (f"{'integer' if wide else 'int8'} golden model "
+                                         f"(weights {cfg.weight_bits} bits{acts}, "
                                          f"{cfg.weight_format})")
     if cfg.weights is None:
         mode += ", generated weights"

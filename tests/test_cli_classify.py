@@ -1,6 +1,8 @@
 """``fpgagen classify``: top-5 with names, int8 and float, JSON output."""
 
 import json
+import shutil
+from pathlib import Path
 
 from fpgagen.cli import main
 
@@ -43,3 +45,25 @@ def test_classify_text_without_weights_file(capsys, shared_images, tmp_path):
                  str(labels), str(shared_images / "caffe_cat.jpg")]) == 0
     out = capsys.readouterr().out
     assert "int8 golden model" in out and out.count("thing") == 5
+
+
+def test_classify_names_wide_codes(capsys, shared_images):
+    assert main(["classify", "--num-classes", "10", "--input-size", "64", "--weight-bits",
+                 "12", "--activation-bits", "10", str(shared_images / "caffe_cat.jpg")]) == 0
+    out = capsys.readouterr().out
+    assert "integer golden model (weights 12 bits, activations 10 bits, dense)" in out
+
+
+def test_readme_classify_example_is_what_the_command_prints(capsys, monkeypatch, tmp_path,
+                                                            v1_1_weights, shared_images):
+    """The README's ``classify`` example, run as written (``photo.jpg`` being Caffe's cat):
+    its output block is the command's stderr line, then its standard output."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    command = "fpgagen classify --net squeezenet --weights squeezenet_v1_1.npz photo.jpg"
+    block = readme[readme.index(command):].split("```")[1].strip("\n").splitlines()
+    shutil.copy(shared_images / "caffe_cat.jpg", tmp_path / "photo.jpg")
+    shutil.copy(v1_1_weights, tmp_path / "squeezenet_v1_1.npz")
+    monkeypatch.chdir(tmp_path)
+    assert main(command.split()[1:]) == 0
+    out = capsys.readouterr()
+    assert block == out.err.splitlines() + out.out.splitlines()
