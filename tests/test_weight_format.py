@@ -344,3 +344,26 @@ def test_compressed_layers_lower_and_run_bit_exact():
     program = lower(q, HwParams(pe_rows=4, pe_cols=4))
     result = run_program(program, pack_input(program, q, image))
     np.testing.assert_array_equal(result.scores, run_int(q, image)[q.outputs[0]].ravel())
+
+
+@pytest.mark.parametrize("weight_bits", [8, 12])
+def test_weight_storage_counts_the_memories_the_design_declares(weight_bits):
+    """``Program.weight_storage()`` (the bytes reports and budgets quote) against the
+    memory map the top level builds: masks and codebooks, whose entries widen with
+    12-bit codes."""
+    from fpgagen.hw import HwParams
+    from fpgagen.schedule import lower
+    from fpgagen.schedule.memory_map import MemoryRole, memory_map
+
+    graph = quantize(generate_weights(build_net("squeezenet1_1", NetOptions(input_size=64))),
+                     QuantConfig(weight_bits=weight_bits,
+                                 weight_format=WeightFormat.parse("pruned:6")))
+    program = lower(graph, HwParams(pe_rows=8, pe_cols=8))
+    storage = program.weight_storage()
+    mm = memory_map(program)
+    (codebook,) = mm.of(MemoryRole.CODEBOOK)
+    assert codebook.width == max(8, weight_bits)
+    assert storage["codebooks"] == codebook.depth * codebook.width // 8
+    assert storage["masks"] == sum(m.depth * m.width for m in mm.of(MemoryRole.MASKS)) // 8
+    weights = mm.of(MemoryRole.WEIGHTS)
+    assert storage["weight_banks"] == sum(m.depth * m.width for m in weights) // 8

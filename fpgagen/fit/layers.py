@@ -4,7 +4,7 @@ import math
 
 from ..hw.cost import mac_utilization
 from ..hw.isa import Opcode
-from ..hw.spec import SCORE_STREAM_CYCLES
+from ..hw.spec import SCORE_STREAM_CYCLES, weight_operand_bits
 from ..schedule.memory_map import MemoryRole
 from .placement import MemoryFit
 
@@ -105,7 +105,8 @@ def layer_rows(program, graph, memfit: MemoryFit) -> list[dict]:
             "weight_words": int(words),
             # a compressed layer also stores its masks and its codebook
             "weight_bytes": (words * rows * cols * wbits // 8 + mask_words.get(k, 0) * rows
-                             * cols // 8 + ((1 << f.index_bits) if f.compressed else 0)),
+                             * cols // 8 + ((1 << f.index_bits) * weight_operand_bits(wbits)
+                                            // 8 if f.compressed else 0)),
             "bram": wshare[k] + bshare[k],
             "activation_bytes": (place.words * rows * int(program.act_lane_bits) // 8
                                  if place is not None else 0),

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import FpgagenError
 from ..hw.cost import decode_stall, mac_utilization
 from ..hw.params import HwParams
-from ..hw.spec import ACT_LANE_BITS
+from ..hw.spec import ACT_LANE_BITS, weight_operand_bits
 from ..hw.isa import Instr, Opcode, pack_flash_instruction, pack_instruction
 from ..hw.weight_stream import tile_cycles
 
@@ -317,8 +317,9 @@ class Program:
 
     def weight_storage(self) -> dict:
         """Bytes the weights take on chip: ``weight_banks`` (dense words and index
-        streams, padding included), ``masks`` and ``codebooks`` of the compressed layers,
-        and their ``total``.
+        streams, padding included), ``masks`` and ``codebooks`` (entries of
+        :func:`~fpgagen.hw.spec.weight_operand_bits`) of the compressed layers, and their
+        ``total``.
 
         With the weights in flash: ``flash`` (the bytes of the flash image's blocks: weights
         or masks and indices, the codebooks, and the bias words, each chunk's columns padded
@@ -327,7 +328,9 @@ class Program:
         codebook registers hold no weights of their own, and there is no codebook ROM)."""
         hw = self.hw
         cw = self.compressed
-        codebooks = len(cw.codebook) if cw is not None else 0
+        # codebook entries are as wide as the multipliers' weight operand (8 bits, or more)
+        codebooks = (len(cw.codebook) * weight_operand_bits(int(self.weight_bits)) // 8
+                     if cw is not None else 0)
         if self.flash is not None:
             flash = 4 * (len(self.flash.image) - self.flash.schedule_flash_words)
             return {"weight_banks": 0, "masks": 0, "codebooks": 0, "flash": flash,
