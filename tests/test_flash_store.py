@@ -147,12 +147,13 @@ def test_flash_stalls_with_the_schedule_in_flash():
 
 # --- random graphs -----------------------------------------------------------------------------
 
-def _flash_program(seed: int, compress: bool):
-    """A random graph, lowered for the ROM design and for weights in flash with the least
-    budget (so that chunks are many)."""
+def _flash_program(seed: int, compress: bool, activation_bits: int = 8):
+    """A random graph with ``activation_bits``-bit activations, lowered for the ROM design
+    and for weights in flash with the least budget (so that chunks are many)."""
     rng = np.random.default_rng(seed)
     for _ in range(20):
-        spec = draw_graph_spec(numpy_draw(rng), blocks=(2, 4), compress=compress)
+        spec = draw_graph_spec(numpy_draw(rng), blocks=(2, 4), compress=compress,
+                               activation_bits=(activation_bits,))
         if compress and not spec.index_bits:
             continue
         try:
@@ -273,13 +274,17 @@ def _check_image(rom, flash):
             assert not any(words[used:])
 
 
-@pytest.mark.parametrize("compress", [False, True], ids=["dense", "compressed"])
-def test_random_graphs_image_round_trip_and_bit_exact(compress):
-    rng = np.random.default_rng(SEED + 7 * compress)
+@pytest.mark.parametrize("compress, activation_bits",
+                         [(False, 8), (True, 8), (False, 10), (True, 12)],
+                         ids=["dense", "compressed", "dense-a10", "compressed-a12"])
+def test_random_graphs_image_round_trip_and_bit_exact(compress, activation_bits):
+    """Weights in flash and activations in lanes of 9 bits or wider (10- and 12-bit codes)."""
+    rng = np.random.default_rng(SEED + 7 * compress + activation_bits)
     for _ in range(GRAPHS):
-        prep_rom, prep = _flash_program(int(rng.integers(2 ** 32)), compress)
+        prep_rom, prep = _flash_program(int(rng.integers(2 ** 32)), compress, activation_bits)
         rom, program = prep_rom.program, prep.program
         assert program.hw.in_flash and rom.flash is None
+        assert program.act_lane_bits == max(9, activation_bits + 1)
         if compress:
             assert any(f.compressed or is_direct(f) for f in program.instructions)
         _check_image(rom, program)
