@@ -163,3 +163,25 @@ def test_cli_activation_bits_option():
         " ".join(p.format_help().split())
     with pytest.raises(SystemExit):
         p.parse_args(["--activation-bits", "13"])
+
+
+def test_logic_estimate_grows_with_the_operands():
+    """The logic model's PE array and lanes grow with wider lanes and weight operands
+    (none of them shrinks, control is unchanged); a default design is estimated as before
+    (the coefficients were fitted on 9 x 8 operands)."""
+    from fpgagen.fit.logic_model import logic_blocks
+
+    board, hw = resolve_board("zynq7045"), HwParams(pe_rows=8, pe_cols=8)
+
+    def blocks(weight_bits, activation_bits):
+        graph = quantize(generate_weights(build_net("squeezenet1_1", NetOptions(
+            input_size=32, width=0.25))), QuantConfig(weight_bits=weight_bits,
+                                                      activation_bits=activation_bits))
+        return logic_blocks(hw, board, lower(graph, hw))
+
+    base, wide_w, wide = blocks(8, 8), blocks(12, 8), blocks(12, 10)
+    assert base["pe_array"]["lut"] < wide_w["pe_array"]["lut"] < wide["pe_array"]["lut"]
+    assert base["lanes"]["lut"] == wide_w["lanes"]["lut"] < wide["lanes"]["lut"]
+    assert base["control"] == wide["control"]
+    coefficients = blocks(4, 8)  # narrower weights are sign-extended to 8-bit operands
+    assert coefficients["pe_array"] == base["pe_array"]

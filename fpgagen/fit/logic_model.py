@@ -25,6 +25,11 @@ The design is ``n x n`` PEs (``n = pe_rows = pe_cols = lanes``). Per block:
   shift register is a weight word wide (``n * weight_bits`` bits per column), hence the
   ``n**2`` terms. Their memories (mask and codebook ROMs, the codebook copies and tile
   buffers) are in the memory logic and the block-RAM fit.
+- **wider codes** (``--activation-bits`` or ``--weight-bits`` above 8): the coefficients
+  were fitted on 9-bit lanes and 8-bit weight operands only; the PE array's terms are
+  scaled by ``(a + w) / 17`` (``a`` the lane width, ``w`` the weight operand's), the
+  columns' and lanes' by ``a / 9``, the decoders' ``n**2`` terms by ``w / 8``: a model
+  of operands that widen with the codes, not a measurement.
 - **flash codebooks** (weights in flash only): :mod:`fpgagen.fit.flash_logic`, counted
   from the gateware's structure rather than fitted.
 - **memory logic**: what the block-RAM fit (:mod:`fpgagen.fit.placement`) puts in logic (the
@@ -52,6 +57,7 @@ here, and iCE40 is not calibrated (it overestimates Yosys's iCE40 LUTs 1.2 to 1.
 """
 
 from ..gateware.ram import ram_banking
+from ..hw.spec import ACT_LANE_BITS, WEIGHT_BITS, weight_operand_bits
 from .flash_logic import flash_logic
 from .memories import board_memories
 from .multipliers import count_multipliers
@@ -194,15 +200,21 @@ def logic_blocks(hw, board, program, *, yosys: bool | None = None) -> dict:
     dec = int(program.compressed is not None)  # the decoders exist with compressed layers
     dsp = count_multipliers(hw, board, program.weight_bits, compressed=bool(dec),
                             act_lane_bits=int(program.act_lane_bits))
+    # operand widths beyond the fitted 9 x 8 (module docstring, *wider codes*)
+    lane, wop = int(program.act_lane_bits), weight_operand_bits(int(program.weight_bits))
+    mac = (lane + wop) / (ACT_LANE_BITS + WEIGHT_BITS)
+    col = lane / ACT_LANE_BITS
+    tile = wop / WEIGHT_BITS
     return {
-        "pe_array": {"lut": c["lut_mac"] * n * n, "ff": c["ff_mac"] * n * n,
+        "pe_array": {"lut": c["lut_mac"] * n * n * mac, "ff": c["ff_mac"] * n * n * mac,
                      "dsp": dsp.pe_array},
-        "lanes": {"lut": c["lut_lane"] * n, "ff": c["ff_lane"] * n, "dsp": dsp.lanes},
+        "lanes": {"lut": c["lut_lane"] * n * col, "ff": c["ff_lane"] * n * col,
+                  "dsp": dsp.lanes},
         "control": {"lut": c["lut_ctrl"], "ff": c["ff_ctrl"], "dsp": dsp.control},
-        "weight_decoders": {"lut": dec * (c["lut_dec_mac"] * n * n + c["lut_dec_lane"] * n
-                                          + c["lut_dec_ctrl"]),
-                            "ff": dec * (c["ff_dec_mac"] * n * n + c["ff_dec_lane"] * n
-                                         + c["ff_dec_ctrl"]),
+        "weight_decoders": {"lut": dec * (c["lut_dec_mac"] * n * n * tile
+                                          + c["lut_dec_lane"] * n + c["lut_dec_ctrl"]),
+                            "ff": dec * (c["ff_dec_mac"] * n * n * tile
+                                         + c["ff_dec_lane"] * n + c["ff_dec_ctrl"]),
                             "dsp": dsp.decoders},
         "memory_logic": {"lut": mem["lut"], "ff": mem["ff"], "dsp": 0},
         "flash_codebooks": {**flash_logic(program), "dsp": 0},
