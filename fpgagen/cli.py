@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "only; --input-size replaces its input size)")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("classify", help="top-5 classes of images (int8 golden model)",
+    p = sub.add_parser("classify", help="top-5 classes of images (integer golden model)",
                        description="Classify images with the integer golden model (the "
                                    "numbers the hardware computes) or, with --float, the "
                                    "float32 reference.")

@@ -10,7 +10,12 @@ from fpgagen.devices.board import resolve_board
 from fpgagen.errors import FpgagenError
 from fpgagen.fit.multipliers import count_multipliers
 from fpgagen.frontend import generate_weights
+from fpgagen.gateware.pe_array import PEArray
+from fpgagen.gateware.pool_unit import PoolUnit
+from fpgagen.gateware.postproc import PostProcessor
 from fpgagen.gateware.top import AcceleratorConfig
+from fpgagen.gateware.vector_unit import VectorUnit
+from fpgagen.gateware.weight_decoder import ColumnDecoder
 from fpgagen.golden.int_model import run_int
 from fpgagen.hw import HwParams
 from fpgagen.hw.spec import (ACT_LANE_BITS, GAP_SUM_BITS, OUTPUT_CODE_BITS, act_lane_bits,
@@ -185,3 +190,21 @@ def test_logic_estimate_grows_with_the_operands():
     assert base["control"] == wide["control"]
     coefficients = blocks(4, 8)  # narrower weights are sign-extended to 8-bit operands
     assert coefficients["pe_array"] == base["pe_array"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: PEArray(pe_rows=2, pe_cols=2, weight_bits=16),
+     "weight_bits must be an integer in 4..12, not 16"),
+    (lambda: PEArray(pe_rows=2, pe_cols=2, act_bits=8),
+     "activation lane must be an integer of 9..13 bits, not 8"),
+    (lambda: VectorUnit(lanes=2, lane_bits=14),
+     "activation lane must be an integer of 9..13 bits, not 14"),
+    (lambda: PoolUnit(lanes=2, depth=4, lane_bits=3),
+     "activation lane must be an integer of 9..13 bits, not 3"),
+    (lambda: PostProcessor(code_bits=7), "activation_bits must be an integer in 8..12, not 7"),
+    (lambda: ColumnDecoder(lanes=2, word_bits=16, tile_depth=4, weight_bits=13),
+     "weight_bits must be an integer in 4..12, not 13"),
+], ids=["pe-weights", "pe-lanes", "vector", "pool", "postproc", "decoder"])
+def test_datapath_blocks_refuse_widths_they_cannot_build(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

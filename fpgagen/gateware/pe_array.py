@@ -6,7 +6,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..hw.spec import ACC_BITS, ACT_LANE_BITS, WEIGHT_BITS, weight_operand_bits
+from ..hw.spec import (ACC_BITS, ACT_LANE_BITS, WEIGHT_BITS, check_lane_bits,
+                       check_weight_bits, weight_operand_bits)
 from ..hw.timing import PE_ARRAY_LATENCY
 
 __all__ = ["PEArray", "PE_ARRAY_LATENCY"]
@@ -37,8 +38,8 @@ class PEArray(wiring.Component):
                  weight_bits: int = WEIGHT_BITS):
         if pe_rows < 1 or pe_cols < 1:
             raise ValueError(f"PE array shape must be positive, not {pe_rows}x{pe_cols}")
-        if isinstance(act_bits, bool) or not isinstance(act_bits, int) or act_bits < 2:
-            raise ValueError(f"act_bits must be an integer of at least 2, not {act_bits!r}")
+        check_lane_bits(act_bits)
+        check_weight_bits(weight_bits)
         self._rows, self._cols, self._act_bits = pe_rows, pe_cols, act_bits
         self._wbits = wbits = weight_operand_bits(weight_bits)
         super().__init__({
@@ -58,8 +59,14 @@ class PEArray(wiring.Component):
         return self._cols
 
     @property
-    def act_bits(self):
+    def act_bits(self) -> int:
+        """Width of an activation operand (a lane)."""
         return self._act_bits
+
+    @property
+    def weight_operand_bits(self) -> int:
+        """Width of a weight operand."""
+        return self._wbits
 
     def elaborate(self, platform):
         m = Module()

@@ -10,7 +10,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import ADDR_BITS
-from ..hw.spec import ACT_LANE_BITS
+from ..hw.spec import ACT_LANE_BITS, check_lane_bits
 from ..hw.timing import POOL_LATENCY
 
 __all__ = ["AxisEvents", "PoolEvents", "PoolUnit", "POOL_LATENCY"]
@@ -88,6 +88,11 @@ class PoolUnit(wiring.Component):
             problem = f"lanes must be a positive integer, not {lanes!r}"
         elif isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
             problem = f"the pool-state depth must be an integer of at least 2, not {depth!r}"
+        else:
+            try:
+                check_lane_bits(lane_bits)
+            except ValueError as e:
+                problem = str(e)
         if problem:
             self._MustUse__silence = True  # refused: no "created but never used" warning
             raise ValueError(problem)

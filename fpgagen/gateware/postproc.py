@@ -8,7 +8,7 @@ from ..hw.timing import POSTPROC_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 from ..hw.isa import Instruction
 from ..hw.spec import (ACC_BITS, BIAS_WORD, LANE_OUT_BITS, OUTPUT_CODE_BITS,
-                       output_code_bits)
+                       check_activation_bits, output_code_bits)
 
 __all__ = ["PostProcessor", "POSTPROC_LATENCY"]
 
@@ -30,7 +30,7 @@ class PostProcessor(wiring.Component):
     out: Out(signed(LANE_OUT_BITS))
 
     def __init__(self, *, code_bits: int = OUTPUT_CODE_BITS[0]):
-        self._code_bits = code_bits
+        self._code_bits = check_activation_bits(code_bits)
         super().__init__()
 
     def elaborate(self, platform):

@@ -660,7 +660,7 @@ class Accelerator(wiring.Component):
         cb_data = Signal(weight_operand_bits(cfg.weight_bits), name="cb_data")
         if self._codebook is not None:
             regs = self._codebook
-            slot = Signal(WEIGHT_BITS, name="cb_slot")
+            slot = Signal(CODE_BITS, name="cb_slot")
             m.d.comb += slot.eq(_select(regs, cb_i[:max(1, (len(regs) - 1).bit_length())]))
             m.d.comb += cb_data.eq(_delay(m, slot, MEMORY_LATENCY, "cb_slot"))
         else:

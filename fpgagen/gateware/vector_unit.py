@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import Instruction, Opcode
 from ..hw.spec import (ACC_BITS, ACT_LANE_BITS, GAP_MULTIPLIER_BITS, LANE_OUT_BITS,
-                       gap_sum_bits, lane_code_bits, output_code_bits)
+                       check_lane_bits, gap_sum_bits, lane_code_bits, output_code_bits)
 from ..hw.timing import VECTOR_LATENCY
 from .arith import add_rounding_half, apply_shift, rounding_half, saturate
 
@@ -31,7 +31,7 @@ class VectorUnit(wiring.Component):
     to 16-bit codes."""
 
     def __init__(self, *, lanes: int, lane_bits: int = ACT_LANE_BITS):
-        self._lanes, self._lane_bits = lanes, lane_bits
+        self._lanes, self._lane_bits = lanes, check_lane_bits(lane_bits)
         super().__init__({
             "op": In(Opcode), "valid": In(1), "first": In(1), "last": In(1),
             "tap_valid": In(1), "second": In(1),

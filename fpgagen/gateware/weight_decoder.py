@@ -17,7 +17,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import ADDR_BITS, DIM_BITS
-from ..hw.spec import WEIGHT_BITS, weight_operand_bits
+from ..hw.spec import WEIGHT_BITS, check_weight_bits, weight_operand_bits
 from ..hw.timing import MEMORY_LATENCY
 from ..hw.weight_stream import STREAM_ITEM_BITS
 from ..ir.quant import MAX_INDEX_BITS, MIN_INDEX_BITS
@@ -113,7 +113,7 @@ class ColumnDecoder(wiring.Component):
             raise ValueError(f"bad decoder shape: {lanes} lanes, {word_bits}-bit words, "
                              f"tiles of {tile_depth}")
         self._lanes, self._word_bits, self._tile_depth = lanes, word_bits, tile_depth
-        self._code_bits = cbits = weight_operand_bits(weight_bits)
+        self._code_bits = cbits = weight_operand_bits(check_weight_bits(weight_bits))
         tbits = max(1, (2 * tile_depth - 1).bit_length())
         super().__init__({
             "start": In(1), "stream_valid": In(1), "stream_word": In(ADDR_BITS),

@@ -106,7 +106,8 @@ class Instr:
     last: int = _f(unsigned(1), "the program ends after this instruction")
     relu: int = _f(unsigned(1), "CONV, ADD: ReLU before saturation")
     out_signed: int = _f(unsigned(1), "output codes are two's complement (else unsigned)")
-    out_bits: int = _f(unsigned(5), "output code width (8, or 16 for GAP scores)")
+    out_bits: int = _f(unsigned(5), "output code width (the activations', 8 by default, "
+                                    "or 16 for GAP scores)")
     in_base: int = _f(unsigned(ADDR_BITS), "word address of input pixel (0, 0), group 0")
     in2_base: int = _f(unsigned(ADDR_BITS), "ADD: the second input's base")
     in_h: int = _f(unsigned(DIM_BITS))

@@ -15,7 +15,7 @@ __all__ = [
     "SCORE_STREAM_CYCLES", "Field", "WordFormat", "BIAS_WORD", "lane_range",
     "weight_word_bits", "weight_operand_bits", "MIN_ACTIVATION_BITS", "MAX_ACTIVATION_BITS",
     "INPUT_CODE_BITS", "check_activation_bits", "act_lane_bits", "lane_code_bits",
-    "output_code_bits", "gap_sum_bits",
+    "output_code_bits", "gap_sum_bits", "check_lane_bits", "check_weight_bits",
 ]
 
 #: Width of the network input codes, ``pixel - mean`` (two's complement).
@@ -96,6 +96,28 @@ def act_lane_bits(activation_bits: int = 8) -> int:
     unsigned, and the network input's :data:`INPUT_CODE_BITS`-bit codes: ``max(9,
     activation_bits + 1)``."""
     return max(INPUT_CODE_BITS, int(activation_bits) + 1)
+
+
+def check_lane_bits(lane_bits) -> int:
+    """``lane_bits`` if it is the lane width of a valid activation code width
+    (:func:`act_lane_bits` of :data:`MIN_ACTIVATION_BITS`..:data:`MAX_ACTIVATION_BITS`);
+    raises ``ValueError`` showing the bad value otherwise."""
+    lo, hi = act_lane_bits(MIN_ACTIVATION_BITS), act_lane_bits(MAX_ACTIVATION_BITS)
+    if isinstance(lane_bits, bool) or not isinstance(lane_bits, int) or \
+            not lo <= lane_bits <= hi:
+        raise ValueError(f"an activation lane must be an integer of {lo}..{hi} bits, not "
+                         f"{lane_bits!r}")
+    return lane_bits
+
+
+def check_weight_bits(bits) -> int:
+    """``bits`` if it is a valid weight code width (:data:`MIN_WEIGHT_BITS`..
+    :data:`MAX_WEIGHT_BITS`); raises ``ValueError`` showing the bad value otherwise."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or \
+            not MIN_WEIGHT_BITS <= bits <= MAX_WEIGHT_BITS:
+        raise ValueError(f"weight_bits must be an integer in {MIN_WEIGHT_BITS}.."
+                         f"{MAX_WEIGHT_BITS}, not {bits!r}")
+    return bits
 
 
 def lane_code_bits(lane_bits: int) -> int:

@@ -191,7 +191,8 @@ class ConvRules(OperatorRules):
         og = np.arange(og_n)
         w = eng.weight_words(f).reshape(eng.cols, og_n, k)
         w = w.transpose(1, 2, 0).astype(np.float64)  # (OG, K, cols)
-        # Exact: |products| < 2**16 and K < 2**20 terms keep every sum below 2**53.
+        # Exact: |products| < 2**24 (13-bit lanes x 12-bit weights) and K < 2**20 terms
+        # keep every sum below 2**53.
         if a.shape[0] == 1:  # one product for all output groups
             acc = (a[0] @ w.transpose(1, 0, 2).reshape(k, og_n * eng.cols))
             acc = acc.reshape(-1, og_n, eng.cols).transpose(1, 0, 2)

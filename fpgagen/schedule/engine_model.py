@@ -41,7 +41,7 @@ class EngineResult:
     ----------
     act_mem : np.ndarray
         int64 ``(act_depth, pe_rows)``: the activation memory image after the run, lane
-        codes as signed 9-bit values.
+        codes as signed lane-wide values (9 bits by default).
     scores : np.ndarray
         int64 codes streamed out by GAP instructions, in order.
     cycles : list of int
