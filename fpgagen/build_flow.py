@@ -330,7 +330,8 @@ def design_point(cfg: BuildConfig, analysis: Analysis) -> DesignPoint:
                        weight_format=str(flow.weight_format),
                        layer_formats=tuple(sorted((k, str(v))
                                                   for k, v in flow.layer_formats.items())),
-                       weight_store=analysis.hw.weight_store.value)
+                       weight_store=analysis.hw.weight_store.value,
+                       activation_bits=int(flow.activation_bits))
 
 
 def point_flow(cfg: BuildConfig, point: DesignPoint) -> FlowConfig:
@@ -341,7 +342,8 @@ def point_flow(cfg: BuildConfig, point: DesignPoint) -> FlowConfig:
                                                     num_classes=point.num_classes,
                                                     width=point.width),
                    weight_bits=point.weight_bits, weight_format=point.weight_format,
-                   layer_formats=dict(point.layer_formats))
+                   layer_formats=dict(point.layer_formats),
+                   activation_bits=point.activation_bits)
 
 
 def real_weights(cfg: BuildConfig) -> bool:

@@ -139,6 +139,35 @@ def test_weight_format_proposals_and_no_reshape():
     assert not any(f.startswith(("--width", "--num-classes")) for f in flags)
 
 
+def test_narrower_activations_are_proposed_for_a_wide_base():
+    """A base with 12-bit activations whose activation memory does not fit: the mildest
+    narrower width that fits is proposed (``--activation-bits 10``, fewer activation
+    bits), even where every weight-side axis is skipped; an 8-bit base gets no such axis."""
+    base = DesignPoint(pe=4, weight_bits=8, input_size=64, width=1.0, num_classes=1000,
+                       activation_bits=12)
+    tried = []
+
+    def evaluate(point, board):  # the activations fit at 10 bits or fewer
+        tried.append(point.activation_bits)
+        return _Verdict(point.activation_bits <= 10), {"fps": 1.0}
+
+    class Board:
+        key, name, block_ram_bits = "b", "b", 1
+
+        class block_ram:
+            count = 10
+
+    found = propose(base, Board(), evaluate, base_blocks={"activation": 11, "weights": 1},
+                    reshape=False)
+    assert [p.flags for p in found] == [("--activation-bits 10",)]
+    assert found[0].what == "fewer activation bits" and found[0].point.numerics() != \
+        base.numerics()
+    tried.clear()
+    propose(DesignPoint(pe=4, weight_bits=8, input_size=64, width=1.0, num_classes=1000),
+            Board(), evaluate, reshape=False)
+    assert set(tried) == {8}
+
+
 def test_candidate_formats_follow_the_zeros():
     g = generate_weights(build_net("squeezenet1_1", NetOptions(input_size=32, width=0.125,
                                                                 num_classes=10)))

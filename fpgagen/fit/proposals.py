@@ -48,11 +48,13 @@ class DesignPoint:
     #: where the weights live (``--weight-store``): ``bram`` or ``flash``; it changes the
     #: memories and the cycles, not the numbers
     weight_store: str = "bram"
+    #: activation code width (``--activation-bits``)
+    activation_bits: int = 8
 
     def numerics(self) -> tuple:
         """What decides the numbers the network computes (not the PE array)."""
         return (self.weight_bits, self.input_size, self.width, self.num_classes,
-                self.weight_format, self.layer_formats)
+                self.weight_format, self.layer_formats, self.activation_bits)
 
     def flags(self, base: "DesignPoint") -> list[str]:
         """Command-line options that turn ``base`` into this point."""
@@ -63,6 +65,8 @@ class DesignPoint:
             out.append(f"--pe {self.pe}x{self.pe}")
         if self.weight_bits != base.weight_bits:
             out.append(f"--weight-bits {self.weight_bits}")
+        if self.activation_bits != base.activation_bits:
+            out.append(f"--activation-bits {self.activation_bits}")
         if self.weight_format != base.weight_format:
             out.append(f"--weight-format {self.weight_format}")
         old = dict(base.layer_formats)
@@ -205,6 +209,8 @@ def _describe(point: DesignPoint, base: DesignPoint, other_board: bool) -> str:
         parts.append(f"weights in {point.weight_store}")
     for changed, words in ((point.pe < base.pe, "smaller PE array"),
                            (point.weight_bits < base.weight_bits, "fewer weight bits"),
+                           (point.activation_bits < base.activation_bits,
+                            "fewer activation bits"),
                            (point.weight_format != base.weight_format,
                             f"weights stored {point.weight_format}"),
                            (point.layer_formats != base.layer_formats, "per-layer formats"),
@@ -225,8 +231,8 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
             budget: int = 120, formats=(), reshape: bool = True) -> list[Proposal]:
     """Changes of options that make ``base`` fit, each checked with ``evaluate``.
 
-    In order, on ``board``: a smaller PE array alone; one option changed (fewer weight bits,
-    a cheaper weight format of ``formats``, a smaller width, a smaller input, fewer classes:
+    In order, on ``board``: a smaller PE array alone; one option changed (fewer activation
+    bits, down to 8, for a base with wider ones; fewer weight bits, a cheaper weight format of ``formats``, a smaller width, a smaller input, fewer classes:
     the mildest value that fits); if none of those fits, combinations of width and input
     size (the pair that keeps the most MACs on the design's PE array, and on any array),
     also with the fewest weight bits, with the mildest weight format and with fewer
@@ -285,7 +291,11 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
     weights_too_big = base_blocks is not None and base_blocks["weights"] > avail
 
     single = add(search.fitting(base, board))
+    # activation codes narrower than the base's (down to 8 bits) shrink the activation
+    # memory, the one axis that helps when the activations alone are too big
+    act_steps = list(range(base.activation_bits - 1, 7, -1))
     axes = [
+        [replace(base, activation_bits=b) for b in act_steps],
         [] if act_too_big else [replace(base, weight_bits=b) for b in wb_steps],
         [] if act_too_big else [replace(base, weight_format=f) for f in formats],
         [replace(base, width=w) for w in widths],
