@@ -12,7 +12,8 @@ import numpy as np
 
 from . import __version__
 from .cli_common import GENERATED_WEIGHTS_WARNING, EXIT_INTERNAL, EXIT_USAGE, OneLineParser
-from .cli_common import calibration_line, class_labels, require_square_input
+from .cli_common import (calibration_line, class_labels, require_square_input,
+                         weight_format_line)
 from .cli_common import add_net_args as _add_net_args
 from .cli_common import add_quant_args as _add_quant_args
 from .cli_common import flow_config as _flow_config
@@ -90,6 +91,8 @@ def cmd_classify(args):
     if not args.float:
         graph = step_quantize(graph, cfg)
         print(calibration_line(cfg), file=sys.stderr)
+        if weight_format_line(args):
+            print(weight_format_line(args), file=sys.stderr)
     if cfg.weights is None:  # said once every input has been read
         log.warning(GENERATED_WEIGHTS_WARNING)
     results = []

@@ -12,7 +12,7 @@ from .build_flow import run_build
 from .cli_common import (add_board_arg, add_net_args, add_quant_args, add_weight_store_args,
                          band_steps,
                          calibration_line, clock_mhz, design_config, pe_array, positive_float,
-                         positive_int)
+                         positive_int, weight_format_line)
 from .emit.reports import summary_text
 from .devices.board import resolve_board
 
@@ -93,5 +93,7 @@ def run(args) -> int:
                                        if args.weight_budget_kb is not None else None))
     result = run_build(cfg)
     print(calibration_line(cfg.flow))
+    if weight_format_line(args):
+        print(weight_format_line(args))
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

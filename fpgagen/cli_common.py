@@ -11,6 +11,7 @@ import numpy as np
 from .errors import FpgagenError
 from .flow import FlowConfig
 from .frontend.images import IMAGE_SUFFIXES
+from .frontend.npz import released_weight_format
 from .hw.params import HwParams
 from .hw.spec import MAX_ACTIVATION_BITS, MIN_ACTIVATION_BITS
 from .ir.weight_format import WeightFormat
@@ -22,6 +23,7 @@ __all__ = ["EXIT_USAGE", "EXIT_INTERNAL", "GENERATED_WEIGHTS_WARNING", "OneLineP
            "weight_format", "layer_format", "layer_formats",
            "net_options", "expand_images", "flow_config", "top5", "pe_array", "class_labels",
            "require_square_input", "calibration_text", "calibration_line", "add_board_arg",
+           "default_weight_format", "weight_format_line",
            "add_weight_store_args", "design_config"]
 
 #: Exit status for bad usage or bad input files.
@@ -139,7 +141,7 @@ def add_quant_args(p):
                    choices=range(MIN_ACTIVATION_BITS, MAX_ACTIVATION_BITS + 1), metavar="B",
                    help=f"activation code width, {MIN_ACTIVATION_BITS}..{MAX_ACTIVATION_BITS} "
                         "(lanes of B+1 bits; more memory) (default: %(default)s)")
-    p.add_argument("--weight-format", type=weight_format, default=WeightFormat(),
+    p.add_argument("--weight-format", type=weight_format, default=None,
                    metavar="FORMAT",
                    help="how conv weights are quantized: 'dense' (one code per weight, one "
                         "scale per output channel), 'codebook:B' (per layer at most 2**B "
@@ -149,7 +151,9 @@ def add_quant_args(p):
                         "the codebook over the nonzero ones); B = 2..8 index bits. The "
                         "integer model computes with the decoded weights, the hardware stores "
                         "compressed layers as masks and indices and decodes them (default: "
-                        "dense)")
+                        "dense; pruned:8 for a weights file released pruned and shared, "
+                        "every conv layer with zeros and at most 256 distinct values, as "
+                        "Deep Compression's SqueezeNet v1.0: kept as it comes)")
     p.add_argument("--layer-format", type=layer_format, action="append", default=[],
                    metavar="LAYER=FORMAT",
                    help="weight format of one conv layer (name as 'fpgagen info' lists it, "
@@ -183,13 +187,36 @@ def expand_images(paths):
     return tuple(out)
 
 
+def default_weight_format(args) -> WeightFormat:
+    """``--weight-format`` when given, else the format the weights file was released in
+    (:func:`fpgagen.frontend.npz.released_weight_format`: ``pruned:8`` for Deep
+    Compression's pruned and shared weights), else ``dense``."""
+    given = getattr(args, "weight_format", None)
+    if given is not None:
+        return given
+    weights = getattr(args, "weights", None)
+    return (released_weight_format(weights) if weights else None) or WeightFormat()
+
+
+def weight_format_line(args) -> str | None:
+    """The line the commands that quantize print when ``--weight-format`` was not given
+    and the weights file is stored as it was released (``None`` otherwise)."""
+    if getattr(args, "weight_format", None) is not None:
+        return None
+    fmt = default_weight_format(args)
+    if not fmt.compressed:
+        return None
+    return (f"weight format: {fmt} (the file's pruned and shared weights kept as they come; "
+            f"--weight-format dense stores them dense)")
+
+
 def flow_config(args):
     """The :class:`FlowConfig` the parsed arguments describe."""
     return FlowConfig(net=args.net, weights=getattr(args, "weights", None),
                       net_options=net_options(args),
                       weight_bits=getattr(args, "weight_bits", 8),
                       activation_bits=getattr(args, "activation_bits", 8),
-                      weight_format=getattr(args, "weight_format", WeightFormat()),
+                      weight_format=default_weight_format(args),
                       layer_formats=layer_formats(getattr(args, "layer_format", ())),
                       calibration=expand_images(getattr(args, "calibration", None) or ()))
 

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from .cli_common import GENERATED_WEIGHTS_WARNING, add_net_args, add_quant_args, flow_config
-from .cli_common import calibration_line, calibration_text, require_square_input
+from .cli_common import (calibration_line, calibration_text, require_square_input,
+                         weight_format_line)
 from .flow import step_import, step_quantize
 
 __all__ = ["add_parser", "run"]
@@ -75,6 +76,8 @@ def run(args) -> int:
     if cfg.weights is None:
         print(GENERATED_WEIGHTS_WARNING, file=sys.stderr)
     print(calibration_line(cfg), file=sys.stderr)
+    if weight_format_line(args):
+        print(weight_format_line(args), file=sys.stderr)
     print(f"evaluating {graph.name} on {len(data.files)} images of {args.folder} (labels: "
           f"{data.source}; {len(data.unknown)} of unknown class skipped), int model "
           f"{weights}", file=sys.stderr)

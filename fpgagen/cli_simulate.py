@@ -9,7 +9,7 @@ from pathlib import Path
 from .cli_common import (GENERATED_WEIGHTS_WARNING, add_board_arg, add_net_args,
                          add_quant_args, add_weight_store_args, band_steps, calibration_line,
                          class_labels, clock_mhz, design_config, flow_config, pe_array,
-                         positive_float, require_square_input, top5)
+                         positive_float, require_square_input, top5, weight_format_line)
 from .errors import FpgagenError
 from .flow import step_import, step_quantize
 from .frontend import load_image_bgr
@@ -130,6 +130,8 @@ def run(args) -> int:
     say("quantizing")
     graph = step_quantize(graph, cfg)
     say(calibration_line(cfg))
+    if weight_format_line(args):
+        say(weight_format_line(args))
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
     analysis = None

@@ -367,3 +367,44 @@ def test_weight_storage_counts_the_memories_the_design_declares(weight_bits):
     assert storage["masks"] == sum(m.depth * m.width for m in mm.of(MemoryRole.MASKS)) // 8
     weights = mm.of(MemoryRole.WEIGHTS)
     assert storage["weight_banks"] == sum(m.depth * m.width for m in weights) // 8
+
+
+def test_released_weight_format_of_weight_files(tmp_path, v1_0_weights, v1_1_weights):
+    """Deep Compression's v1.0 file is pruned and shared (``pruned:8`` keeps it); v1.1's
+    dense weights, a file with more than 256 values in a pruned layer, one without zeros,
+    and anything but a .npz are not."""
+    from fpgagen.frontend.npz import released_weight_format
+
+    assert str(released_weight_format(v1_0_weights)) == "pruned:8"
+    assert released_weight_format(v1_1_weights) is None
+    rng = np.random.default_rng(0)
+    shared = np.where(rng.random((8, 4, 3, 3)) < 0.5, 0, rng.integers(1, 200, (8, 4, 3, 3)))
+    np.savez(tmp_path / "shared.npz", **{"a.weight": shared / 100.0, "a.bias": np.zeros(8)})
+    assert str(released_weight_format(tmp_path / "shared.npz")) == "pruned:8"
+    many = np.where(rng.random((16, 8, 3, 3)) < 0.5, 0, rng.normal(size=(16, 8, 3, 3)))
+    np.savez(tmp_path / "many.npz", **{"a.weight": shared / 100.0, "b.weight": many})
+    assert released_weight_format(tmp_path / "many.npz") is None
+    np.savez(tmp_path / "nozeros.npz", **{"a.weight": shared / 100.0 + 5.0})
+    assert released_weight_format(tmp_path / "nozeros.npz") is None
+    assert released_weight_format(tmp_path / "missing.npz") is None
+    assert released_weight_format(tmp_path / "w.onnx") is None
+
+
+def test_build_keeps_released_weights_compressed(tmp_path, capsys, v1_0_weights):
+    """``fpgagen build --net squeezenet1_0 --weights squeezenet_v1_0.npz --board zynq7045``
+    (no --weight-format) stores the Deep Compression weights as they come, within the 0.66
+    MB Deep Compression reports, and says so; ``--weight-format dense`` stores them
+    dense."""
+    base = ["build", "--net", "squeezenet1_0", "--weights", str(v1_0_weights), "--board",
+            "zynq7045"]
+    assert main([*base, "--out", str(tmp_path / "kept")]) == 0
+    out = capsys.readouterr().out
+    assert "weight format: pruned:8 (the file's pruned and shared weights kept" in out
+    memory = json.loads((tmp_path / "kept" / "report.json").read_text())["memory"]
+    assert len(memory["compressed_layers"]) == 26
+    assert memory["weight_storage"]["total"] <= 660_000
+    assert main([*base, "--weight-format", "dense", "--out", str(tmp_path / "dense")]) == 0
+    assert "weight format:" not in capsys.readouterr().out
+    memory = json.loads((tmp_path / "dense" / "report.json").read_text())["memory"]
+    assert not memory["compressed_layers"]
+    assert memory["weight_storage"]["total"] >= 1_244_448  # a byte per weight or more

@@ -10,9 +10,12 @@ import numpy as np
 from ..errors import FpgagenError
 from .files import require_file
 from ..ir import Graph
+from ..ir.quant import MAX_INDEX_BITS
+from ..ir.weight_format import WeightFormat
 
 __all__ = ["MAX_ABS_PARAM", "npz_key", "load_npz_weights", "attach_weights",
-           "save_npz_weights", "check_param_values", "warn_zero_weights"]
+           "save_npz_weights", "check_param_values", "warn_zero_weights",
+           "released_weight_format"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,21 @@ def load_npz_weights(graph: Graph, path) -> Graph:
     require_file(path, name="weights", expected="a .npz file", missing="weights file")
     arrays = _read_npz(path)
     return attach_weights(graph, arrays, source=str(path))
+
+
+def released_weight_format(path) -> WeightFormat | None:
+    """The format a weights file was released in when it was compressed: ``pruned:8``
+    when every conv weight tensor of the ``.npz`` file (its 4-D arrays) has zeros and at
+    most 256 distinct nonzero values (pruned and shared, as Deep Compression releases
+    them), so that storing it ``pruned:8`` keeps every value and drops the zeros; ``None``
+    for anything else (dense weights, a file that is not ``.npz``)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return None
+    convs = [a for a in _read_npz(path).values() if np.ndim(a) == 4]
+    shared = convs and all(
+        (a == 0).any() and np.unique(a[a != 0]).size <= 1 << MAX_INDEX_BITS for a in convs)
+    return WeightFormat.parse(f"pruned:{MAX_INDEX_BITS}") if shared else None
 
 
 def _read_npz(path: Path) -> dict:
