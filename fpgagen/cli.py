@@ -91,8 +91,8 @@ def cmd_classify(args):
     if not args.float:
         graph = step_quantize(graph, cfg)
         print(calibration_line(cfg), file=sys.stderr)
-        if weight_format_line(args):
-            print(weight_format_line(args), file=sys.stderr)
+        if line := weight_format_line(args, cfg):
+            print(line, file=sys.stderr)
     if cfg.weights is None:  # said once every input has been read
         log.warning(GENERATED_WEIGHTS_WARNING)
     results = []

@@ -93,7 +93,7 @@ def run(args) -> int:
                                        if args.weight_budget_kb is not None else None))
     result = run_build(cfg)
     print(calibration_line(cfg.flow))
-    if weight_format_line(args):
-        print(weight_format_line(args))
+    if line := weight_format_line(args, cfg.flow):
+        print(line)
     print(summary_text(result.report, str(cfg.out)))
     return EXIT_FITS if result.fits else EXIT_DOES_NOT_FIT

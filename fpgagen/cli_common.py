@@ -198,16 +198,14 @@ def default_weight_format(args) -> WeightFormat:
     return (released_weight_format(weights) if weights else None) or WeightFormat()
 
 
-def weight_format_line(args) -> str | None:
+def weight_format_line(args, cfg: FlowConfig) -> str | None:
     """The line the commands that quantize print when ``--weight-format`` was not given
-    and the weights file is stored as it was released (``None`` otherwise)."""
-    if getattr(args, "weight_format", None) is not None:
+    and ``cfg`` (:func:`flow_config` of ``args``) stores the weights file as it was
+    released (``None`` otherwise)."""
+    if getattr(args, "weight_format", None) is not None or not cfg.weight_format.compressed:
         return None
-    fmt = default_weight_format(args)
-    if not fmt.compressed:
-        return None
-    return (f"weight format: {fmt} (the file's pruned and shared weights kept as they come; "
-            f"--weight-format dense stores them dense)")
+    return (f"weight format: {cfg.weight_format} (the file's pruned and shared weights kept "
+            f"as they come; --weight-format dense stores them dense)")
 
 
 def flow_config(args):

@@ -76,8 +76,8 @@ def run(args) -> int:
     if cfg.weights is None:
         print(GENERATED_WEIGHTS_WARNING, file=sys.stderr)
     print(calibration_line(cfg), file=sys.stderr)
-    if weight_format_line(args):
-        print(weight_format_line(args), file=sys.stderr)
+    if line := weight_format_line(args, cfg):
+        print(line, file=sys.stderr)
     print(f"evaluating {graph.name} on {len(data.files)} images of {args.folder} (labels: "
           f"{data.source}; {len(data.unknown)} of unknown class skipped), int model "
           f"{weights}", file=sys.stderr)

@@ -130,8 +130,8 @@ def run(args) -> int:
     say("quantizing")
     graph = step_quantize(graph, cfg)
     say(calibration_line(cfg))
-    if weight_format_line(args):
-        say(weight_format_line(args))
+    if line := weight_format_line(args, cfg):
+        say(line)
     if cfg.weights is None:  # said once every input has been read
         say(GENERATED_WEIGHTS_WARNING)
     analysis = None

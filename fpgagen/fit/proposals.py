@@ -232,7 +232,8 @@ def propose(base: DesignPoint, board: Board, evaluate: Evaluator, *, boards=(),
     """Changes of options that make ``base`` fit, each checked with ``evaluate``.
 
     In order, on ``board``: a smaller PE array alone; one option changed (fewer activation
-    bits, down to 8, for a base with wider ones; fewer weight bits, a cheaper weight format of ``formats``, a smaller width, a smaller input, fewer classes:
+    bits, down to 8, for a base with wider ones; fewer weight bits, a cheaper weight format
+    of ``formats``, a smaller width, a smaller input, fewer classes:
     the mildest value that fits); if none of those fits, combinations of width and input
     size (the pair that keeps the most MACs on the design's PE array, and on any array),
     also with the fewest weight bits, with the mildest weight format and with fewer

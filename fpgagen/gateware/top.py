@@ -10,9 +10,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.isa import (ADDR_BITS, DIM_BITS, FLASH_ADDR_BITS, INSTRUCTION_BITS,
                       LOAD_FIELDS_BITS, Instruction, LoadLayout, Opcode)
-from ..hw.spec import (BIAS_WORD, CYCLE_LOG_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, SCORE_BITS,
-                       WEIGHT_BITS, act_lane_bits, check_activation_bits, lane_code_bits,
-                       weight_operand_bits)
+from ..hw.spec import (BIAS_WORD, CYCLE_LOG_BITS, SCORE_BITS, WEIGHT_BITS, check_lane_bits,
+                       check_weight_bits, lane_code_bits, weight_operand_bits)
 from ..hw.timing import (ADDRGEN_LATENCY, DECODE_RELEASE_LAG, DRAIN_CYCLES, MEMORY_LATENCY,
                          PE_ARRAY_LATENCY, POOL_LATENCY, POSTPROC_LATENCY, VECTOR_LATENCY)
 from .addrgen import AddressGenerator
@@ -246,19 +245,14 @@ class Accelerator(wiring.Component):
     def __init__(self, config: AcceleratorConfig):
         if config.pe_cols < 1 or config.pe_rows < 1:
             raise ValueError("the memory map has no weight banks or activation memory")
-        if not MIN_WEIGHT_BITS <= config.weight_bits <= MAX_WEIGHT_BITS:
-            raise ValueError(f"weight_bits must be in {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS}, "
-                             f"not {config.weight_bits!r}")
+        check_weight_bits(config.weight_bits)
         if config.flash is not None and config.weight_bits > WEIGHT_BITS:
             raise ValueError(f"a design with its weights in flash takes codes of at most "
                              f"{WEIGHT_BITS} bits, not {config.weight_bits}")
         if config.pe_rows != config.pe_cols:
             raise ValueError(f"the array must be square for now, not "
                              f"{config.pe_rows}x{config.pe_cols}")
-        check_activation_bits(config.activation_bits)
-        if act_lane_bits(config.activation_bits) != config.act_lane_bits:
-            raise ValueError(f"activation lanes of {config.act_lane_bits} bits do not hold "
-                             f"{config.activation_bits}-bit activation codes")
+        check_lane_bits(config.act_lane_bits)
         self._cfg = config
         word = unsigned(config.act_lane_bits * config.pe_rows)
         ports = {

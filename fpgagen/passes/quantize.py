@@ -8,8 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import FpgagenError
-from ..hw.spec import (ACC_BITS, INPUT_CODE_BITS, MAX_WEIGHT_BITS, MIN_WEIGHT_BITS,
-                       check_activation_bits)
+from ..hw.spec import ACC_BITS, INPUT_CODE_BITS, check_activation_bits, check_weight_bits
 from ..ir import Conv2d, Graph, GraphQuant, QType
 from ..ir.weight_format import DENSE, WeightFormat
 from ..numerics.fixed_point import SHIFT_CLAMP_LEFT, SHIFT_CLAMP_RIGHT, choose_frac
@@ -38,11 +37,8 @@ class QuantConfig:
     layer_formats: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
-        if not isinstance(self.weight_bits, int) or \
-                not MIN_WEIGHT_BITS <= self.weight_bits <= MAX_WEIGHT_BITS:
-            raise FpgagenError(f"weight_bits must be an integer in {MIN_WEIGHT_BITS}.."
-                               f"{MAX_WEIGHT_BITS}, not {self.weight_bits!r}")
         try:
+            check_weight_bits(self.weight_bits)
             check_activation_bits(self.activation_bits)
         except ValueError as e:
             raise FpgagenError(str(e)) from None
